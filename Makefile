@@ -1,0 +1,29 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ydpipelines
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: setup run test lint format
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	bash scripts/services.sh
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='ydpipelines'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE ydpipelines" >/dev/null
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py load_demo
+	$(PY) -m ydpipelines.launcher
+
+test:
+	YDP_WITH_BROWSER=1 bash scripts/setup.sh
+	bash scripts/services.sh
+	REDIS_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff format . && .venv/bin/ruff check --fix .

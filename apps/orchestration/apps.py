@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OrchestrationConfig(AppConfig):
+    name = "apps.orchestration"
+    default_auto_field = "django.db.models.BigAutoField"

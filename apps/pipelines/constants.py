@@ -1,0 +1,13 @@
+from django.db import models
+
+
+class SourceFormat(models.TextChoices):
+    ELYRA = "elyra", "Elyra pipeline"
+    ARGO = "argo", "Argo Workflow YAML"
+
+
+class ParameterType(models.TextChoices):
+    STRING = "String", "String"
+    INTEGER = "Integer", "Integer"
+    FLOAT = "Float", "Float"
+    BOOL = "Bool", "Boolean"

@@ -1,0 +1,69 @@
+from django.contrib import admin
+
+from apps.runs.models import Artifact, Metric, RecurringRun, Run, Step
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    fields = ("display_name", "phase", "started_at", "finished_at", "exit_code")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+class MetricInline(admin.TabularInline):
+    model = Metric
+    fields = ("name", "value", "format", "step")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ("name", "state", "experiment", "pipeline_version", "created_at", "finished_at")
+    list_filter = ("state", "created_at", "archived_at")
+    search_fields = ("name", "description", "id", "workflow_name")
+    list_select_related = ("experiment", "pipeline_version__pipeline")
+    raw_id_fields = ("experiment", "pipeline_version", "recurring_run", "cloned_from")
+    readonly_fields = ("id", "workflow_name", "workflow_uid", "created_at", "last_synced_at")
+    inlines = [StepInline, MetricInline]
+
+
+@admin.register(RecurringRun)
+class RecurringRunAdmin(admin.ModelAdmin):
+    list_display = ("name", "experiment", "trigger_type", "cron", "enabled", "max_concurrency")
+    list_filter = ("enabled", "trigger_type")
+    search_fields = ("name", "description", "cron_workflow_name")
+    list_select_related = ("experiment",)
+    raw_id_fields = ("experiment", "pipeline", "pipeline_version")
+    readonly_fields = ("id", "cron_workflow_name", "created_at", "updated_at", "last_synced_at")
+
+
+@admin.register(Step)
+class StepAdmin(admin.ModelAdmin):
+    list_display = ("display_name", "run", "phase", "node_type", "started_at", "finished_at")
+    list_filter = ("phase", "node_type")
+    search_fields = ("display_name", "node_id", "run__name")
+    list_select_related = ("run",)
+    raw_id_fields = ("run",)
+    readonly_fields = ("node_id", "name")
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "run", "step", "size", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "run__name")
+    list_select_related = ("run", "step")
+    raw_id_fields = ("run", "step")
+
+
+@admin.register(Metric)
+class MetricAdmin(admin.ModelAdmin):
+    list_display = ("name", "value", "format", "run", "step")
+    list_filter = ("format",)
+    search_fields = ("name", "run__name")
+    list_select_related = ("run", "step")
+    raw_id_fields = ("run", "step")
