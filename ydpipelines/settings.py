@@ -8,6 +8,7 @@ from ydpipelines.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("YDP_DATA_DIR", str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
 DEBUG = env_bool("DEBUG", True)
@@ -137,8 +138,21 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
-YDP_SYNC_INTERVAL_SECONDS = float(env_str("YDP_SYNC_INTERVAL_SECONDS", "2"))
+YDP_SYNC_INTERVAL_SECONDS = float(env_str("YDP_SYNC_INTERVAL_SECONDS", "1"))
+CELERY_BEAT_SCHEDULE = {
+    "sync-runs": {
+        "task": "apps.orchestration.tasks.sync_runs",
+        "schedule": YDP_SYNC_INTERVAL_SECONDS,
+        # A pass that could not start in time is useless: the next one is due already.
+        "options": {"expires": max(YDP_SYNC_INTERVAL_SECONDS * 5, 5)},
+    },
+    "submit-pending-runs": {
+        "task": "apps.orchestration.tasks.submit_pending_runs",
+        "schedule": 30.0,
+        "options": {"expires": 60},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 CACHES = {
     "default": (

@@ -1,0 +1,177 @@
+"""Copy a finished step's log and output artifacts from Argo into the app's own storage.
+
+Argo garbage-collects workflows, pods and their artifacts; the app keeps the history. Running it
+twice is harmless: artifacts and metrics of a step are replaced as a whole, under a row lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from apps.orchestration.argo import ArgoClient, ArgoError, ArgoNotFound
+from apps.runs.constants import ArtifactKind
+from apps.runs.models import Artifact, Metric, Step
+from apps.runs.visualizations import (
+    OutputFormatError,
+    Visualization,
+    kind_for_filename,
+    parse_metrics,
+    parse_ui_metadata,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_LOG_CHARS = 5_000_000
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+METRICS = "mlpipeline-metrics"
+UI_METADATA = "mlpipeline-ui-metadata"
+# Artifacts of our own step template whose kind we know without guessing.
+KNOWN_ARTIFACTS = {
+    "notebook-html": (ArtifactKind.HTML, "text/html; charset=utf-8", "notebook.html"),
+    "notebook": (ArtifactKind.NOTEBOOK, "application/x-ipynb+json", "notebook.ipynb"),
+    "outputs": (ArtifactKind.FILE, "application/gzip", "outputs.tgz"),
+    METRICS: (ArtifactKind.METRICS, "application/json", "mlpipeline-metrics.json"),
+}
+
+
+@dataclass
+class Fetched:
+    name: str
+    content: bytes
+    kind: str
+    media_type: str
+    filename: str
+    data: dict
+
+
+def _fetch_log(client: ArgoClient, step: Step) -> str:
+    try:
+        text = client.get_log(
+            step.run.workflow_name, pod_name=step.pod_name, namespace=step.run.workflow_namespace
+        )
+    except ArgoNotFound:
+        return "(the log is no longer available in Argo)"
+    if len(text) > MAX_LOG_CHARS:
+        text = "(log truncated to its last 5,000,000 characters)\n" + text[-MAX_LOG_CHARS:]
+    return text
+
+
+def _artifact_names(step: Step) -> list[str]:
+    return [a["name"] for a in (step.outputs or {}).get("artifacts") or [] if a.get("name")]
+
+
+def fetch_step_outputs(client: ArgoClient, step_id: int) -> str:
+    step = Step.objects.select_related("run").filter(pk=step_id).first()
+    if step is None:
+        return "gone"
+    if step.log_fetched and step.artifacts_fetched:
+        return "already fetched"
+    log = _fetch_log(client, step) if step.node_type == "Pod" else ""
+
+    fetched: list[Fetched] = []
+    metrics = []
+    notes: list[str] = []
+    for name in _artifact_names(step):
+        if name == "main-logs":
+            continue  # Argo's archived log: we read the log through the log API instead.
+        try:
+            content = client.get_artifact(
+                step.run.workflow_name,
+                step.node_id,
+                name,
+                namespace=step.run.workflow_namespace,
+            )
+        except ArgoNotFound:
+            notes.append(f"artifact {name!r} was not available")
+            continue
+        except ArgoError as exc:
+            if exc.transient:
+                raise
+            notes.append(f"artifact {name!r}: {exc}")
+            continue
+        if len(content) > MAX_ARTIFACT_BYTES:
+            notes.append(f"artifact {name!r} is over 64 MiB and was not copied")
+            continue
+        if name == METRICS:
+            try:
+                metrics = parse_metrics(content)
+            except OutputFormatError as exc:
+                notes.append(str(exc))
+        if name == UI_METADATA:
+            try:
+                visualizations = parse_ui_metadata(content, step.display_name)
+            except OutputFormatError as exc:
+                notes.append(str(exc))
+                visualizations = []
+            fetched.extend(_from_visualization(v) for v in visualizations)
+            continue
+        kind, media, filename = KNOWN_ARTIFACTS.get(name, (None, None, name))
+        if kind is None:
+            kind, media = kind_for_filename(name)
+        fetched.append(Fetched(name, content, kind, media, filename, {}))
+
+    _store(step, log, fetched, metrics, notes)
+    return f"fetched {len(fetched)} artifacts, {len(metrics)} metrics"
+
+
+def _from_visualization(v: Visualization) -> Fetched:
+    extension = {ArtifactKind.HTML: ".html", ArtifactKind.MARKDOWN: ".md"}.get(v.kind, ".json")
+    content = v.content if v.content is not None else b""
+    return Fetched(
+        v.name, content, v.kind, v.media_type or "application/json", v.name + extension, v.data
+    )
+
+
+def _store(step: Step, log: str, fetched: list[Fetched], metrics: list, notes: list[str]) -> None:
+    with transaction.atomic():
+        locked = Step.objects.select_for_update().get(pk=step.pk)
+        if locked.log_fetched and locked.artifacts_fetched:
+            return
+        for artifact in Artifact.objects.filter(step=locked):
+            artifact.file.delete(save=False)
+        Artifact.objects.filter(step=locked).delete()
+        Metric.objects.filter(step=locked).delete()
+        for item in fetched:
+            artifact = Artifact(
+                run_id=locked.run_id,
+                step=locked,
+                name=item.name,
+                kind=item.kind,
+                size=len(item.content),
+                media_type=item.media_type,
+                data=item.data,
+            )
+            if item.content:
+                artifact.file.save(
+                    f"{locked.node_id}/{item.filename}", ContentFile(item.content), save=False
+                )
+            artifact.save()
+        taken = set(Metric.objects.filter(run_id=locked.run_id).values_list("name", flat=True))
+        rows = []
+        for metric in metrics:
+            # Metric names are unique per run: a second step's metric of the same name is
+            # kept under "<step>/<name>".
+            name = (
+                metric.name if metric.name not in taken else f"{locked.display_name}/{metric.name}"
+            )
+            taken.add(name)
+            rows.append(
+                Metric(
+                    run_id=locked.run_id,
+                    step=locked,
+                    name=name[:200],
+                    value=metric.value,
+                    format=metric.format,
+                )
+            )
+        Metric.objects.bulk_create(rows, ignore_conflicts=True)
+        if notes:
+            log = (log + "\n" if log else "") + "\n".join(f"[ydpipelines] {n}" for n in notes)
+        locked.log = log
+        locked.log_fetched = True
+        locked.artifacts_fetched = True
+        locked.save(update_fields=["log", "log_fetched", "artifacts_fetched"])

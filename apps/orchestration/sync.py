@@ -1,0 +1,264 @@
+"""Bring the app's Run and Step rows in line with what Argo says.
+
+One pass lists the active workflows of each namespace in one call (label selector, trimmed
+fields); the few runs missing from that list (they finished, or their workflow is gone) are asked
+for one by one. Rows are written only where something changed, in bulk.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.orchestration.argo import SYNC_FIELDS, ArgoClient, ArgoError, ArgoNotFound
+from apps.runs.constants import RUN_ACTIVE_STATES, STEP_FINAL_PHASES, RunState, StepPhase
+from apps.runs.models import Run, Step
+
+logger = logging.getLogger(__name__)
+
+RUN_LABEL = "ydpipelines.io/run"
+ACTIVE_SELECTOR = f"{RUN_LABEL},workflows.argoproj.io/completed!=true"
+# Nodes that are the workflow's own bookkeeping, not a step a user wants to see.
+HIDDEN_NODE_TYPES = frozenset({"StepGroup", "TaskGroup"})
+STEP_FIELDS = [
+    "name",
+    "display_name",
+    "template_name",
+    "node_type",
+    "phase",
+    "message",
+    "exit_code",
+    "pod_name",
+    "started_at",
+    "finished_at",
+    "inputs",
+    "outputs",
+    "resources",
+]
+RUN_FIELDS = [
+    "state",
+    "message",
+    "started_at",
+    "finished_at",
+    "progress_done",
+    "progress_total",
+    "workflow_uid",
+]
+
+
+def _dt(value: str | None) -> datetime | None:
+    return parse_datetime(value) if value else None
+
+
+def fnv32a(text: str) -> int:
+    h = 0x811C9DC5
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def pod_name_for(workflow_name: str, node: dict[str, Any]) -> str:
+    """Argo's v2 pod name of a Pod node: `<workflow>-<template>-<fnv32a(node name)>`."""
+    template = node.get("templateName") or ""
+    if not template or node.get("type") != "Pod":
+        return node.get("id", "")
+    prefix = f"{workflow_name}-{template}"[: 253 - 10 - 1]
+    return f"{prefix}-{fnv32a(node.get('name', ''))}"
+
+
+def run_state_from(workflow: dict[str, Any]) -> tuple[str, str]:
+    status = workflow.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    message = status.get("message") or ""
+    if phase in ("Failed", "Error") and "terminat" in message.lower():
+        return RunState.TERMINATED, message
+    if phase in RunState.values:
+        return phase, message
+    return RunState.PENDING, message
+
+
+def _progress(status: dict[str, Any], total_default: int) -> tuple[int, int]:
+    text = status.get("progress") or ""
+    try:
+        done, total = (int(part) for part in text.split("/", 1))
+        return done, total
+    except ValueError:
+        return 0, total_default
+
+
+def apply_workflow(run: Run, workflow: dict[str, Any], now: datetime) -> bool:
+    """Copy a workflow's status onto the run (in memory). Returns whether anything changed."""
+    status = workflow.get("status") or {}
+    state, message = run_state_from(workflow)
+    done, total = _progress(status, run.progress_total)
+    new = {
+        "state": state,
+        "message": message,
+        "started_at": _dt(status.get("startedAt")) or run.started_at,
+        "finished_at": _dt(status.get("finishedAt")) if state not in RUN_ACTIVE_STATES else None,
+        "progress_done": done,
+        "progress_total": total or run.progress_total,
+        "workflow_uid": (workflow.get("metadata") or {}).get("uid") or run.workflow_uid,
+    }
+    changed = False
+    for field, value in new.items():
+        if getattr(run, field) != value:
+            setattr(run, field, value)
+            changed = True
+    run.last_synced_at = now
+    run.sync_error = ""
+    return changed
+
+
+def step_values(workflow_name: str, node: dict[str, Any]) -> dict[str, Any]:
+    outputs = node.get("outputs") or {}
+    exit_code = outputs.get("exitCode")
+    phase = node.get("phase") or StepPhase.PENDING
+    if phase not in StepPhase.values:
+        phase = StepPhase.PENDING
+    return {
+        "name": node.get("name", "")[:253],
+        "display_name": (node.get("displayName") or node.get("name") or node["id"])[:253],
+        "template_name": (node.get("templateName") or "")[:253],
+        "node_type": node.get("type", ""),
+        "phase": phase,
+        "message": node.get("message") or "",
+        "exit_code": int(exit_code) if exit_code not in (None, "") else None,
+        "pod_name": pod_name_for(workflow_name, node)[:253],
+        "started_at": _dt(node.get("startedAt")),
+        "finished_at": _dt(node.get("finishedAt")),
+        "inputs": node.get("inputs") or {},
+        "outputs": outputs,
+        "resources": node.get("resourcesDuration") or {},
+    }
+
+
+def sync_steps(runs_with_workflows: list[tuple[Run, dict[str, Any]]]) -> list[int]:
+    """Upsert the Step rows of these runs; returns ids of steps that just reached a final phase
+    and whose outputs have not been fetched yet."""
+    run_ids = [run.pk for run, _ in runs_with_workflows]
+    existing: dict[tuple[Any, str], Step] = {
+        (step.run_id, step.node_id): step
+        for step in Step.objects.filter(run_id__in=run_ids).defer("log")
+    }
+    to_create: list[Step] = []
+    to_update: list[Step] = []
+    finished: list[int] = []
+    for run, workflow in runs_with_workflows:
+        workflow_name = (workflow.get("metadata") or {}).get("name") or run.workflow_name
+        for node_id, node in ((workflow.get("status") or {}).get("nodes") or {}).items():
+            node = {"id": node_id, **node}
+            if node_id == workflow_name or node.get("type") in HIDDEN_NODE_TYPES:
+                continue
+            values = step_values(workflow_name, node)
+            step = existing.get((run.pk, node_id))
+            if step is None:
+                to_create.append(Step(run=run, node_id=node_id, **values))
+                continue
+            if any(getattr(step, key) != value for key, value in values.items()):
+                was_final = step.phase in STEP_FINAL_PHASES
+                for key, value in values.items():
+                    setattr(step, key, value)
+                to_update.append(step)
+                if step.phase in STEP_FINAL_PHASES and not was_final and not step.log_fetched:
+                    finished.append(step.pk)
+    if to_create:
+        Step.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=1000)
+        created = Step.objects.filter(
+            run_id__in={step.run_id for step in to_create},
+            node_id__in=[step.node_id for step in to_create],
+            phase__in=STEP_FINAL_PHASES,
+            log_fetched=False,
+            node_type="Pod",
+        ).values_list("pk", flat=True)
+        finished.extend(created)
+    if to_update:
+        Step.objects.bulk_update(to_update, STEP_FIELDS, batch_size=1000)
+    pod_ids = set(
+        Step.objects.filter(pk__in=finished, node_type="Pod").values_list("pk", flat=True)
+    )
+    return [pk for pk in finished if pk in pod_ids]
+
+
+def _mark_gone(run: Run, now: datetime) -> None:
+    """The workflow vanished (deleted, or garbage-collected before we saw its end)."""
+    run.state = RunState.ERROR
+    run.message = (
+        "The workflow disappeared from Argo before its end was seen; "
+        f"last known progress {run.progress_done}/{run.progress_total}."
+    )
+    run.finished_at = run.finished_at or now
+    run.last_synced_at = now
+    run.sync_error = ""
+
+
+def sync_active_runs(client: ArgoClient) -> dict[str, Any]:
+    """One sync pass. Returns figures (runs seen, rows changed, Argo calls) and the ids of the
+    steps whose outputs should now be fetched."""
+    now = timezone.now()
+    runs = list(
+        Run.objects.filter(state__in=RUN_ACTIVE_STATES, submitted_at__isnull=False).only(
+            "id",
+            "workflow_name",
+            "workflow_namespace",
+            "workflow_uid",
+            *RUN_FIELDS,
+            "last_synced_at",
+            "sync_error",
+        )
+    )
+    stats: dict[str, Any] = {"runs": len(runs), "calls": 0, "changed": 0, "errors": 0}
+    if not runs:
+        stats["finished_step_ids"] = []
+        return stats
+    by_namespace: dict[str, list[Run]] = {}
+    for run in runs:
+        by_namespace.setdefault(run.workflow_namespace, []).append(run)
+
+    pairs: list[tuple[Run, dict[str, Any]]] = []
+    gone: list[Run] = []
+    failed_runs: list[tuple[Run, str]] = []
+    for namespace, ns_runs in by_namespace.items():
+        try:
+            stats["calls"] += 1
+            listed = client.list_workflows(
+                namespace=namespace, label_selector=ACTIVE_SELECTOR, fields=SYNC_FIELDS
+            )
+        except ArgoError as exc:
+            failed_runs.extend((run, str(exc)) for run in ns_runs)
+            continue
+        by_name = {(w.get("metadata") or {}).get("name"): w for w in listed}
+        for run in ns_runs:
+            workflow = by_name.get(run.workflow_name)
+            if workflow is None:
+                # Finished since the last pass, or gone: ask for it alone.
+                try:
+                    stats["calls"] += 1
+                    workflow = client.get_workflow(run.workflow_name, namespace=namespace)
+                except ArgoNotFound:
+                    _mark_gone(run, now)
+                    gone.append(run)
+                    continue
+                except ArgoError as exc:
+                    failed_runs.append((run, str(exc)))
+                    continue
+            pairs.append((run, workflow))
+
+    with transaction.atomic():
+        changed_runs = [run for run, workflow in pairs if apply_workflow(run, workflow, now)]
+        stats["changed"] = len(changed_runs)
+        finished_steps = sync_steps(pairs)
+        Run.objects.bulk_update(
+            [run for run, _ in pairs] + gone, [*RUN_FIELDS, "last_synced_at", "sync_error"]
+        )
+        for run, error in failed_runs:
+            # Keep the last known state; the pages say it is stale and since when.
+            Run.objects.filter(pk=run.pk).update(sync_error=error)
+    stats["errors"] = len(failed_runs)
+    stats["finished_step_ids"] = finished_steps
+    return stats

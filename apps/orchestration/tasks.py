@@ -1,0 +1,157 @@
+"""Celery tasks: submit runs to Argo, sync their state back, and copy logs and artifacts.
+
+Every task takes ids, re-reads its rows, and is safe to run twice: a workflow's name derives from
+its run id (Argo answers 409 to a second create), step outputs are fetched under a claim, and the
+periodic sync holds a lock so that two passes never overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from apps.orchestration.argo import ArgoAlreadyExists, ArgoError, get_client
+from apps.orchestration.outputs import fetch_step_outputs
+from apps.orchestration.sync import sync_active_runs
+from apps.runs.constants import RunState
+from apps.runs.models import Run
+
+logger = logging.getLogger(__name__)
+
+SYNC_LOCK_KEY = "ydp:sync-runs-lock"
+
+
+class TransientArgoError(Exception):
+    """Raised to make Celery retry: Argo was away or busy."""
+
+
+@contextmanager
+def cache_lock(key: str, ttl: int):
+    """A best-effort lock in the shared cache (Redis in production): add() is atomic there."""
+    acquired = cache.add(key, "1", ttl)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            cache.delete(key)
+
+
+def run_labels(run: Run) -> dict[str, str]:
+    labels = {
+        "ydpipelines.io/run": str(run.id),
+        "ydpipelines.io/pipeline-version": str(run.pipeline_version_id),
+    }
+    if run.recurring_run_id:
+        labels["ydpipelines.io/recurring-run"] = str(run.recurring_run_id)
+    return labels
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(TransientArgoError,),
+    max_retries=8,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    acks_late=True,
+)
+def submit_run(self, run_id: str) -> str:
+    """Create the run's Workflow. Returns what happened, for logs and tests."""
+    from apps.pipelines.rendering import workflow_for_run
+
+    run = Run.objects.select_related("pipeline_version").filter(pk=run_id).first()
+    if run is None:
+        return "gone"
+    if run.state != RunState.PENDING or run.submitted_at is not None:
+        return "already submitted"
+    namespace = run.workflow_namespace or settings.ARGO_NAMESPACE
+    try:
+        manifest = workflow_for_run(
+            run.pipeline_version.manifest,
+            name=run.workflow_name,
+            namespace=namespace,
+            parameters=run.parameters,
+            labels=run_labels(run),
+        )
+    except (ValueError, KeyError) as exc:
+        _fail_submit(run, f"Could not prepare the workflow: {exc}")
+        return "invalid"
+    client = get_client()
+    try:
+        created = client.create_workflow(manifest, namespace=namespace)
+        outcome = "created"
+    except ArgoAlreadyExists:
+        # A retried submit (or a worker killed after the create): the workflow is ours already.
+        created = client.get_workflow(run.workflow_name, namespace=namespace)
+        outcome = "existed"
+    except ArgoError as exc:
+        if exc.transient:
+            Run.objects.filter(pk=run.pk).update(sync_error=str(exc))
+            raise TransientArgoError(str(exc)) from exc
+        _fail_submit(run, f"Argo refused the workflow: {exc}")
+        return "refused"
+    Run.objects.filter(pk=run.pk, submitted_at__isnull=True).update(
+        submitted_at=timezone.now(),
+        workflow_namespace=namespace,
+        workflow_uid=(created.get("metadata") or {}).get("uid", ""),
+        sync_error="",
+    )
+    return outcome
+
+
+def _fail_submit(run: Run, message: str) -> None:
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk, state=RunState.PENDING).update(
+        state=RunState.ERROR, message=message, finished_at=now, last_synced_at=now
+    )
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def sync_runs() -> dict[str, Any]:
+    """One pass over the active runs. Skips when another pass holds the lock."""
+    with cache_lock(SYNC_LOCK_KEY, ttl=120) as acquired:
+        if not acquired:
+            return {"skipped": True}
+        stats = sync_active_runs(get_client())
+    for step_id in stats.pop("finished_step_ids", []):
+        fetch_outputs.delay(step_id)
+    return stats
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(TransientArgoError,),
+    max_retries=5,
+    retry_backoff=2,
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def fetch_outputs(self, step_id: int) -> str:
+    """Copy a finished step's log and artifacts into the app's storage, once."""
+    try:
+        return fetch_step_outputs(get_client(), step_id)
+    except ArgoError as exc:
+        if exc.transient:
+            raise TransientArgoError(str(exc)) from exc
+        raise
+
+
+@shared_task
+def submit_pending_runs() -> int:
+    """Reconciler: runs left Pending without a workflow (a worker lost its submit) are queued
+    again. Safe: the submit is idempotent."""
+    stale = timezone.now() - timezone.timedelta(seconds=30)
+    ids = list(
+        Run.objects.filter(
+            state=RunState.PENDING, submitted_at__isnull=True, created_at__lt=stale
+        ).values_list("id", flat=True)[:100]
+    )
+    for run_id in ids:
+        submit_run.delay(str(run_id))
+    return len(ids)

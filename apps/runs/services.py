@@ -1,0 +1,50 @@
+"""Creating runs: the one place a Run row is born, whether from the form, a clone or a shell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from apps.experiments.models import Experiment
+from apps.pipelines.models import PipelineVersion
+from apps.runs.models import Run
+from apps.runs.parameters import resolve_parameters
+
+
+def workflow_name_for(run: Run) -> str:
+    """Derived from the run id, so a repeated submit can only ever meet its own workflow."""
+    return f"run-{run.id.hex}"
+
+
+def create_run(
+    *,
+    version: PipelineVersion,
+    experiment: Experiment,
+    parameters: dict[str, Any] | None = None,
+    name: str = "",
+    description: str = "",
+    user: Any = None,
+    cloned_from: Run | None = None,
+) -> Run:
+    """Create a Pending run and queue its submission once the transaction commits.
+
+    Raises django.core.exceptions.ValidationError for bad parameters; nothing is stored then."""
+    from apps.orchestration.tasks import submit_run
+
+    values = resolve_parameters(version.parameters, parameters or {})
+    with transaction.atomic():
+        run = Run(
+            name=name or f"{version.pipeline.name} {version.name}",
+            description=description,
+            experiment=experiment,
+            pipeline_version=version,
+            parameters=values,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            cloned_from=cloned_from,
+            progress_total=version.node_count,
+        )
+        run.workflow_name = workflow_name_for(run)
+        run.save()
+        submit_run.delay_on_commit(str(run.id))
+    return run
