@@ -11,6 +11,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("pipelines/", include("apps.pipelines.urls")),
+    path("experiments/", include("apps.experiments.urls")),
+    path("runs/", include("apps.runs.urls")),
     # Signed downloads for running steps (bundle, step runner): no session, see bundles.py.
     path("steps/", include("apps.pipelines.urls_steps")),
 ]
