@@ -1,0 +1,668 @@
+#!/usr/bin/env python3
+"""The step runner: runs one Elyra node (notebook, Python script or R script) as one Argo step.
+
+This file is downloaded into arbitrary runtime images and run as
+``python3 /tmp/ydp/steprunner.py --kind notebook --file dir/x.ipynb ...`` (see docs/steps.md), so it
+is ONE self-contained file that imports only the standard library at import time; papermill and
+nbconvert are imported only when a notebook runs (and pip-installed if the image lacks them, as
+Elyra's bootstrapper does).
+
+What it does, in order, printing a ``[ydp] ...`` line before each part (a live log reads well):
+
+1. unpacks the node's file and its dependency globs from the bundle zip into the work dir, keeping
+   bundle paths (the node runs in its own folder inside the work dir, Elyra's convention);
+2. copies the upstream steps' output folders into the node's folder (where Elyra puts them);
+3. runs the node with the environment it was given (pipeline parameters arrive as env vars);
+4. collects the declared outputs into ``<out-dir>/outputs/`` and Kubeflow's
+   ``mlpipeline-metrics.json`` / ``mlpipeline-ui-metadata.json`` into ``<out-dir>/`` (validated;
+   local file sources inlined so the app needs only the JSON); a notebook's executed copy goes to
+   ``<out-dir>/notebook.ipynb`` and its HTML rendering to ``<out-dir>/notebook.html``.
+
+Exit code: the node's own exit code (a notebook that raised: 1); 2 for a problem the runner finds
+itself (bad bundle, missing file, missing declared output, papermill unavailable); 127 when the
+interpreter (Rscript) is absent; 143 when stopped by SIGTERM.
+
+Environment overrides (tests, local runs): YDP_BUNDLE, YDP_WORKDIR, YDP_OUT_DIR give the defaults
+of --bundle/--workdir/--out-dir; YDP_NO_PIP_INSTALL=1 forbids installing papermill on the fly;
+YDP_PYTHON runs Python scripts with another interpreter than this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import io
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path, PurePosixPath
+
+EXIT_RUNNER_ERROR = 2
+EXIT_NOT_FOUND = 127
+EXIT_TERMINATED = 143
+
+METRICS_FILE = "mlpipeline-metrics.json"
+UI_METADATA_FILE = "mlpipeline-ui-metadata.json"
+UI_TYPES = ("confusion_matrix", "roc", "table", "markdown", "web-app", "tensorboard")
+# Kubeflow v1 refuses metric names outside this pattern.
+METRIC_NAME = re.compile(r"^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$")
+METRIC_FORMATS = ("RAW", "PERCENTAGE")
+MAX_INLINE_BYTES = 20 * 1024 * 1024
+REMOTE_SCHEMES = ("gs://", "s3://", "minio://", "http://", "https://", "hdfs://", "abfs://")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class StepError(Exception):
+    """A problem the runner reports itself: one clear line, exit code 2."""
+
+
+def say(message: str) -> None:
+    print(f"[ydp] {message}", flush=True)
+
+
+def warn(message: str) -> None:
+    print(f"[ydp] WARNING: {message}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="steprunner.py", description="Run one pipeline node as one step (docs/steps.md)."
+    )
+    parser.add_argument("--kind", required=True, choices=("notebook", "python", "r"))
+    parser.add_argument("--file", required=True, help="the node's file: its path in the bundle")
+    parser.add_argument("--bundle", default=os.environ.get("YDP_BUNDLE", "/tmp/ydp/bundle.zip"))
+    parser.add_argument("--workdir", default=os.environ.get("YDP_WORKDIR", "/tmp/ydp/work"))
+    parser.add_argument("--out-dir", default=os.environ.get("YDP_OUT_DIR", "/tmp/ydp/out"))
+    parser.add_argument("--dependency", action="append", default=[], metavar="GLOB")
+    parser.add_argument("--include-subdirectories", action="store_true")
+    parser.add_argument("--output", action="append", default=[], metavar="FILE")
+    parser.add_argument("--upstream", action="append", default=[], metavar="DIR")
+    return parser.parse_args(argv)
+
+
+# --------------------------------------------------------------------------------------------
+# Bundle and upstream outputs
+# --------------------------------------------------------------------------------------------
+
+
+def safe_relpath(name: str, what: str) -> PurePosixPath:
+    """A relative '/'-separated path that stays inside its root, or StepError naming it."""
+    cleaned = name.replace("\\", "/")
+    path = PurePosixPath(cleaned)
+    if (
+        not cleaned
+        or cleaned.startswith("/")
+        or re.match(r"^[A-Za-z]:", cleaned)
+        or ".." in path.parts
+    ):
+        raise StepError(f"{what} {name!r} escapes the work directory: refusing it")
+    return path
+
+
+def bundle_members(bundle: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The bundle's files by normalized path; any entry escaping the root refuses the bundle."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in bundle.infolist():
+        path = safe_relpath(info.filename, "bundle entry")
+        if info.is_dir():
+            continue
+        members[str(path)] = info
+    return members
+
+
+def normalize(raw: str, what: str) -> str:
+    """A user-written relative path or glob, '/'-separated, without './'; StepError if it
+    escapes its folder."""
+    pattern = raw.strip().replace("\\", "/")
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    pattern = pattern.rstrip("/")
+    if pattern:
+        safe_relpath(pattern, what)
+    return pattern
+
+
+def _is_hidden(rel: str) -> bool:
+    return any(part.startswith(".") for part in rel.split("/")[:-1])
+
+
+def _glob_match(rel: str, pattern: str) -> bool:
+    """Glob matching where '*' and '?' do not cross '/', as a shell would match."""
+    rel_parts, pat_parts = rel.split("/"), pattern.split("/")
+    if len(rel_parts) != len(pat_parts):
+        return False
+    return all(fnmatch.fnmatchcase(r, p) for r, p in zip(rel_parts, pat_parts))  # noqa: B905
+
+
+def select_dependencies(
+    files: list[str], patterns: list[str], recursive: bool
+) -> tuple[set[str], list[str]]:
+    """The files (relative to the node's folder) that the dependency patterns select, and the
+    patterns that selected nothing.
+
+    Elyra's rules: a pattern is relative to the node's folder; without include_subdirectories it
+    matches files of the folder it names only ("data/*.csv", "*.py", "data"); with it, a flat
+    wildcard ("*.py") also matches in every subfolder and a folder brings its whole tree. "*"
+    takes the node's folder (and, recursively, its subfolders). Hidden folders are skipped unless
+    named."""
+    chosen: set[str] = set()
+    unmatched: list[str] = []
+    for raw in patterns:
+        pattern = normalize(raw, "dependency")
+        if not pattern:
+            continue
+        has_wildcard = any(c in pattern for c in "*?[")
+        depth = pattern.count("/") + 1
+        hits = set()
+        for rel in files:
+            if _is_hidden(rel) and not pattern.startswith("."):
+                continue
+            parts = rel.split("/")
+            if _glob_match(rel, pattern):
+                hits.add(rel)
+            elif not has_wildcard and rel.startswith(pattern + "/"):
+                if recursive or len(parts) == depth + 1:
+                    hits.add(rel)  # the pattern names a folder: its files (its tree if recursive)
+            elif recursive:
+                if has_wildcard and "/" not in pattern and fnmatch.fnmatchcase(parts[-1], pattern):
+                    hits.add(rel)  # a flat wildcard ("*.py") matches in every subfolder
+                elif any(_glob_match("/".join(parts[:n]), pattern) for n in range(1, len(parts))):
+                    hits.add(rel)  # inside a folder the pattern matches ("data/*" -> data/a/b)
+        if not hits:
+            unmatched.append(raw)
+        chosen |= hits
+    return chosen, unmatched
+
+
+def unpack(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path]:
+    """Extract the node's file and its dependencies; returns (node folder, node file)."""
+    bundle_path = Path(args.bundle)
+    if not bundle_path.is_file():
+        raise StepError(f"bundle {bundle_path} does not exist")
+    node_rel = safe_relpath(args.file.strip("/"), "node file")
+    folder = node_rel.parent
+    prefix = "" if str(folder) == "." else f"{folder}/"
+    say(f"unpacking {node_rel} from {bundle_path}")
+    try:
+        bundle = zipfile.ZipFile(bundle_path)
+    except zipfile.BadZipFile as exc:
+        raise StepError(f"bundle {bundle_path} is not a zip file: {exc}") from exc
+    with bundle:
+        members = bundle_members(bundle)
+        if str(node_rel) not in members:
+            raise StepError(f"file {str(node_rel)!r} is not in the bundle {bundle_path}")
+        in_folder = [name[len(prefix) :] for name in members if name.startswith(prefix)]
+        deps, unmatched = select_dependencies(
+            in_folder, args.dependency, args.include_subdirectories
+        )
+        for pattern in unmatched:
+            if any(c in pattern for c in "*?["):
+                warn(f"dependency {pattern!r} matches no file in the bundle")
+            else:
+                raise StepError(
+                    f"dependency {pattern!r} of {node_rel} is not in the bundle "
+                    f"(dependencies are relative to the folder {prefix or './'})"
+                )
+        wanted = {str(node_rel)} | {prefix + rel for rel in deps}
+        root = workdir.resolve()
+        for name in sorted(wanted):
+            target = (root / name).resolve()
+            if root not in target.parents:
+                raise StepError(f"bundle entry {name!r} escapes the work directory: refusing it")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with bundle.open(members[name]) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            mode = (members[name].external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(target, mode | stat.S_IRUSR | stat.S_IWUSR)
+        if deps:
+            say(f"dependencies: {', '.join(sorted(deps))}")
+    node_dir = root / folder if str(folder) != "." else root
+    return node_dir, root / node_rel
+
+
+def _copy_tree(src: Path, dst: Path) -> list[str]:
+    copied = []
+    for path in sorted(src.rglob("*")):
+        if path.is_dir():
+            continue
+        rel = path.relative_to(src)
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        copied.append(rel.as_posix())
+    return copied
+
+
+def copy_upstream(upstreams: list[str], node_dir: Path) -> None:
+    """Upstream outputs land in the node's folder, as Elyra downloads its inputs into the cwd."""
+    for upstream in upstreams:
+        src = Path(upstream)
+        if not src.exists():
+            say(f"upstream {src}: nothing there (the step declared no output it produced)")
+            continue
+        if src.is_file() and tarfile.is_tarfile(src):
+            # A tgz artifact that was not extracted on the way in: extract it safely here.
+            with tarfile.open(src) as tar:
+                members = []
+                for member in tar.getmembers():
+                    name = normalize(member.name, "upstream archive entry")
+                    if name and (member.isfile() or member.isdir()):
+                        members.append(member)
+                # Python >= 3.12 (and patched 3.8+) can refuse unsafe members on its own too.
+                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(node_dir, members=members, **extra)
+            say(f"upstream {src}: extracted {len(members)} entries")
+            continue
+        if src.is_file():
+            shutil.copy2(src, node_dir / src.name)
+            say(f"upstream {src}: copied {src.name}")
+            continue
+        copied = _copy_tree(src, node_dir)
+        say(f"upstream {src}: {', '.join(copied) if copied else 'no files'}")
+
+
+# --------------------------------------------------------------------------------------------
+# Running the node
+# --------------------------------------------------------------------------------------------
+
+
+class Child:
+    """The running child process, so that SIGTERM is passed on to it."""
+
+    process: subprocess.Popen | None = None
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    proc = Child.process
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+    # SystemExit unwinds papermill too, which shuts its kernel down on the way out.
+    raise SystemExit(EXIT_TERMINATED)
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_process(cmd: list[str], cwd: Path) -> int:
+    Child.process = subprocess.Popen(cmd, cwd=cwd, env=child_env())
+    try:
+        return Child.process.wait()
+    finally:
+        Child.process = None
+
+
+def run_python(node_file: Path, node_dir: Path) -> int:
+    python = os.environ.get("YDP_PYTHON") or sys.executable
+    say(f"running Python script {node_file.name} with {python}")
+    return run_process([python, "-u", str(node_file)], node_dir)
+
+
+def run_r(node_file: Path, node_dir: Path) -> int:
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        say("Rscript not found: install R (r-base-core)")
+        return EXIT_NOT_FOUND
+    say(f"running R script {node_file.name} with {rscript}")
+    return run_process([rscript, str(node_file)], node_dir)
+
+
+def import_notebook_tools() -> tuple[object, object, object]:
+    """papermill, nbformat, nbconvert; installed with pip when the image lacks them."""
+    try:
+        import nbconvert
+        import nbformat
+        import papermill
+    except ImportError as exc:
+        missing = exc.name or str(exc)
+        say(f"papermill/nbconvert are not installed in this image ({missing} is missing)")
+        if os.environ.get("YDP_NO_PIP_INSTALL") == "1":
+            raise StepError(
+                "cannot run a notebook: install papermill and nbconvert in the runtime image "
+                "(pip install papermill nbconvert ipykernel)"
+            ) from exc
+        say("installing them: pip install papermill nbconvert ipykernel")
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        code = subprocess.call([*cmd, "papermill", "nbconvert", "ipykernel"], env=child_env())
+        if code != 0:
+            raise StepError(
+                f"cannot run a notebook: 'pip install papermill nbconvert ipykernel' failed with "
+                f"exit code {code}; install them in the runtime image"
+            ) from exc
+        import importlib
+
+        importlib.invalidate_caches()
+        try:
+            import nbconvert
+            import nbformat
+            import papermill
+        except ImportError as again:
+            raise StepError(
+                f"cannot run a notebook: papermill/nbconvert still missing after pip install "
+                f"({again})"
+            ) from again
+    return papermill, nbformat, nbconvert
+
+
+def choose_kernel(nb_path: Path) -> str:
+    try:
+        metadata = json.loads(nb_path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError) as exc:
+        raise StepError(f"notebook {nb_path.name} is not valid JSON: {exc}") from exc
+    wanted = (metadata.get("kernelspec") or {}).get("name") or "python3"
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        available = set(KernelSpecManager().find_kernel_specs())
+    except Exception:  # any failure here just means: trust the notebook's kernel name
+        return wanted
+    if wanted not in available:
+        fallback = "python3" if "python3" in available or not available else sorted(available)[0]
+        warn(f"kernel {wanted!r} of {nb_path.name} is not installed here: using {fallback!r}")
+        return fallback
+    return wanted
+
+
+def run_notebook(node_file: Path, node_dir: Path, out_dir: Path) -> int:
+    papermill, nbformat, nbconvert = import_notebook_tools()
+    import logging
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    pm_logger = logging.getLogger("papermill")
+    pm_logger.addHandler(handler)
+    pm_logger.setLevel(logging.INFO)
+    pm_logger.propagate = False
+
+    kernel = choose_kernel(node_file)
+    executed = out_dir / "notebook.ipynb"
+    say(f"running notebook {node_file.name} with kernel {kernel}")
+    code = 0
+    try:
+        papermill.execute_notebook(
+            str(node_file),
+            str(executed),
+            kernel_name=kernel,
+            cwd=str(node_dir),
+            log_output=True,
+            progress_bar=False,
+            request_save_on_cell_execute=True,
+        )
+    except papermill.PapermillExecutionError as exc:
+        code = 1
+        say(f"notebook {node_file.name} raised {exc.ename} in cell {exc.exec_count}: {exc.evalue}")
+        for line in exc.traceback:
+            print(ANSI.sub("", line), flush=True)
+    except Exception as exc:  # kernel death, unreadable notebook...: report, render, go on
+        code = 1
+        say(f"notebook {node_file.name} could not run: {type(exc).__name__}: {exc}")
+    finally:
+        render_html(executed, out_dir / "notebook.html", nbformat, nbconvert)
+    return code
+
+
+def render_html(executed: Path, html_path: Path, nbformat: object, nbconvert: object) -> None:
+    if not executed.is_file():
+        warn("no executed notebook was written: no HTML rendering")
+        return
+    try:
+        nb = nbformat.read(str(executed), as_version=4)
+        body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+        html_path.write_text(body, encoding="utf-8")
+        say(f"rendered the executed notebook to {html_path.name}")
+    except Exception as exc:  # the step's own result matters more than its HTML
+        warn(f"could not render the executed notebook to HTML: {exc}")
+
+
+# --------------------------------------------------------------------------------------------
+# Outputs, metrics and visualizations
+# --------------------------------------------------------------------------------------------
+
+
+def collect_outputs(patterns: list[str], node_dir: Path, out_dir: Path, strict: bool) -> list[str]:
+    """Copy the declared outputs (globs allowed, relative to the node folder) to out/outputs/."""
+    collected: list[str] = []
+    missing: list[str] = []
+    dest_root = out_dir / "outputs"
+    for raw in patterns:
+        pattern = normalize(raw, "output")
+        if not pattern:
+            continue
+        matches = sorted(node_dir.glob(pattern)) if any(c in pattern for c in "*?[") else []
+        if not matches and (node_dir / pattern).exists():
+            matches = [node_dir / pattern]
+        if not matches:
+            missing.append(pattern)
+            continue
+        for match in matches:
+            rel = match.relative_to(node_dir)
+            if match.is_dir():
+                collected += [f"{rel.as_posix()}/{f}" for f in _copy_tree(match, dest_root / rel)]
+            else:
+                (dest_root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(match, dest_root / rel)
+                collected.append(rel.as_posix())
+    say(f"collected outputs: {', '.join(collected) if collected else 'none'}")
+    if missing:
+        message = "declared output(s) not produced: " + ", ".join(repr(m) for m in missing)
+        if strict:
+            raise StepError(message)
+        warn(message)
+    return collected
+
+
+def _read_json(path: Path) -> object | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        warn(f"ignoring {path.name}: it is not valid JSON ({exc})")
+        return None
+
+
+def clean_metrics(data: object) -> list[dict]:
+    """The valid Kubeflow v1 metrics of `data`; a warning for each one dropped."""
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), list):
+        warn(
+            f"ignoring {METRICS_FILE}: expected "
+            '{"metrics": [{"name": ..., "numberValue": ..., "format": "RAW"}]}'
+        )
+        return []
+    kept = []
+    for i, metric in enumerate(data["metrics"]):
+        where = f"{METRICS_FILE} metrics[{i}]"
+        if not isinstance(metric, dict):
+            warn(f"ignoring {where}: not an object")
+            continue
+        name, value = metric.get("name"), metric.get("numberValue")
+        fmt = metric.get("format", "RAW")
+        if not isinstance(name, str) or not METRIC_NAME.match(name):
+            warn(f"ignoring {where}: name {name!r} must match {METRIC_NAME.pattern}")
+            continue
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                value = None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            warn(
+                f"ignoring {where} ({name}): "
+                f"numberValue {metric.get('numberValue')!r} is not a number"
+            )
+            continue
+        if fmt not in METRIC_FORMATS:
+            warn(f"{where} ({name}): format {fmt!r} is not RAW or PERCENTAGE; using RAW")
+            fmt = "RAW"
+        kept.append({"name": name, "numberValue": value, "format": fmt})
+    return kept
+
+
+def _local_source(source: str, node_dir: Path) -> Path | None:
+    """The local file a ui-metadata source names, or None for a remote URI."""
+    if source.startswith("file://"):
+        source = source[len("file://") :]
+    elif source.startswith(REMOTE_SCHEMES) or re.match(r"^[a-z][a-z0-9+.-]*://", source):
+        return None
+    path = Path(source)
+    return path if path.is_absolute() else node_dir / path
+
+
+def _check_csv(entry: dict, where: str) -> bool:
+    width = None
+    if entry["type"] in ("confusion_matrix", "roc") and isinstance(entry.get("schema"), list):
+        width = len(entry["schema"])
+    elif entry["type"] == "table" and isinstance(entry.get("header"), list):
+        width = len(entry["header"])
+    rows = [r for r in csv.reader(io.StringIO(entry["source"])) if r]
+    bad = [n for n, r in enumerate(rows, 1) if width is not None and len(r) != width]
+    if bad:
+        warn(
+            f"ignoring {where}: CSV row {bad[0]} has {len(rows[bad[0] - 1])} fields, "
+            f"expected {width}"
+        )
+        return False
+    return True
+
+
+def clean_ui_metadata(data: object, node_dir: Path) -> list[dict]:
+    """The valid Kubeflow v1 output viewers of `data`, local file sources inlined."""
+    if not isinstance(data, dict) or not isinstance(data.get("outputs"), list):
+        warn(
+            f'ignoring {UI_METADATA_FILE}: expected {{"outputs": [{{"type": ..., "source": ...}}]}}'
+        )
+        return []
+    required = {
+        "confusion_matrix": ("schema", "labels"),
+        "roc": ("schema",),
+        "table": ("header",),
+    }
+    kept = []
+    for i, entry in enumerate(data["outputs"]):
+        where = f"{UI_METADATA_FILE} outputs[{i}]"
+        if not isinstance(entry, dict):
+            warn(f"ignoring {where}: not an object")
+            continue
+        kind = entry.get("type")
+        if kind not in UI_TYPES:
+            warn(f"ignoring {where}: type {kind!r} is not one of {', '.join(UI_TYPES)}")
+            continue
+        where = f"{where} ({kind})"
+        source = entry.get("source")
+        if not isinstance(source, str) or not source:
+            warn(f"ignoring {where}: it has no source")
+            continue
+        absent = [k for k in required.get(kind, ()) if not isinstance(entry.get(k), list)]
+        if absent:
+            warn(f"ignoring {where}: {', '.join(absent)} missing (a list is required)")
+            continue
+        entry = dict(entry)
+        if entry.get("storage") != "inline" and kind != "tensorboard":
+            path = _local_source(source, node_dir)
+            if path is not None:
+                if not path.is_file():
+                    warn(f"ignoring {where}: source file {source!r} does not exist")
+                    continue
+                if path.stat().st_size > MAX_INLINE_BYTES:
+                    warn(f"ignoring {where}: source file {source!r} is larger than 20 MB")
+                    continue
+                entry["source"] = path.read_text(encoding="utf-8", errors="replace")
+                entry["storage"] = "inline"
+        if kind in ("confusion_matrix", "roc", "table") and entry.get("storage") == "inline":
+            entry.setdefault("format", "csv")
+            if entry["format"] != "csv":
+                warn(f"ignoring {where}: format {entry['format']!r} is not csv")
+                continue
+            if not _check_csv(entry, where):
+                continue
+        kept.append(entry)
+    return kept
+
+
+def collect_kubeflow_files(node_dir: Path, out_dir: Path) -> None:
+    metrics_src = node_dir / METRICS_FILE
+    if metrics_src.is_file():
+        data = _read_json(metrics_src)
+        metrics = clean_metrics(data) if data is not None else []
+        if metrics:
+            write_json(out_dir / METRICS_FILE, {"metrics": metrics})
+            shown = ", ".join(f"{m['name']}={m['numberValue']:g}" for m in metrics)
+            say(f"collected metrics: {shown}")
+    ui_src = node_dir / UI_METADATA_FILE
+    if ui_src.is_file():
+        data = _read_json(ui_src)
+        outputs = clean_ui_metadata(data, node_dir) if data is not None else []
+        if outputs:
+            write_json(out_dir / UI_METADATA_FILE, {"outputs": outputs})
+            say(f"collected visualizations: {', '.join(o['type'] for o in outputs)}")
+
+
+def write_json(path: Path, data: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    workdir, out_dir = Path(args.workdir), Path(args.out_dir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    node_dir, node_file = unpack(args, workdir)
+    node_dir.mkdir(parents=True, exist_ok=True)
+    copy_upstream(args.upstream, node_dir)
+    if args.kind == "notebook":
+        code = run_notebook(node_file, node_dir, out_dir.resolve())
+    elif args.kind == "python":
+        code = run_python(node_file, node_dir)
+    else:
+        code = run_r(node_file, node_dir)
+    say(f"{node_file.name} finished with exit code {code}")
+    if code == EXIT_NOT_FOUND and args.kind == "r":
+        return code
+    # On failure, keep what the node did produce (it helps to understand it) but do not add a
+    # "missing output" error on top of the real one.
+    collect_kubeflow_files(node_dir, out_dir)
+    collect_outputs(args.output, node_dir, out_dir, strict=code == 0)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    started = time.monotonic()
+    try:
+        code = run(args)
+    except StepError as exc:
+        say(f"error: {exc}")
+        code = EXIT_RUNNER_ERROR
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_RUNNER_ERROR
+    say(f"exit code {code} ({time.monotonic() - started:.1f} s)")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
