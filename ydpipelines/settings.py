@@ -126,7 +126,9 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_broker_dir / "processed"),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+    }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -139,6 +141,8 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 YDP_SYNC_INTERVAL_SECONDS = float(env_str("YDP_SYNC_INTERVAL_SECONDS", "1"))
+# A Pending run with no workflow after this long lost its submit (a killed worker): resubmit.
+YDP_SUBMIT_STALE_SECONDS = env_int("YDP_SUBMIT_STALE_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "sync-runs": {
         "task": "apps.orchestration.tasks.sync_runs",
@@ -148,7 +152,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "submit-pending-runs": {
         "task": "apps.orchestration.tasks.submit_pending_runs",
-        "schedule": 30.0,
+        "schedule": float(max(YDP_SUBMIT_STALE_SECONDS // 2, 1)),
         "options": {"expires": 60},
     },
 }

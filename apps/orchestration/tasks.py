@@ -25,6 +25,7 @@ from apps.runs.models import Run
 logger = logging.getLogger(__name__)
 
 SYNC_LOCK_KEY = "ydp:sync-runs-lock"
+SYNC_LOCK_TTL = 20  # seconds; a pass takes well under 2 s
 
 
 class TransientArgoError(Exception):
@@ -111,10 +112,11 @@ def _fail_submit(run: Run, message: str) -> None:
     )
 
 
-@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+@shared_task(acks_late=True, soft_time_limit=SYNC_LOCK_TTL - 3, time_limit=SYNC_LOCK_TTL)
 def sync_runs() -> dict[str, Any]:
-    """One pass over the active runs. Skips when another pass holds the lock."""
-    with cache_lock(SYNC_LOCK_KEY, ttl=120) as acquired:
+    """One pass over the active runs. Skips when another pass holds the lock; the lock expires
+    soon after a pass's time limit, so a worker killed mid-pass blocks the next ones briefly."""
+    with cache_lock(SYNC_LOCK_KEY, ttl=SYNC_LOCK_TTL) as acquired:
         if not acquired:
             return {"skipped": True}
         stats = sync_active_runs(get_client())
@@ -146,7 +148,7 @@ def fetch_outputs(self, step_id: int) -> str:
 def submit_pending_runs() -> int:
     """Reconciler: runs left Pending without a workflow (a worker lost its submit) are queued
     again. Safe: the submit is idempotent."""
-    stale = timezone.now() - timezone.timedelta(seconds=30)
+    stale = timezone.now() - timezone.timedelta(seconds=settings.YDP_SUBMIT_STALE_SECONDS)
     ids = list(
         Run.objects.filter(
             state=RunState.PENDING, submitted_at__isnull=True, created_at__lt=stale
