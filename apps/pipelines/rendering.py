@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import yaml
 from hera.workflows import (
     DAG,
     Artifact,
@@ -383,3 +384,25 @@ def workflow_for_run(
             param["value"] = value if isinstance(value, str) else parameter_value("", value)
             param.pop("valueFrom", None)
     return workflow
+
+
+_TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
+
+
+def _readable(value: Any, top: bool = False) -> Any:
+    """Keys in a stable, readable order: Kubernetes' top-level order, `name` first, then
+    alphabetical (PostgreSQL's jsonb does not keep the order the manifest was written in)."""
+    if isinstance(value, dict):
+        first = _TOP_KEYS if top else ("name",)
+        keys = [k for k in first if k in value] + sorted(k for k in value if k not in first)
+        return {k: _readable(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value
+
+
+def manifest_yaml(manifest: dict[str, Any]) -> str:
+    """The manifest as YAML for people (the version page, `manage.py render_pipeline`)."""
+    return yaml.safe_dump(
+        _readable(manifest, top=True), sort_keys=False, allow_unicode=True, width=100
+    )
