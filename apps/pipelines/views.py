@@ -1,18 +1,244 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+"""Pipeline pages: list, upload, pipeline detail, version detail (graph, YAML, parameters, files).
 
+Every page needs a login (LoginRequiredMiddleware); the list renders only its table partial for
+HTMX requests, so search and paging swap the table in place."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Max, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.middleware import HtmxDetails
+
+from apps.pipelines import graph as graph_lib
+from apps.pipelines import services
+from apps.pipelines.filters import PipelineFilter
+from apps.pipelines.forms import UploadPipelineForm
+from apps.pipelines.importers import PipelineImportError
 from apps.pipelines.models import Pipeline, PipelineVersion
 
+PAGE_SIZE = 20
+VERSION_TABS = ("graph", "yaml", "parameters", "files")
+# Columns a version list needs; manifest and spec can be megabytes, so they stay in the database.
+VERSION_LIST_FIELDS = (
+    "id",
+    "pipeline_id",
+    "name",
+    "description",
+    "source_format",
+    "node_count",
+    "parameters",
+    "created_at",
+    "created_by__username",
+)
 
-def pipeline_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "pipelines/pipeline_list.html", {"pipelines": Pipeline.objects.all()})
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
-def pipeline_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def pipeline_queryset() -> QuerySet[Pipeline]:
+    """Pipelines with their version count, latest version and last update, in one query."""
+    latest = PipelineVersion.objects.filter(pipeline=OuterRef("pk")).order_by("-created_at")
+    return Pipeline.objects.annotate(
+        version_count=Count("versions"),
+        latest_version_id=Subquery(latest.values("id")[:1]),
+        latest_version_name=Subquery(latest.values("name")[:1]),
+        updated_at=Coalesce(Max("versions__created_at"), F("created_at")),
+    ).order_by("-updated_at", "-pk")
+
+
+@require_GET
+def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
+    filterset = PipelineFilter(request.GET, queryset=pipeline_queryset())
+    queryset = filterset.qs
+    # A stable order whatever column is sorted, so that pages never repeat or skip a row.
+    queryset = queryset.order_by(*queryset.query.order_by, "-pk")
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "pipelines/pipeline_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#pipeline-table"
+    return render(
+        request,
+        template,
+        {
+            "filter": filterset,
+            "page": page,
+            "query": request.GET.get("q", "").strip(),
+            "sort": request.GET.get("sort") or "-updated",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def upload(request: HtmxHttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = UploadPipelineForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            upload_file = data["file"]
+            existing = data["target"] == UploadPipelineForm.EXISTING
+            try:
+                version = services.create_version(
+                    upload_name=upload_file.name,
+                    data=upload_file.read(),
+                    pipeline=data["pipeline"] if existing else None,
+                    pipeline_name=None if existing else data["name"],
+                    version_name=data["version_name"] or None,
+                    description=data["description"],
+                    user=request.user,
+                )
+            except PipelineImportError as error:
+                form.add_error(None, str(error))
+            else:
+                messages.success(
+                    request,
+                    f"Uploaded “{version.pipeline.name}” version “{version.name}” "
+                    f"({version.node_count} node{'s' if version.node_count != 1 else ''}).",
+                )
+                return redirect(version)
+    else:
+        initial: dict[str, Any] = {}
+        pipeline_id = request.GET.get("pipeline", "")
+        if pipeline_id.isdigit():
+            pipeline = Pipeline.objects.filter(pk=int(pipeline_id)).first()
+            if pipeline is not None:
+                initial = {"target": UploadPipelineForm.EXISTING, "pipeline": pipeline}
+        form = UploadPipelineForm(initial=initial)
+    return render(request, "pipelines/upload.html", {"form": form})
+
+
+@require_GET
+def pipeline_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, pk=pk)
-    return render(request, "pipelines/pipeline_detail.html", {"pipeline": pipeline})
+    versions = (
+        PipelineVersion.objects.filter(pipeline=pipeline)
+        .select_related("created_by")
+        .only(*VERSION_LIST_FIELDS)
+        .order_by("-created_at")
+    )
+    return render(
+        request,
+        "pipelines/pipeline_detail.html",
+        {"pipeline": pipeline, "versions": list(versions), "upload_url": _upload_url(pipeline)},
+    )
 
 
-def version_detail(request: HttpRequest, pk: int, version_id) -> HttpResponse:
-    version = get_object_or_404(PipelineVersion, pk=version_id, pipeline_id=pk)
-    return render(request, "pipelines/version_detail.html", {"version": version})
+def _upload_url(pipeline: Pipeline) -> str:
+    return f"{reverse('pipelines:upload')}?pipeline={pipeline.pk}"
+
+
+@dataclass
+class BundleFile:
+    name: str
+    size: int
+    compressed: int
+
+
+def _bundle_files(version: PipelineVersion) -> tuple[list[BundleFile], str]:
+    """The files inside the version's bundle zip, and an error text if it cannot be read."""
+    if not version.bundle:
+        return [], "This version has no stored bundle."
+    try:
+        with version.bundle.open("rb") as handle, zipfile.ZipFile(handle) as archive:
+            files = [
+                BundleFile(info.filename, info.file_size, info.compress_size)
+                for info in archive.infolist()
+                if not info.is_dir()
+            ]
+    except (OSError, zipfile.BadZipFile) as error:
+        return [], f"The bundle could not be read: {error}"
+    return sorted(files, key=lambda item: item.name), ""
+
+
+def _create_run_url(version: PipelineVersion) -> str | None:
+    """Where "Create run" points, once the runs app provides the page; None until then."""
+    try:
+        return f"{reverse('runs:create')}?version={version.pk}"
+    except NoReverseMatch:
+        pass
+    try:
+        return reverse("runs:create", args=[version.pk])
+    except NoReverseMatch:
+        return None
+
+
+def manifest_yaml(version: PipelineVersion) -> str:
+    return yaml.safe_dump(version.manifest, sort_keys=False, default_flow_style=False, width=120)
+
+
+def _get_version(pk: int, version_id: Any, *, light: bool = False) -> PipelineVersion:
+    queryset = PipelineVersion.objects.select_related("pipeline", "created_by")
+    if light:
+        # Tabs that show neither graph nor YAML leave the big JSON columns in the database.
+        queryset = queryset.defer("manifest", "spec")
+    return get_object_or_404(queryset, pk=version_id, pipeline_id=pk)
+
+
+@require_GET
+def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResponse:
+    tab = request.GET.get("tab", "graph")
+    if tab not in VERSION_TABS:
+        tab = "graph"
+    version = _get_version(pk, version_id, light=tab not in ("graph", "yaml"))
+    context: dict[str, Any] = {
+        "pipeline": version.pipeline,
+        "version": version,
+        "tab": tab,
+        "tabs": [
+            ("graph", "Graph"),
+            ("yaml", "YAML"),
+            ("parameters", f"Parameters ({len(version.parameters)})"),
+            ("files", "Files"),
+        ],
+        "create_run_url": _create_run_url(version),
+        "upload_url": _upload_url(version.pipeline),
+        "other_versions": PipelineVersion.objects.filter(pipeline_id=pk)
+        .only("id", "pipeline_id", "name", "created_at")
+        .order_by("-created_at")[:50],
+    }
+    if tab == "graph":
+        graph = graph_lib.graph_from_manifest(version.manifest, version.spec)
+        context["graph"] = graph
+        context["graph_svg"] = graph_lib.render_svg(graph)
+    elif tab == "yaml":
+        context["manifest_yaml"] = manifest_yaml(version)
+    elif tab == "files":
+        context["files"], context["files_error"] = _bundle_files(version)
+    return render(request, "pipelines/version_detail.html", context)
+
+
+@require_GET
+def version_yaml(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResponse:
+    version = _get_version(pk, version_id)
+    response = HttpResponse(manifest_yaml(version), content_type="application/yaml; charset=utf-8")
+    filename = f"{version.pipeline.name}-{version.name}.yaml".replace('"', "")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+def version_bundle(request: HtmxHttpRequest, pk: int, version_id: Any) -> FileResponse:
+    version = _get_version(pk, version_id, light=True)
+    if not version.bundle:
+        raise Http404("This version has no stored bundle.")
+    try:
+        handle = version.bundle.open("rb")
+    except OSError as error:
+        raise Http404("The bundle file is missing from storage.") from error
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"{version.pipeline.name}-{version.name}.zip",
+        content_type="application/zip",
+    )

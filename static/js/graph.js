@@ -1,0 +1,145 @@
+// Pan and zoom for the server-rendered pipeline graph: wheel zoom around the pointer, drag to pan,
+// buttons and keys (+ - 0 1 arrows) for the keyboard. Without this file the SVG simply scrolls.
+(function () {
+  "use strict";
+
+  var MIN = 0.05;
+  var MAX = 4;
+  var READABLE = 0.55; // below this, 100+ node graphs start at readable size instead of fit
+
+  function setup(card) {
+    var viewport = card.querySelector("[data-graph-viewport]");
+    var canvas = card.querySelector("[data-graph-canvas]");
+    var svg = canvas && canvas.querySelector("svg");
+    if (!viewport || !svg) return;
+
+    var size = svgSize(svg);
+    svg.setAttribute("width", size.width);
+    svg.setAttribute("height", size.height);
+    var level = card.querySelector("[data-graph-level]");
+    var state = { scale: 1, x: 0, y: 0 };
+
+    function apply() {
+      canvas.style.transform =
+        "translate(" + state.x + "px," + state.y + "px) scale(" + state.scale + ")";
+      if (level) level.textContent = Math.round(state.scale * 100) + "%";
+    }
+
+    function zoomAt(factor, cx, cy) {
+      var next = Math.min(MAX, Math.max(MIN, state.scale * factor));
+      var ratio = next / state.scale;
+      state.x = cx - (cx - state.x) * ratio;
+      state.y = cy - (cy - state.y) * ratio;
+      state.scale = next;
+      apply();
+    }
+
+    function fitScale() {
+      var pad = 32;
+      return Math.min(
+        (viewport.clientWidth - pad) / size.width,
+        (viewport.clientHeight - pad) / size.height,
+        1.25
+      );
+    }
+
+    function fit() {
+      state.scale = Math.max(MIN, fitScale());
+      state.x = (viewport.clientWidth - size.width * state.scale) / 2;
+      state.y = (viewport.clientHeight - size.height * state.scale) / 2;
+      apply();
+    }
+
+    function initial() {
+      // Small graphs fit; big ones open at a readable size, centred on the top of the graph.
+      var scale = fitScale();
+      if (scale >= READABLE) return fit();
+      state.scale = READABLE;
+      state.x = Math.min(16, (viewport.clientWidth - size.width * state.scale) / 2);
+      state.y = 16;
+      apply();
+    }
+
+    viewport.classList.add("is-interactive");
+    viewport.style.overflow = "hidden";
+    card.querySelectorAll("[data-graph-tools], [data-graph-hint]").forEach(function (el) {
+      el.hidden = false;
+    });
+
+    viewport.addEventListener(
+      "wheel",
+      function (event) {
+        event.preventDefault();
+        var rect = viewport.getBoundingClientRect();
+        var factor = Math.exp(-event.deltaY * (event.deltaMode === 1 ? 0.05 : 0.0015));
+        zoomAt(factor, event.clientX - rect.left, event.clientY - rect.top);
+      },
+      { passive: false }
+    );
+
+    var drag = null;
+    viewport.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0) return;
+      drag = { x: event.clientX, y: event.clientY, ox: state.x, oy: state.y };
+      viewport.setPointerCapture(event.pointerId);
+      viewport.classList.add("is-panning");
+    });
+    viewport.addEventListener("pointermove", function (event) {
+      if (!drag) return;
+      state.x = drag.ox + event.clientX - drag.x;
+      state.y = drag.oy + event.clientY - drag.y;
+      apply();
+    });
+    function endDrag() {
+      drag = null;
+      viewport.classList.remove("is-panning");
+    }
+    viewport.addEventListener("pointerup", endDrag);
+    viewport.addEventListener("pointercancel", endDrag);
+
+    function centre(factor) {
+      zoomAt(factor, viewport.clientWidth / 2, viewport.clientHeight / 2);
+    }
+
+    viewport.addEventListener("keydown", function (event) {
+      var step = 60;
+      switch (event.key) {
+        case "+": case "=": centre(1.25); break;
+        case "-": case "_": centre(0.8); break;
+        case "0": fit(); break;
+        case "1": centre(1 / state.scale); break;
+        case "ArrowLeft": state.x += step; apply(); break;
+        case "ArrowRight": state.x -= step; apply(); break;
+        case "ArrowUp": state.y += step; apply(); break;
+        case "ArrowDown": state.y -= step; apply(); break;
+        default: return;
+      }
+      event.preventDefault();
+    });
+
+    card.querySelectorAll("[data-graph-zoom]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var action = button.getAttribute("data-graph-zoom");
+        if (action === "in") centre(1.25);
+        else if (action === "out") centre(0.8);
+        else if (action === "fit") fit();
+        else if (action === "reset") { centre(1 / state.scale); }
+      });
+    });
+
+    window.addEventListener("resize", function () { apply(); });
+    initial();
+  }
+
+  function svgSize(svg) {
+    var box = svg.viewBox && svg.viewBox.baseVal;
+    if (box && box.width && box.height) return { width: box.width, height: box.height };
+    var width = parseFloat(svg.getAttribute("width")) || 800;
+    var height = parseFloat(svg.getAttribute("height")) || 600;
+    return { width: width, height: height };
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-graph]").forEach(setup);
+  });
+})();
