@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from apps.pipelines.rendering import NODE_ID_ANNOTATION, task_names
+from apps.pipelines.rendering import NODE_ID_ANNOTATION, NODE_LABEL_ANNOTATION, task_names
 from apps.pipelines.spec import Node
 
 
@@ -133,6 +133,8 @@ def graph_from_manifest(manifest: dict[str, Any], spec: dict[str, Any] | None = 
         label = key
         annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
         elyra_node = elyra.get(annotations.get(NODE_ID_ANNOTATION, "")) or by_task.get(key)
+        if elyra_node is None and annotations.get(NODE_LABEL_ANNOTATION):
+            label = str(annotations[NODE_LABEL_ANNOTATION])
         if elyra_node is not None:
             label = elyra_node.label or key
             kind = elyra_node.kind or kind
