@@ -1,9 +1,71 @@
-"""Importers turn an uploaded file into the parts of a PipelineVersion.  (CONTRACT STUB: the
-importer helper fills it in; keep these names.)"""
+"""Importers turn an uploaded file into the parts of a PipelineVersion.
+
+One module per source format: `elyra` (.pipeline files and zips of a pipeline folder) and
+`argo_yaml` (Workflow, WorkflowTemplate, CronWorkflow). `bundle` reads zips safely and writes the
+version's bundle. `import_upload` picks the importer from the file name.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.pipelines.spec import PipelineSpec
 
 
 class PipelineImportError(Exception):
     """An upload that cannot become a version. str(error) is the message shown to the user: it
     names the problem and the place (file, node, field, line)."""
+
+
+@dataclass
+class ImportResult:
+    """What an importer found in an upload, before anything is stored."""
+
+    source_format: str  # apps.pipelines.constants.SourceFormat
+    source_filename: str
+    spec: PipelineSpec
+    files: dict[str, bytes]  # the bundle's files, "/"-separated paths
+    manifest: dict[str, Any] | None = None  # Argo uploads: the validated (migrated) manifest
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    missing_files: list[str] = field(default_factory=list)  # referenced, not uploaded
+    notes: list[str] = field(default_factory=list)  # migrations and other things worth telling
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. a CronWorkflow's schedule
+
+    def spec_dict(self) -> dict[str, Any]:
+        """The spec as stored on the version, with the import's metadata beside it (the spec's
+        from_dict ignores the extra key)."""
+        data = self.spec.to_dict()
+        meta: dict[str, Any] = {
+            "notes": list(self.notes),
+            "missing_files": list(self.missing_files),
+        }
+        meta.update(self.extra)
+        data["metadata"] = meta
+        return data
+
+
+ELYRA_SUFFIXES = (".pipeline",)
+ZIP_SUFFIXES = (".zip",)
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def import_upload(upload_name: str, data: bytes) -> ImportResult:
+    """Detect the format from the file name and import it. Raises PipelineImportError."""
+    from apps.pipelines.importers import argo_yaml, bundle, elyra
+
+    name = (upload_name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if not name:
+        raise PipelineImportError("The upload has no file name.")
+    bundle.check_size(name, data)
+    lower = name.lower()
+    if lower.endswith(ELYRA_SUFFIXES):
+        return elyra.import_pipeline_file(name, data)
+    if lower.endswith(ZIP_SUFFIXES):
+        return elyra.import_zip(name, data)
+    if lower.endswith(YAML_SUFFIXES):
+        return argo_yaml.import_yaml(name, data)
+    raise PipelineImportError(
+        f"{name}: unsupported file type; upload an Elyra .pipeline file, a .zip of a pipeline "
+        "folder, or an Argo Workflow as .yaml/.yml/.json."
+    )

@@ -1,0 +1,527 @@
+"""Structural validation of Argo manifests at upload time.
+
+What a user gets wrong in a hand-written or compiled manifest, told with the place (path and
+line): YAML syntax, alias bombs, kind/apiVersion, unknown fields (the Kubernetes API server
+prunes them silently, so a typo such as `entrypint` would vanish), field types (Hera's pydantic
+models of Argo's API), a missing entrypoint, references to templates that do not exist, DAG
+dependencies on tasks that do not exist, and dependency cycles.
+
+Argo v4 is the target. Legacy v3 fields are migrated, each with a note kept on the version:
+CronWorkflow `spec.schedule` -> `spec.schedules: [..]`, and `synchronization.semaphore` /
+`synchronization.mutex` (workflow or template level) -> the lists `semaphores` / `mutexes`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, RootModel, ValidationError
+
+from apps.pipelines.importers import PipelineImportError
+
+API_VERSION = "argoproj.io/v1alpha1"
+KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
+MAX_YAML_NODES = 200_000  # after alias expansion; real manifests have a few thousand
+MAX_PROBLEMS_SHOWN = 6
+_DEPENDS_NAME = re.compile(r"([A-Za-z0-9_][-A-Za-z0-9_]*)(?:\.[A-Za-z]+)?")
+# Set by the cluster, meaningless in an upload.
+_SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+)
+
+
+@dataclass
+class Document:
+    data: Any
+    node: yaml.Node | None = None  # for line numbers
+
+    def line(self, path: list[str | int]) -> int | None:
+        """The 1-based line of the deepest node on `path` that exists."""
+        node = self.node
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in path:
+            child = None
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                for key, value in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.value == part:
+                        child = value
+                        line = key.start_mark.line + 1
+                        break
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(part, int)
+                and 0 <= part < len(node.value)
+            ):
+                child = node.value[part]
+                line = child.start_mark.line + 1
+            if child is None:
+                break
+            node = child
+        return line
+
+
+@dataclass
+class Checked:
+    """A validated manifest, migrated to Argo v4."""
+
+    manifest: dict[str, Any]
+    kind: str  # the uploaded kind
+    notes: list[str] = field(default_factory=list)
+    cron: dict[str, Any] | None = None  # a CronWorkflow's schedule settings
+
+
+# -- YAML --------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader; documents are composed first so that alias expansion can be measured."""
+
+
+def load_documents(source: str, text: str) -> list[Document]:
+    """Every non-empty document of a YAML (or JSON) stream. Raises PipelineImportError."""
+    if source.lower().endswith(".json"):
+        try:
+            return [Document(json.loads(text))]
+        except json.JSONDecodeError as exc:
+            raise PipelineImportError(
+                f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            ) from exc
+    loader = _Loader(text)
+    docs: list[Document] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            _check_expansion(node, source)
+            data = loader.construct_document(node)
+            if data is not None:
+                docs.append(Document(data, node))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise PipelineImportError(f"{source} is not valid YAML: {problem}{where}.") from exc
+    except yaml.YAMLError as exc:
+        raise PipelineImportError(f"{source} is not valid YAML: {exc}.") from exc
+    except RecursionError as exc:
+        raise PipelineImportError(f"{source}: YAML nested too deeply.") from exc
+    finally:
+        loader.dispose()
+    return docs
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse a document whose aliases expand to more than MAX_YAML_NODES nodes (a "billion
+    laughs" bomb is a few lines that expand exponentially) or that refer to themselves."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise PipelineImportError(
+                f"{source}: an alias refers to itself (line {node.start_mark.line + 1})."
+            )
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k) + size(v)
+                if total > MAX_YAML_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise PipelineImportError(
+                f"{source}: the YAML aliases expand to more than {MAX_YAML_NODES} nodes "
+                f"(near line {node.start_mark.line + 1}); refused as a YAML bomb."
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+# -- manifests ---------------------------------------------------------------------------------
+
+
+class _Problems:
+    def __init__(self, source: str, doc: Document) -> None:
+        self.source = source
+        self.doc = doc
+        self.items: list[str] = []
+        self.unknown: list[str] = []  # fields this app's model of Argo does not know
+
+    def add(self, path: list[str | int], message: str) -> None:
+        line = self.doc.line(path)
+        where = _dotted(path) or "document"
+        text = f"{where}: {message}" + (f" (line {line})" if line else "")
+        if text not in self.items:
+            self.items.append(text)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        shown = self.items[:MAX_PROBLEMS_SHOWN]
+        more = len(self.items) - len(shown)
+        text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+        if len(self.items) == 1:
+            raise PipelineImportError(f"{self.source}: {text}")
+        raise PipelineImportError(f"{self.source}: {len(self.items)} problems: {text}")
+
+
+def validate_manifest(source: str, doc: Document) -> Checked:
+    """Check one document, migrate legacy v3 fields, and return the manifest to store: the
+    document itself for a Workflow or WorkflowTemplate; for a CronWorkflow, a Workflow made of
+    its workflowSpec, with the schedule settings returned beside it."""
+    data = doc.data
+    problems = _Problems(source, doc)
+    if not isinstance(data, dict):
+        raise PipelineImportError(f"{source}: expected a mapping (an Argo manifest) at the top.")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise PipelineImportError(
+            f"{source}: kind {kind!r} is not supported; upload a Workflow, WorkflowTemplate or "
+            "CronWorkflow."
+        )
+    api = data.get("apiVersion")
+    if api != API_VERSION:
+        problems.add(["apiVersion"], f"expected {API_VERSION!r}, got {api!r}")
+    manifest = json.loads(json.dumps(data))  # a plain, independent copy
+    notes: list[str] = []
+    meta = manifest.get("metadata")
+    if meta is None:
+        meta = manifest["metadata"] = {}
+    if not isinstance(meta, dict):
+        problems.add(["metadata"], "must be a mapping")
+        problems.raise_if_any()
+    manifest.pop("status", None)
+    for key in _SERVER_METADATA:
+        meta.pop(key, None)
+    spec = manifest.get("spec")
+    if not isinstance(spec, dict):
+        problems.add(["spec"], "missing or not a mapping")
+        problems.raise_if_any()
+
+    base: list[str | int] = ["spec"]
+    if kind == "CronWorkflow":
+        _migrate_cron(spec, notes)
+        base = ["spec", "workflowSpec"]
+        if not isinstance(spec.get("workflowSpec"), dict):
+            problems.add(base, "missing or not a mapping")
+            problems.raise_if_any()
+        wf_spec = spec["workflowSpec"]
+    else:
+        wf_spec = spec
+    _migrate_synchronization(wf_spec, _dotted(base), notes)
+
+    _check_fields(kind, manifest, problems)
+    _check_types(kind, manifest, problems)
+    _check_structure(kind, wf_spec, base, problems)
+    problems.raise_if_any()
+    if problems.unknown:
+        notes.append(
+            "Fields kept as uploaded, not checked by this app (newer than its Argo model): "
+            + ", ".join(problems.unknown[:10])
+        )
+
+    if kind != "CronWorkflow":
+        return Checked(manifest=manifest, kind=kind, notes=notes)
+    name = str(meta.get("name") or meta.get("generateName") or "cron").rstrip("-")
+    cron = {k: v for k, v in spec.items() if k not in ("workflowSpec", "workflowMetadata")}
+    cron["name"] = name
+    wf_meta: dict[str, Any] = {"generateName": f"{name}-"}
+    extra_meta = spec.get("workflowMetadata") or {}
+    for key in ("labels", "annotations"):
+        if extra_meta.get(key):
+            wf_meta[key] = extra_meta[key]
+    workflow = {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": wf_meta, "spec": wf_spec}
+    notes.append(
+        "CronWorkflow imported as the Workflow it starts; its schedule "
+        f"({', '.join(cron.get('schedules') or [])}) is kept in the version's metadata."
+    )
+    return Checked(manifest=workflow, kind=kind, notes=notes, cron=cron)
+
+
+def _migrate_cron(spec: dict[str, Any], notes: list[str]) -> None:
+    if "schedule" not in spec:
+        return
+    legacy = spec.pop("schedule")
+    schedules = list(spec.get("schedules") or [])
+    if isinstance(legacy, str) and legacy.strip() and legacy not in schedules:
+        schedules.append(legacy.strip())
+    spec["schedules"] = schedules
+    notes.append(
+        f"Argo v3 field spec.schedule ({legacy!r}) migrated to the v4 list spec.schedules."
+    )
+
+
+def _migrate_synchronization(wf_spec: dict[str, Any], base: str, notes: list[str]) -> None:
+    places: list[tuple[str, Any]] = [(f"{base}.synchronization", wf_spec.get("synchronization"))]
+    for index, template in enumerate(wf_spec.get("templates") or []):
+        if isinstance(template, dict):
+            places.append(
+                (f"{base}.templates[{index}].synchronization", template.get("synchronization"))
+            )
+    for where, sync in places:
+        if not isinstance(sync, dict):
+            continue
+        for old, new in (("semaphore", "semaphores"), ("mutex", "mutexes")):
+            if old not in sync:
+                continue
+            value = sync.pop(old)
+            items = list(sync.get(new) or [])
+            if value and value not in items:
+                items.append(value)
+            sync[new] = items
+            notes.append(f"Argo v3 field {where}.{old} migrated to the v4 list {where}.{new}.")
+
+
+# -- fields and types, through Hera's models of the Argo API ------------------------------------
+
+
+def _model_for(kind: str) -> type[BaseModel]:
+    from hera.workflows import models
+
+    return {
+        "Workflow": models.Workflow,
+        "WorkflowTemplate": models.WorkflowTemplate,
+        "CronWorkflow": models.CronWorkflow,
+    }[kind]
+
+
+def _check_fields(kind: str, manifest: dict[str, Any], problems: _Problems) -> None:
+    _walk_fields(_model_for(kind), manifest, [], problems)
+
+
+def _walk_fields(
+    model: type[BaseModel], data: Any, path: list[str | int], problems: _Problems
+) -> None:
+    if not isinstance(data, dict) or issubclass(model, RootModel) or not model.model_fields:
+        return  # free-form objects (plugin templates) have no fields to check
+    fields = {(info.alias or name): info for name, info in model.model_fields.items()}
+    for key, value in data.items():
+        info = fields.get(key)
+        if info is None:
+            # A near miss of a known field is a typo that the API server would drop silently.
+            # Anything else may be newer than Hera's model of Argo (e.g. v4's podResources):
+            # kept, with a note.
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.8)
+            if close:
+                problems.add([*path, key], f"unknown field (did you mean {close[0]!r}?)")
+            else:
+                problems.unknown.append(_dotted([*path, key]))
+            continue
+        _walk_value(info.annotation, value, [*path, key], problems)
+
+
+def _walk_value(annotation: Any, value: Any, path: list[str | int], problems: _Problems) -> None:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        _walk_value(typing.get_args(annotation)[0], value, path, problems)
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel) and isinstance(value, dict):
+                _walk_value(arg, value, path, problems)
+                return
+            if typing.get_origin(arg) in (list, dict) and isinstance(value, (list, dict)):
+                _walk_value(arg, value, path, problems)
+                return
+    elif origin is list and isinstance(value, list):
+        (item,) = typing.get_args(annotation) or (Any,)
+        for index, element in enumerate(value):
+            _walk_value(item, element, [*path, index], problems)
+    elif origin is dict and isinstance(value, dict):
+        args = typing.get_args(annotation)
+        if len(args) == 2:
+            for key, element in value.items():
+                _walk_value(args[1], element, [*path, key], problems)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        _walk_fields(annotation, value, path, problems)
+
+
+def _check_types(kind: str, manifest: dict[str, Any], problems: _Problems) -> None:
+    try:
+        _model_for(kind).model_validate(manifest)
+    except ValidationError as exc:
+        for error in exc.errors():
+            if error.get("type") == "string_type" and isinstance(error.get("input"), (int, float)):
+                continue  # quantities and int-or-string fields written as numbers are fine
+            path = [p for p in error.get("loc", ()) if not _is_union_tag(p)]
+            problems.add(path, error.get("msg", "invalid value"))
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic adds the tried union member's type to the location, e.g. "function-after[...]".
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool"))
+
+
+# -- structure: entrypoint, templates, DAGs -----------------------------------------------------
+
+
+def _check_structure(
+    kind: str, wf_spec: dict[str, Any], base: list[str | int], problems: _Problems
+) -> None:
+    templates = wf_spec.get("templates") or []
+    if not isinstance(templates, list):
+        problems.add([*base, "templates"], "must be a list")
+        return
+    names: dict[str, int] = {}
+    for index, template in enumerate(templates):
+        if not isinstance(template, dict):
+            continue
+        name = template.get("name")
+        if not name:
+            problems.add([*base, "templates", index], "template has no name")
+        elif name in names:
+            problems.add(
+                [*base, "templates", index, "name"], f"template name {name!r} is used twice"
+            )
+        else:
+            names[name] = index
+    by_ref = bool(wf_spec.get("workflowTemplateRef"))
+    entry = wf_spec.get("entrypoint")
+    if entry:
+        if not by_ref and entry not in names and "{{" not in str(entry):
+            problems.add([*base, "entrypoint"], f"template {entry!r} does not exist{_known(names)}")
+    elif kind != "WorkflowTemplate" and not by_ref:
+        problems.add([*base, "entrypoint"], "missing: name the template the workflow starts with")
+    on_exit = wf_spec.get("onExit")
+    if on_exit and not by_ref and on_exit not in names and "{{" not in str(on_exit):
+        problems.add([*base, "onExit"], f"template {on_exit!r} does not exist{_known(names)}")
+    if by_ref:
+        return  # the templates live in the referenced WorkflowTemplate
+    for index, template in enumerate(templates):
+        if not isinstance(template, dict):
+            continue
+        where = [*base, "templates", index]
+        if isinstance(template.get("dag"), dict):
+            _check_dag(template["dag"], [*where, "dag"], names, problems)
+        if isinstance(template.get("steps"), list):
+            for g, group in enumerate(template["steps"]):
+                for s, step in enumerate(group if isinstance(group, list) else []):
+                    _check_ref(step, [*where, "steps", g, s], names, problems)
+
+
+def _check_ref(
+    item: Any, path: list[str | int], names: dict[str, int], problems: _Problems
+) -> None:
+    if not isinstance(item, dict) or item.get("templateRef") or item.get("inline"):
+        return
+    target = item.get("template")
+    if not target:
+        problems.add(path, "names no template (template, templateRef or inline)")
+    elif target not in names and "{{" not in str(target):
+        problems.add([*path, "template"], f"template {target!r} does not exist{_known(names)}")
+
+
+def _check_dag(
+    dag: dict[str, Any], path: list[str | int], names: dict[str, int], problems: _Problems
+) -> None:
+    tasks = dag.get("tasks") or []
+    if not isinstance(tasks, list):
+        return
+    index_of: dict[str, int] = {}
+    for index, task in enumerate(tasks):
+        if isinstance(task, dict) and task.get("name"):
+            if task["name"] in index_of:
+                problems.add(
+                    [*path, "tasks", index, "name"], f"task name {task['name']!r} is used twice"
+                )
+            index_of.setdefault(task["name"], index)
+    edges: dict[str, list[str]] = {}
+    for index, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            continue
+        where = [*path, "tasks", index]
+        _check_ref(task, where, names, problems)
+        ups = dependencies_of(task)
+        for up in ups:
+            if up not in index_of:
+                key = "depends" if task.get("depends") else "dependencies"
+                problems.add([*where, key], f"task {up!r} does not exist in this DAG")
+        edges[str(task.get("name"))] = [u for u in ups if u in index_of]
+    target = dag.get("target")
+    if isinstance(target, str):
+        for name in re.split(r"[\s,]+", target.strip()):
+            if name and name not in index_of and "{{" not in name:
+                problems.add([*path, "target"], f"task {name!r} does not exist in this DAG")
+    cycle = find_cycle(edges)
+    if cycle:
+        problems.add([*path, "tasks"], f"the task dependencies form a cycle: {' -> '.join(cycle)}")
+
+
+def dependencies_of(task: dict[str, Any]) -> list[str]:
+    """The task names a DAG task waits for: `dependencies`, or the names in `depends`."""
+    names: list[str] = []
+    for dep in task.get("dependencies") or []:
+        if isinstance(dep, str) and dep not in names:
+            names.append(dep)
+    depends = task.get("depends")
+    if isinstance(depends, str):
+        text = re.sub(r"&&|\|\||[!()]", " ", depends)
+        for match in _DEPENDS_NAME.finditer(text):
+            if match.group(1) not in names:
+                names.append(match.group(1))
+    return names
+
+
+def find_cycle(edges: dict[str, list[str]]) -> list[str]:
+    """A cycle in {node: [upstream...]} as names in flow order, or []."""
+    state: dict[str, int] = {}
+    for start in edges:
+        if state.get(start):
+            continue
+        path: list[str] = [start]
+        stack = [iter(edges.get(start, []))]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+                continue
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt) :]
+                cycle.reverse()
+                return [*cycle, cycle[0]]
+            if not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(edges.get(nxt, [])))
+    return []
+
+
+def _known(names: dict[str, int]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(list(names)[:8])
+    return f" (templates: {shown}{', ...' if len(names) > 8 else ''})"
+
+
+def _dotted(path: list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
