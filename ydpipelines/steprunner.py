@@ -149,6 +149,11 @@ def _glob_match(rel: str, pattern: str) -> bool:
     return all(fnmatch.fnmatchcase(r, p) for r, p in zip(rel_parts, pat_parts))  # noqa: B905
 
 
+def _under(parts: list[str], folder_pattern: str) -> bool:
+    """Whether a file (its path split in parts) lies below a folder matching the pattern."""
+    return any(_glob_match("/".join(parts[:n]), folder_pattern) for n in range(1, len(parts)))
+
+
 def select_dependencies(
     files: list[str], patterns: list[str], recursive: bool
 ) -> tuple[set[str], list[str]]:
@@ -156,10 +161,10 @@ def select_dependencies(
     patterns that selected nothing.
 
     Elyra's rules: a pattern is relative to the node's folder; without include_subdirectories it
-    matches files of the folder it names only ("data/*.csv", "*.py", "data"); with it, a flat
-    wildcard ("*.py") also matches in every subfolder and a folder brings its whole tree. "*"
-    takes the node's folder (and, recursively, its subfolders). Hidden folders are skipped unless
-    named."""
+    matches files of the folder it names only ("data/*.csv", "*.py", "data"); with it, a
+    wildcard also matches in the subfolders of its folder ("*.py" anywhere, "data/*.csv" in data/
+    and below) and a folder brings its whole tree. "*" takes the node's folder (and, recursively,
+    its subfolders). Hidden folders are skipped unless named."""
     chosen: set[str] = set()
     unmatched: list[str] = []
     for raw in patterns:
@@ -168,6 +173,7 @@ def select_dependencies(
             continue
         has_wildcard = any(c in pattern for c in "*?[")
         depth = pattern.count("/") + 1
+        folder, _, base = pattern.rpartition("/")
         hits = set()
         for rel in files:
             if _is_hidden(rel) and not pattern.startswith("."):
@@ -178,11 +184,17 @@ def select_dependencies(
             elif not has_wildcard and rel.startswith(pattern + "/"):
                 if recursive or len(parts) == depth + 1:
                     hits.add(rel)  # the pattern names a folder: its files (its tree if recursive)
-            elif recursive:
-                if has_wildcard and "/" not in pattern and fnmatch.fnmatchcase(parts[-1], pattern):
-                    hits.add(rel)  # a flat wildcard ("*.py") matches in every subfolder
-                elif any(_glob_match("/".join(parts[:n]), pattern) for n in range(1, len(parts))):
-                    hits.add(rel)  # inside a folder the pattern matches ("data/*" -> data/a/b)
+            elif recursive and (
+                _under(parts, pattern)  # inside a folder the pattern matches ("data/*" -> data/a/b)
+                # A wildcard also matches in the subfolders of its folder: "*.py" anywhere,
+                # "data/*.csv" in data/ and below.
+                or (
+                    has_wildcard
+                    and fnmatch.fnmatchcase(parts[-1], base)
+                    and (not folder or _under(parts, folder))
+                )
+            ):
+                hits.add(rel)
         if not hits:
             unmatched.append(raw)
         chosen |= hits
@@ -385,8 +397,18 @@ def run_notebook(node_file: Path, node_dir: Path, out_dir: Path) -> int:
     papermill, nbformat, nbconvert = import_notebook_tools()
     import logging
 
+    class TrimNewline(logging.Filter):
+        """Cell output already ends with a newline: avoid a blank line after each print."""
+
+        def filter(self, record: logging.LogRecord) -> bool:
+            if isinstance(record.msg, str):
+                record.msg = record.msg.rstrip("\n")
+            return True
+
+    # papermill's log_output=True logs each cell's output as it comes: that is the live log.
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(TrimNewline())
     pm_logger = logging.getLogger("papermill")
     pm_logger.addHandler(handler)
     pm_logger.setLevel(logging.INFO)
