@@ -14,6 +14,7 @@ resources as models.ResourceRequirements) and serialises it; nothing is written 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from collections.abc import Iterable
@@ -92,9 +93,11 @@ def task_names(nodes: Iterable[Node]) -> dict[str, str]:
 
 
 def parameter_value(type_: str, value: Any) -> str | None:
-    """A typed default as the string Argo carries (None: no value)."""
+    """A typed value as the string Argo carries (None: no value)."""
     if value is None:
         return None
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
     if type_ == ParameterType.BOOL or isinstance(value, bool):
         if isinstance(value, str):
             return "true" if value.strip().lower() in ("true", "1", "yes", "on") else "false"
@@ -379,10 +382,20 @@ def workflow_for_run(
             f"(the pipeline declares: {', '.join(sorted(known)) or 'none'})"
         )
     for param in declared:
-        if param.get("name") in parameters:
-            value = parameters[param["name"]]
-            param["value"] = value if isinstance(value, str) else parameter_value("", value)
-            param.pop("valueFrom", None)
+        if param.get("name") not in parameters:
+            continue
+        value = parameters[param["name"]]
+        enum = param.get("enum") or []
+        if isinstance(value, str):
+            text = value.strip().lower() if enum == ["true", "false"] else value
+        else:
+            text = parameter_value("", value) or ""
+        if enum and text not in enum:
+            raise ValueError(
+                f"parameter {param['name']}: {text!r} is not one of {', '.join(map(str, enum))}"
+            )
+        param["value"] = text
+        param.pop("valueFrom", None)
     return workflow
 
 

@@ -391,6 +391,20 @@ def test_workflow_for_run_refuses_unknown_parameters():
         )
 
 
+def test_workflow_for_run_normalises_and_checks_booleans():
+    manifest = render_elyra_manifest(full_spec(), version_id=VERSION)
+
+    def values(params):
+        run = workflow_for_run(manifest, name="x", namespace="n", parameters=params, labels={})
+        return {p["name"]: p.get("value") for p in run["spec"]["arguments"]["parameters"]}
+
+    assert values({"use_gpu": "True"})["use_gpu"] == "true"
+    assert values({"use_gpu": True, "epochs": 2.0})["use_gpu"] == "true"
+    assert values({"region": ["a", "b"]})["region"] == '["a", "b"]'
+    with pytest.raises(ValueError, match=r"parameter use_gpu: 'maybe' is not one of true, false"):
+        values({"use_gpu": "maybe"})
+
+
 def test_workflow_template_becomes_a_workflow(workflow_validator):
     template = {
         "apiVersion": "argoproj.io/v1alpha1",
