@@ -197,7 +197,7 @@ NODE_W, NODE_H = 200, 44
 GAP_X, GAP_Y = 28, 64
 DUMMY_W = 8
 MARGIN = 20
-MAX_LABEL = 24
+MAX_LABEL = 21  # about what fits in a box at 13px
 
 _KIND_LETTERS = {
     "notebook": "N",
@@ -418,7 +418,10 @@ def render_svg(graph: Graph, *, phases: dict[str, str] | None = None) -> str:
         f"<style>{_STYLE}</style>",
         '<defs><marker id="ydp-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path class="ydp-arrow" '
-        'd="M0,0 L10,5 L0,10 z"/></marker></defs>',
+        'd="M0,0 L10,5 L0,10 z"/></marker>'
+        # Wide letters could still overflow a box: clip labels to it (in each node's own space).
+        f'<clipPath id="ydp-label-clip"><rect x="40" y="0" width="{NODE_W - 46}" '
+        f'height="{NODE_H}"/></clipPath></defs>',
         '<g class="edges">',
     ]
     for a, b, points in plan.routes:
@@ -442,7 +445,8 @@ def render_svg(graph: Graph, *, phases: dict[str, str] | None = None) -> str:
             f'<rect class="box" width="{NODE_W}" height="{NODE_H}" rx="8" ry="8"/>'
             f'<rect class="icon" x="6" y="8" width="28" height="28" rx="6" ry="6"/>'
             f'<text class="letter" x="20" y="27">{escape(letter)}</text>'
-            f'<text class="label" x="42" y="27">{escape(_truncate(node.label))}</text>'
+            '<text class="label" x="42" y="27" clip-path="url(#ydp-label-clip)">'
+            f"{escape(_truncate(node.label))}</text>"
             "</g>"
         )
     out.append("</g></svg>")
