@@ -46,7 +46,7 @@ class UploadPipelineForm(forms.Form):
         label="Version name",
         max_length=200,
         required=False,
-        help_text="Leave empty to name the version after the upload time.",
+        help_text="Leave empty to number it: v1, v2, …",
         widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": "e.g. v2"}),
     )
     description = forms.CharField(

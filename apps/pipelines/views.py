@@ -173,15 +173,52 @@ def _create_run_url(version: PipelineVersion) -> str | None:
         return None
 
 
+# PostgreSQL's jsonb keeps keys in its own order (shortest first), which would put `kind` above
+# `apiVersion` and `metadata` under `spec`; the YAML shows keys in the order people write them.
+_KEYS_FIRST = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "generateName",
+    "namespace",
+    "labels",
+    "annotations",
+    "spec",
+    "entrypoint",
+    "template",
+    "dependencies",
+    "depends",
+    "arguments",
+    "inputs",
+    "outputs",
+)
+_KEYS_LAST = ("templates",)
+_KEY_RANK = {key: rank for rank, key in enumerate(_KEYS_FIRST)} | {
+    key: 1000 + rank for rank, key in enumerate(_KEYS_LAST)
+}
+
+
+def _ordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: _KEY_RANK.get(key, 500))  # stable for the rest
+        return {key: _ordered(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [_ordered(item) for item in value]
+    return value
+
+
 def manifest_yaml(version: PipelineVersion) -> str:
-    return yaml.safe_dump(version.manifest, sort_keys=False, default_flow_style=False, width=120)
+    return yaml.safe_dump(
+        _ordered(version.manifest), sort_keys=False, default_flow_style=False, width=120
+    )
 
 
-def _get_version(pk: int, version_id: Any, *, light: bool = False) -> PipelineVersion:
+def _get_version(pk: int, version_id: Any, *, defer: tuple[str, ...] = ()) -> PipelineVersion:
     queryset = PipelineVersion.objects.select_related("pipeline", "created_by")
-    if light:
-        # Tabs that show neither graph nor YAML leave the big JSON columns in the database.
-        queryset = queryset.defer("manifest", "spec")
+    if defer:
+        # Pages that do not show them leave the big JSON columns in the database.
+        queryset = queryset.defer(*defer)
     return get_object_or_404(queryset, pk=version_id, pipeline_id=pk)
 
 
@@ -190,7 +227,8 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
     tab = request.GET.get("tab", "graph")
     if tab not in VERSION_TABS:
         tab = "graph"
-    version = _get_version(pk, version_id, light=tab not in ("graph", "yaml"))
+    defer = {"graph": (), "yaml": ("spec",), "files": ("manifest",)}.get(tab, ("manifest", "spec"))
+    version = _get_version(pk, version_id, defer=defer)
     context: dict[str, Any] = {
         "pipeline": version.pipeline,
         "version": version,
@@ -215,12 +253,15 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
         context["manifest_yaml"] = manifest_yaml(version)
     elif tab == "files":
         context["files"], context["files_error"] = _bundle_files(version)
+    if tab in ("graph", "files"):
+        # A lone .pipeline file whose nodes need files that were not uploaded: say so up front.
+        context["missing_files"] = services.missing_files(version)
     return render(request, "pipelines/version_detail.html", context)
 
 
 @require_GET
 def version_yaml(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResponse:
-    version = _get_version(pk, version_id)
+    version = _get_version(pk, version_id, defer=("spec",))
     response = HttpResponse(manifest_yaml(version), content_type="application/yaml; charset=utf-8")
     filename = f"{version.pipeline.name}-{version.name}.yaml".replace('"', "")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -229,7 +270,7 @@ def version_yaml(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResp
 
 @require_GET
 def version_bundle(request: HtmxHttpRequest, pk: int, version_id: Any) -> FileResponse:
-    version = _get_version(pk, version_id, light=True)
+    version = _get_version(pk, version_id, defer=("manifest", "spec"))
     if not version.bundle:
         raise Http404("This version has no stored bundle.")
     try:

@@ -51,11 +51,17 @@
     }
 
     function initial() {
+      // A short graph gets a shorter viewport instead of a sea of empty space around it.
+      var widthScale = Math.min((viewport.clientWidth - 32) / size.width, 1.25);
+      var wanted = size.height * Math.max(widthScale, READABLE) + 48;
+      if (wanted < viewport.clientHeight) {
+        viewport.style.height = Math.max(240, wanted) + "px";
+      }
       // Small graphs fit; big ones open at a readable size, centred on the top of the graph.
       var scale = fitScale();
       if (scale >= READABLE) return fit();
       state.scale = READABLE;
-      state.x = Math.min(16, (viewport.clientWidth - size.width * state.scale) / 2);
+      state.x = (viewport.clientWidth - size.width * state.scale) / 2;
       state.y = 16;
       apply();
     }

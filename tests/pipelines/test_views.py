@@ -14,7 +14,6 @@ import yaml
 from django.core.files.base import ContentFile
 from django.urls import include, path, reverse
 
-from apps.pipelines import services
 from apps.pipelines.filters import PipelineFilter
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.pipelines.views import pipeline_queryset
@@ -114,21 +113,6 @@ def post_upload(client, filename: str, data: bytes, **fields: str):
     upload.name = filename
     payload = {"target": "new", "name": "", "version_name": "", "description": "", **fields}
     return client.post(reverse("pipelines:upload"), {**payload, "file": upload})
-
-
-def services_ready() -> bool:
-    try:
-        services.create_version(upload_name="x.yaml", data=b"")
-    except NotImplementedError:
-        return False
-    except Exception:
-        return True
-    return True
-
-
-needs_importer = pytest.mark.skipif(
-    not services_ready(), reason="services.create_version is still a contract stub"
-)
 
 
 # ---------------------------------------------------------------- access
@@ -441,7 +425,6 @@ def test_upload_too_big_is_refused(auth_client, settings) -> None:
     assert not Pipeline.objects.exists()
 
 
-@needs_importer
 @pytest.mark.django_db
 def test_upload_new_pipeline_from_argo_yaml(auth_client, user) -> None:
     data = yaml.safe_dump(MANIFEST).encode()
@@ -457,7 +440,6 @@ def test_upload_new_pipeline_from_argo_yaml(auth_client, user) -> None:
     assert "<svg" in page
 
 
-@needs_importer
 @pytest.mark.django_db
 def test_upload_new_version_of_existing_pipeline(auth_client) -> None:
     pipeline = Pipeline.objects.create(name="demo")
@@ -475,7 +457,6 @@ def test_upload_new_version_of_existing_pipeline(auth_client) -> None:
     assert sorted(pipeline.versions.values_list("name", flat=True)) == ["v1", "v2"]
 
 
-@needs_importer
 @pytest.mark.django_db
 def test_upload_elyra_file_from_the_corpus(auth_client) -> None:
     path = fixture_file("generic_basic_pipeline_only_notebook.pipeline")
@@ -486,7 +467,6 @@ def test_upload_elyra_file_from_the_corpus(auth_client) -> None:
     assert version.node_count >= 1 and "<svg" in page
 
 
-@needs_importer
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("filename", "data", "expected"),
@@ -511,7 +491,6 @@ def test_upload_malformed_file_shows_error_and_stores_nothing(
     assert not Pipeline.objects.exists() and not PipelineVersion.objects.exists()
 
 
-@needs_importer
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("fixture", "expected"),
@@ -531,7 +510,6 @@ def test_upload_invalid_elyra_fixture_is_refused(auth_client, fixture: str, expe
     assert not Pipeline.objects.exists()
 
 
-@needs_importer
 @pytest.mark.django_db
 def test_upload_new_version_keeps_the_existing_pipeline_untouched(auth_client) -> None:
     pipeline = Pipeline.objects.create(name="demo", description="kept")
@@ -565,3 +543,52 @@ def test_graph_escapes_node_labels(auth_client) -> None:
     version.save()
     page = auth_client.get(version.get_absolute_url()).content.decode()
     assert "<script>alert(1)</script>" not in page
+
+
+def _zip_folder(folder: Path, *, leave_out: str = "") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for item in sorted(folder.rglob("*")):
+            if item.is_file() and item.name != leave_out:
+                archive.write(item, f"{folder.name}/{item.relative_to(folder)}")
+    return buffer.getvalue()
+
+
+@pytest.mark.django_db
+def test_upload_zip_of_a_corpus_folder_then_lone_file_warns(auth_client) -> None:
+    folder = shared_path(
+        "corpora", "elyra-examples", "pipelines", "run-generic-pipelines-on-kubeflow-pipelines"
+    )
+    response = post_upload(auth_client, "hello.zip", _zip_folder(folder), name="hello")
+    assert response.status_code == 302, response.content.decode()[:3000]
+    version = PipelineVersion.objects.get()
+    assert version.node_count == 4
+    page = auth_client.get(version.get_absolute_url(), {"tab": "files"}).content.decode()
+    assert "load_data.ipynb" in page and "Part 2 - Data Analysis.ipynb" in page
+    assert "not uploaded" not in page
+
+    # The same .pipeline on its own: stored, with a warning naming the files it lacks.
+    lone = folder / "hello-generic-world.pipeline"
+    response = post_upload(
+        auth_client,
+        lone.name,
+        lone.read_bytes(),
+        target="existing",
+        pipeline=str(version.pipeline_id),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    page = auth_client.get(response["Location"]).content.decode()
+    assert "not uploaded" in page and "load_data.ipynb" in page
+
+
+@pytest.mark.django_db
+def test_upload_zip_lacking_a_referenced_file_is_refused_naming_it(auth_client) -> None:
+    folder = shared_path(
+        "corpora", "elyra-examples", "pipelines", "run-generic-pipelines-on-kubeflow-pipelines"
+    )
+    data = _zip_folder(folder, leave_out="load_data.ipynb")
+    response = post_upload(auth_client, "hello.zip", data, name="hello")
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert errors and "load_data.ipynb" in errors[0]
+    assert not Pipeline.objects.exists()
