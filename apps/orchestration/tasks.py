@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.orchestration.argo import ArgoAlreadyExists, ArgoError, get_client
 from apps.orchestration.outputs import fetch_step_outputs
 from apps.orchestration.sync import sync_active_runs
+from apps.pipelines.constants import SourceFormat
 from apps.runs.constants import RunState
 from apps.runs.models import Run
 
@@ -41,6 +42,21 @@ def cache_lock(key: str, ttl: int):
     finally:
         if acquired:
             cache.delete(key)
+
+
+def point_step_urls_here(manifest: dict[str, Any], version_id: Any) -> None:
+    """Point the steps' bundle and runner downloads at this app's current public URL.
+
+    A stored manifest carries the URL the app had when the version was imported; the app may
+    have moved since (another port, a new host name), and the steps must reach it now."""
+    from apps.pipelines.bundles import bundle_url, runner_url
+
+    current = {"bundle": bundle_url(version_id), "steprunner": runner_url()}
+    for template in (manifest.get("spec") or {}).get("templates") or []:
+        for artifact in (template.get("inputs") or {}).get("artifacts") or []:
+            http = artifact.get("http")
+            if artifact.get("name") in current and http and "/steps/" in http.get("url", ""):
+                http["url"] = current[artifact["name"]]
 
 
 def run_labels(run: Run) -> dict[str, str]:
@@ -82,6 +98,8 @@ def submit_run(self, run_id: str) -> str:
     except (ValueError, KeyError) as exc:
         _fail_submit(run, f"Could not prepare the workflow: {exc}")
         return "invalid"
+    if run.pipeline_version.source_format == SourceFormat.ELYRA:
+        point_step_urls_here(manifest, run.pipeline_version_id)
     client = get_client()
     try:
         created = client.create_workflow(manifest, namespace=namespace)
