@@ -119,6 +119,7 @@ def pipeline_nodes(pipeline_file: Path) -> tuple[list[dict], dict[str, str]]:
                 "env": env,
                 "parameters": params.get("pipeline_parameters", []),
                 "ancestors": sorted(Path(nodes[a]["params"]["filename"]).stem for a in ancestors),
+                "ancestor_labels": sorted(nodes[a]["label"] for a in ancestors),
             }
         )
     return result, defaults

@@ -186,3 +186,56 @@ def test_example_pipelines_are_valid_elyra_v8_files(folder):
             assert (EXAMPLES / folder / dep).is_file(), dep
         assert set(params.get("pipeline_parameters", [])) <= declared
         assert params["runtime_image"] == "python:3.11-slim"
+
+
+def drop_flags(args: list[str], flags: tuple[str, ...]) -> list[str]:
+    """`args` without the given flags and their values."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in flags:
+            skip = True
+        else:
+            kept.append(arg)
+    return kept
+
+
+def test_rendered_demo_calls_the_runner_as_these_tests_do(tmp_path):
+    """The contract across importer, renderer and runner (docs/steps.md): the real import and
+    render of the demo give each container the runner arguments these tests use, and they run."""
+    from apps.pipelines.importers import import_upload
+    from apps.pipelines.importers.bundle import build_bundle
+    from apps.pipelines.rendering import render_elyra_manifest
+
+    folder = EXAMPLES / "demo"
+    result = import_upload("demo.zip", bundle_folder(folder, tmp_path / "up.zip").read_bytes())
+    manifest = render_elyra_manifest(result.spec, version_id="00000000-0000-0000-0000-0000000000d0")
+    templates = manifest["spec"]["templates"]
+    containers = [t["container"] for t in templates if "container" in t]
+    nodes, _ = pipeline_nodes(next(folder.glob("*.pipeline")))
+    paths = ("--bundle", "--workdir", "--out-dir")
+    for node, container in zip(nodes, containers, strict=True):
+        args = container["args"]
+        assert container["command"] == ["python3", "/tmp/ydp/steprunner.py"]
+        assert [args[args.index(flag) + 1] for flag in paths] == [
+            "/tmp/ydp/bundle.zip",
+            "/tmp/ydp/work",
+            "/tmp/ydp/out",
+        ]
+        upstream = []
+        for label in node["ancestor_labels"]:
+            upstream += ["--upstream", "/tmp/ydp/upstream/" + label.lower().replace(" ", "-")]
+        assert drop_flags(args, paths) == node["args"] + upstream, node["label"]
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert {k: env[k] for k in node["env"]} == node["env"]
+        for name in node["parameters"]:
+            assert env[name] == "{{workflow.parameters." + name + "}}"
+
+    # And the first container, as rendered, runs (its paths moved into tmp).
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(build_bundle(result.files))
+    args = drop_flags(containers[0]["args"], paths)
+    step = run_step(tmp_path, "first", *args, bundle=bundle, env={"TEST_FRACTION": "0.2"})
+    assert step.code == 0, step.log
+    assert "wrote test.csv: 120 customers" in step.log
