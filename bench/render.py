@@ -34,7 +34,7 @@ import django  # noqa: E402
 django.setup()
 
 from apps.pipelines import graph as graphs  # noqa: E402
-from apps.pipelines.rendering import render_elyra_manifest  # noqa: E402
+from apps.pipelines.rendering import argo_limit_problems, render_elyra_manifest  # noqa: E402
 from apps.pipelines.spec import Node, Parameter, PipelineSpec  # noqa: E402
 
 KINDS = [("notebook", "ipynb"), ("python", "py"), ("r", "r")]
@@ -204,6 +204,9 @@ def main() -> int:
         )
         size = len(json.dumps(manifest, separators=(",", ":")))
         notes.append(f"manifest {size / 2**20:.1f} MiB, svg {len(svg) / 2**20:.1f} MiB")
+        problems = argo_limit_problems(manifest)
+        if problems:
+            notes.append(f"a real cluster would refuse it ({len(problems)} limits, see below)")
         total = t_import + t_render
         goal = " (goal < 0.5 s: met)" if count == 100 and total < 0.5 else ""
         if count == 100 and total >= 0.5:
@@ -212,6 +215,8 @@ def main() -> int:
             f"{count:>6} {t_import:>8.3f}s {t_render:>8.3f}s {total:>8.3f}s {t_layout:>8.3f}s"
             f"  {'; '.join(notes)}{goal}"
         )
+        for problem in problems:
+            print(f"{'':>7}- {problem}")
     return 0
 
 

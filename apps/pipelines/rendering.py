@@ -399,6 +399,41 @@ def workflow_for_run(
     return workflow
 
 
+# What a real cluster accepts (the full CRDs' maxItems; etcd's object size, with room for status).
+ARGO_MAX_TEMPLATES = 200
+ARGO_MAX_DAG_TASKS = 200
+ARGO_MAX_MANIFEST_BYTES = 1024 * 1024
+
+
+def argo_limit_problems(manifest: dict[str, Any]) -> list[str]:
+    """Why a real Argo cluster would refuse this manifest although the embedded engine runs it:
+    more templates or DAG tasks than Argo's CRDs allow, or an object too big for etcd."""
+    spec = manifest.get("spec") or {}
+    if manifest.get("kind") == "CronWorkflow":
+        spec = spec.get("workflowSpec") or {}
+    problems = []
+    templates = spec.get("templates") or []
+    if len(templates) > ARGO_MAX_TEMPLATES:
+        problems.append(
+            f"{len(templates)} templates: Argo's CRD allows at most {ARGO_MAX_TEMPLATES} "
+            "(one template per node), so a cluster with the full CRDs installed refuses it"
+        )
+    for template in templates:
+        tasks = (template.get("dag") or {}).get("tasks") or []
+        if len(tasks) > ARGO_MAX_DAG_TASKS:
+            problems.append(
+                f"template {template.get('name')}: {len(tasks)} DAG tasks, more than the "
+                f"{ARGO_MAX_DAG_TASKS} Argo's CRD allows"
+            )
+    size = len(json.dumps(manifest, separators=(",", ":")))
+    if size > ARGO_MAX_MANIFEST_BYTES:
+        problems.append(
+            f"the manifest is {size / 2**20:.1f} MiB: Kubernetes stores a workflow as one object "
+            "of at most about 1.5 MiB with its status, so a cluster may refuse it"
+        )
+    return problems
+
+
 _TOP_KEYS = ("apiVersion", "kind", "metadata", "spec", "status")
 
 

@@ -15,9 +15,11 @@ from django.core.management.base import CommandError
 
 from apps.pipelines.bundles import bundle_url, runner_url
 from apps.pipelines.rendering import (
+    ARGO_MAX_TEMPLATES,
     NODE_ID_ANNOTATION,
     NODE_LABEL_ANNOTATION,
     VERSION_LABEL,
+    argo_limit_problems,
     dns_name,
     render_elyra_manifest,
     task_names,
@@ -341,6 +343,19 @@ def test_generated_pipeline_validates(workflow_validator):
     manifest = render_elyra_manifest(spec, version_id=VERSION)
     assert_valid(workflow_validator, manifest)
     assert len(manifest["spec"]["templates"]) == 41
+
+
+def test_argo_limits_are_reported():
+    small = render_elyra_manifest(full_spec(), version_id=VERSION)
+    assert argo_limit_problems(small) == []
+    nodes = [
+        Node(id=str(i), label=f"n{i}", kind="python", filename="a.py", runtime_image="python:3")
+        for i in range(ARGO_MAX_TEMPLATES)
+    ]
+    big = render_elyra_manifest(PipelineSpec(name="big", nodes=nodes), version_id=VERSION)
+    problems = argo_limit_problems(big)
+    assert problems[0].startswith("201 templates: Argo's CRD allows at most 200")
+    assert len(problems) == 1  # 200 DAG tasks are still allowed
 
 
 def test_manifest_is_plain_json_and_deterministic():
