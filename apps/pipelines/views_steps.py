@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import FileResponse, Http404, HttpRequest
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apps.pipelines.bundles import check_bundle_signature
 from apps.pipelines.models import PipelineVersion
@@ -17,7 +17,7 @@ STEPRUNNER = Path(settings.BASE_DIR) / "ydpipelines" / "steprunner.py"
 
 
 @login_not_required
-@require_GET
+@require_safe
 def bundle(request: HttpRequest, version_id: uuid.UUID, signature: str) -> FileResponse:
     # A wrong signature looks exactly like a missing version: no oracle for valid ids.
     if not check_bundle_signature(version_id, signature):
@@ -35,7 +35,7 @@ def bundle(request: HttpRequest, version_id: uuid.UUID, signature: str) -> FileR
 
 
 @login_not_required
-@require_GET
+@require_safe
 def steprunner(request: HttpRequest) -> FileResponse:
     if not STEPRUNNER.is_file():
         raise Http404("The step runner is not installed.")

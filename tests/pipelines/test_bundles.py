@@ -104,8 +104,13 @@ def test_missing_bundle_file_is_404(client, version):
 
 
 @pytest.mark.django_db
-def test_only_get(client, version):
-    assert client.post(path_of(bundle_url(version.id))).status_code == 405
+def test_only_get_and_head(client, version):
+    url = path_of(bundle_url(version.id))
+    assert client.post(url).status_code == 405
+    assert client.put(url).status_code == 405
+    head = client.head(url)
+    assert head.status_code == 200
+    assert int(head["Content-Length"]) == len(small_zip())
 
 
 @pytest.mark.django_db
