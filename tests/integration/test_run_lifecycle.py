@@ -1,0 +1,83 @@
+"""A run from upload to metrics, against the embedded engine over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.experiments.models import Experiment
+from apps.orchestration.argo import get_client
+from apps.orchestration.tasks import submit_run
+from apps.pipelines.services import create_version
+from apps.runs.constants import ArtifactKind, RunState, StepPhase
+from apps.runs.services import create_run
+from tests.integration.helpers import ROOT, sync_until_finished, zip_folder
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(400)]
+
+
+def start(folder: str, parameters: dict, django_capture_on_commit_callbacks):
+    version = create_version(
+        upload_name=f"{folder}.zip",
+        data=zip_folder(ROOT / "examples" / folder),
+        pipeline_name=f"{folder} pipeline",
+    )
+    experiment = Experiment.objects.create(name=f"{folder} experiment")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = create_run(version=version, experiment=experiment, parameters=parameters)
+    assert len(callbacks) == 1  # the submit is queued after the commit, once
+    return run
+
+
+def test_demo_run_end_to_end(argo, django_capture_on_commit_callbacks):
+    run = start("demo", {"MAX_DEPTH": "3"}, django_capture_on_commit_callbacks)
+    assert run.parameters["MAX_DEPTH"] == "3" and run.parameters["TEST_FRACTION"] == "0.25"
+    assert submit_run(str(run.id)) == "created"
+    assert submit_run(str(run.id)) == "already submitted"
+
+    run = sync_until_finished(run)
+    assert run.state == RunState.SUCCEEDED, run.message
+    assert run.progress_done == run.progress_total == 4
+    assert run.started_at and run.finished_at and run.finished_at >= run.started_at
+
+    steps = {step.display_name: step for step in run.steps.filter(node_type="Pod")}
+    assert set(steps) == {"prepare-data", "profile-data", "train-model", "evaluate-model"}
+    assert all(step.phase == StepPhase.SUCCEEDED for step in steps.values())
+    assert all(step.log_fetched for step in steps.values())
+    assert "[ydp]" in steps["train-model"].log
+
+    metrics = {metric.name: metric.value for metric in run.metrics.all()}
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    kinds = set(run.artifacts.values_list("kind", flat=True))
+    assert {ArtifactKind.CONFUSION_MATRIX, ArtifactKind.HTML, ArtifactKind.ROC} <= kinds
+    matrix = run.artifacts.get(kind=ArtifactKind.CONFUSION_MATRIX)
+    total = sum(sum(row) for row in matrix.data["matrix"])
+    assert total > 0 and len(matrix.data["labels"]) == 2
+
+    # The workflow is labelled so that the sync finds it with one selector.
+    workflow = get_client().get_workflow(run.workflow_name)
+    assert workflow["metadata"]["labels"]["ydpipelines.io/run"] == str(run.id)
+
+
+def test_failing_step_shows_failed_with_traceback_and_later_steps_not_run(
+    argo, django_capture_on_commit_callbacks
+):
+    run = start("failing", {}, django_capture_on_commit_callbacks)
+    submit_run(str(run.id))
+    run = sync_until_finished(run)
+    assert run.state == RunState.FAILED
+    failed = run.steps.get(phase=StepPhase.FAILED, node_type="Pod")
+    assert "Traceback" in failed.log or "Error" in failed.log
+    later = run.steps.exclude(phase__in=[StepPhase.SUCCEEDED, StepPhase.FAILED])
+    assert later.exists(), "the steps after the failure are recorded as not run"
+    assert all(step.phase in (StepPhase.OMITTED, StepPhase.SKIPPED) for step in later)
+
+
+def test_repeated_submit_never_makes_a_second_workflow(argo, django_capture_on_commit_callbacks):
+    run = start("failing", {}, django_capture_on_commit_callbacks)
+    assert submit_run(str(run.id)) == "created"
+    # A worker that died after Argo created the workflow but before the row was updated.
+    type(run).objects.filter(pk=run.pk).update(submitted_at=None)
+    assert submit_run(str(run.id)) == "existed"
+    listed = get_client().list_workflows(label_selector=f"ydpipelines.io/run={run.id}")
+    assert len(listed) == 1
+    get_client().terminate_workflow(run.workflow_name)
