@@ -1,10 +1,27 @@
-"""Creating pipeline versions from uploads.  (CONTRACT STUB: the importer helper fills it in.)"""
+"""Creating pipeline versions from uploads.
+
+The order matters for "a refused upload stores nothing": everything that can refuse (parsing,
+validation, rendering) runs before the first write; the rows are written in one transaction;
+the bundle file is written inside it and removed again if the transaction does not commit.
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
+import zipfile
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+
+from apps.pipelines.constants import SourceFormat
+from apps.pipelines.importers import ImportResult, PipelineImportError, import_upload
+from apps.pipelines.importers.bundle import build_bundle, content_hash
 from apps.pipelines.models import Pipeline, PipelineVersion
+
+MAX_NAME = 200
+_VERSION_NUMBER = re.compile(r"^v(\d+)$")
 
 
 def create_version(
@@ -20,5 +37,122 @@ def create_version(
     """Import `data` (a .pipeline file, a zip of a pipeline folder, or Argo YAML) as a new version
     of `pipeline` (or of a new pipeline called `pipeline_name`), atomically.
 
-    Raises PipelineImportError with a user-facing message; on error nothing is stored."""
-    raise NotImplementedError
+    Without a version name the version is called v1, v2, ... (the next free number). A new
+    pipeline's name must be unused. Raises PipelineImportError with a user-facing message; on
+    error nothing is stored (no rows, no bundle file)."""
+    if pipeline is None:
+        pipeline_name = _clean_name(pipeline_name, "pipeline")
+        if pipeline_name is None:
+            raise PipelineImportError("Give the new pipeline a name, or choose an existing one.")
+        if Pipeline.objects.filter(name=pipeline_name).exists():
+            raise PipelineImportError(
+                f"A pipeline named {pipeline_name!r} already exists; upload this file as a new "
+                "version of it, or choose another name."
+            )
+    version_name = _clean_name(version_name, "version")
+    result = import_upload(upload_name, data)
+    bundle = build_bundle(result.files)
+    version_id = uuid.uuid4()  # before rendering: the manifest names the version
+    manifest = _manifest(result, version_id)
+
+    stored: list[tuple[Any, str]] = []
+    try:
+        with transaction.atomic():
+            if pipeline is None:
+                try:
+                    with transaction.atomic():
+                        pipeline = Pipeline.objects.create(
+                            name=pipeline_name,
+                            description=description or result.spec.description,
+                            created_by=user,
+                        )
+                except IntegrityError:
+                    raise PipelineImportError(
+                        f"A pipeline named {pipeline_name!r} already exists; upload this file as "
+                        "a new version of it, or choose another name."
+                    ) from None
+            else:
+                # Serialize uploads to one pipeline, so two cannot take the same "vN".
+                pipeline = Pipeline.objects.select_for_update().get(pk=pipeline.pk)
+            name = version_name or _next_version_name(pipeline)
+            if pipeline.versions.filter(name=name).exists():
+                raise PipelineImportError(
+                    f"Pipeline {pipeline.name!r} already has a version named {name!r}; choose "
+                    "another version name."
+                )
+            version = PipelineVersion(
+                id=version_id,
+                pipeline=pipeline,
+                name=name,
+                description=description,
+                source_format=result.source_format,
+                source_filename=result.source_filename[:255],
+                bundle_size=len(bundle),
+                spec=result.spec_dict(),
+                manifest=manifest,
+                parameters=result.parameters,
+                node_count=_node_count(result),
+                content_hash=content_hash(result.files),
+                created_by=user,
+            )
+            version.bundle.save(f"{version_id}.zip", ContentFile(bundle), save=False)
+            stored.append((version.bundle.storage, version.bundle.name))
+            version.save()
+    except BaseException:
+        for storage, name in stored:
+            _delete_file(storage, name)
+        raise
+    return version
+
+
+def missing_files(version: PipelineVersion) -> list[str]:
+    """Files the version's nodes run that were not uploaded (a lone .pipeline file upload)."""
+    return list((version.spec or {}).get("metadata", {}).get("missing_files", []))
+
+
+def bundle_names(version: PipelineVersion) -> list[str]:
+    """The paths inside a version's bundle."""
+    with version.bundle.open("rb") as fh, zipfile.ZipFile(fh) as archive:
+        return sorted(archive.namelist())
+
+
+def _manifest(result: ImportResult, version_id: uuid.UUID) -> dict[str, Any]:
+    if result.source_format == SourceFormat.ARGO:
+        assert result.manifest is not None
+        return result.manifest
+    from apps.pipelines.rendering import render_elyra_manifest
+
+    return render_elyra_manifest(result.spec, version_id=version_id)
+
+
+def _node_count(result: ImportResult) -> int:
+    return len(result.spec.nodes) or (1 if result.manifest else 0)
+
+
+def _clean_name(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    if not value:
+        return None
+    if len(value) > MAX_NAME:
+        raise PipelineImportError(f"The {what} name is longer than {MAX_NAME} characters.")
+    return value
+
+
+def _next_version_name(pipeline: Pipeline) -> str:
+    numbers = [
+        int(match.group(1))
+        for match in (
+            _VERSION_NUMBER.match(n) for n in pipeline.versions.values_list("name", flat=True)
+        )
+        if match
+    ]
+    return f"v{max(numbers, default=0) + 1}"
+
+
+def _delete_file(storage: Any, name: str) -> None:
+    try:
+        storage.delete(name)
+    except OSError:
+        pass  # best effort: the row was not written, an orphan file is only disk space
