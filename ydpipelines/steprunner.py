@@ -301,6 +301,7 @@ class Child:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    say("stopping: SIGTERM received")
     proc = Child.process
     if proc is not None and proc.poll() is None:
         proc.terminate()
@@ -374,7 +375,9 @@ def import_notebook_tools() -> tuple[object, object, object]:
     return papermill, nbformat, nbconvert
 
 
-def choose_kernel(nb_path: Path) -> str:
+def choose_kernel(nb_path: Path) -> tuple[str, bool]:
+    """The kernel to run the notebook with (its own if installed, else python3), and whether it
+    is ipykernel."""
     try:
         metadata = json.loads(nb_path.read_text(encoding="utf-8")).get("metadata", {})
     except (OSError, ValueError) as exc:
@@ -383,14 +386,16 @@ def choose_kernel(nb_path: Path) -> str:
     try:
         from jupyter_client.kernelspec import KernelSpecManager
 
-        available = set(KernelSpecManager().find_kernel_specs())
+        manager = KernelSpecManager()
+        available = set(manager.find_kernel_specs())
+        if wanted not in available:
+            fallback = "python3"
+            warn(f"kernel {wanted!r} of {nb_path.name} is not installed here: using {fallback!r}")
+            wanted = fallback
+        argv = manager.get_kernel_spec(wanted).argv
     except Exception:  # any failure here just means: trust the notebook's kernel name
-        return wanted
-    if wanted not in available:
-        fallback = "python3" if "python3" in available or not available else sorted(available)[0]
-        warn(f"kernel {wanted!r} of {nb_path.name} is not installed here: using {fallback!r}")
-        return fallback
-    return wanted
+        return wanted, False
+    return wanted, any("ipykernel" in part for part in argv)
 
 
 def run_notebook(node_file: Path, node_dir: Path, out_dir: Path) -> int:
@@ -414,7 +419,9 @@ def run_notebook(node_file: Path, node_dir: Path, out_dir: Path) -> int:
     pm_logger.setLevel(logging.INFO)
     pm_logger.propagate = False
 
-    kernel = choose_kernel(node_file)
+    kernel, ipykernel = choose_kernel(node_file)
+    # ipykernel's own start-up chatter (a warning about TCP transport) is noise in a step's log.
+    extra = ["--IPKernelApp.log_level=ERROR"] if ipykernel else []
     executed = out_dir / "notebook.ipynb"
     say(f"running notebook {node_file.name} with kernel {kernel}")
     code = 0
@@ -427,6 +434,7 @@ def run_notebook(node_file: Path, node_dir: Path, out_dir: Path) -> int:
             log_output=True,
             progress_bar=False,
             request_save_on_cell_execute=True,
+            extra_arguments=extra,
         )
     except papermill.PapermillExecutionError as exc:
         code = 1
@@ -649,6 +657,11 @@ def write_json(path: Path, data: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Refuse paths that escape the node's folder before anything runs, not after.
+    for output in args.output:
+        normalize(output, "output")
+    for dependency in args.dependency:
+        normalize(dependency, "dependency")
     workdir, out_dir = Path(args.workdir), Path(args.out_dir)
     workdir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)

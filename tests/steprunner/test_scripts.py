@@ -237,7 +237,13 @@ def test_zip_entries_escaping_the_workdir_are_refused(tmp_path):
     assert step.code == 2
     assert "escapes the work directory" in step.log
 
-    fine = make_bundle(tmp_path / "ok.zip", {"run.py": ""})
+    fine = make_bundle(tmp_path / "ok.zip", {"run.py": "print('ran')"})
+    step = run_step(tmp_path, "o", "--kind", "python", "--file", "run.py",
+                    "--output", "../../stolen.txt", bundle=fine)  # fmt: skip
+    assert step.code == 2
+    assert "output '../../stolen.txt' escapes the work directory" in step.log
+    assert "ran" not in step.log.replace("[ydp]", "")
+
     step = run_step(tmp_path, "f", "--kind", "python", "--file", "../run.py", bundle=fine)
     assert step.code == 2
     assert "node file '../run.py' escapes the work directory" in step.log
@@ -359,3 +365,44 @@ def test_runs_under_a_bare_interpreter_and_explains_a_missing_papermill(tmp_path
     assert step.code == 2
     assert "papermill/nbconvert are not installed in this image" in step.log
     assert "install papermill and nbconvert in the runtime image" in step.log
+
+
+def test_sigterm_stops_the_step_and_its_child(tmp_path):
+    """Stop/terminate kill the step with SIGTERM: the runner passes it on and exits 143."""
+    import signal
+    import time
+
+    from tests.steprunner.helpers import RUNNER
+
+    source = "import os, time\nprint('child', os.getpid(), flush=True)\ntime.sleep(60)\n"
+    bundle = make_bundle(tmp_path / "b.zip", {"wait.py": source})
+    cmd = [sys.executable, str(RUNNER), "--kind", "python", "--file", "wait.py"]
+    cmd += [
+        "--bundle",
+        str(bundle),
+        "--workdir",
+        str(tmp_path / "w"),
+        "--out-dir",
+        str(tmp_path / "o"),
+    ]
+    log = tmp_path / "log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while "child " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(log.read_text().split("child ")[1].split()[0])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    assert "[ydp] stopping: SIGTERM received" in log.read_text()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().split()[2]
+        except FileNotFoundError:
+            break
+        if state == "Z":  # exited, waiting for a reaper: gone as far as the step goes
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the step's child {child} outlived the runner")
