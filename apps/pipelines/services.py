@@ -7,6 +7,7 @@ the bundle file is written inside it and removed again if the transaction does n
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 import zipfile
@@ -152,7 +153,6 @@ def _next_version_name(pipeline: Pipeline) -> str:
 
 
 def _delete_file(storage: Any, name: str) -> None:
-    try:
+    # Best effort: the row was not written, an orphan file would only cost disk space.
+    with contextlib.suppress(OSError):
         storage.delete(name)
-    except OSError:
-        pass  # best effort: the row was not written, an orphan file is only disk space
