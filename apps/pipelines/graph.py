@@ -132,7 +132,11 @@ def graph_from_manifest(manifest: dict[str, Any], spec: dict[str, Any] | None = 
         kind = "template-ref" if ref else template_kind(template)
         label = key
         annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
-        elyra_node = elyra.get(annotations.get(NODE_ID_ANNOTATION, "")) or by_task.get(key)
+        # The node the renderer named in the annotation; else one whose id is the task name (the
+        # spec of an Argo upload); else the node the renderer would have given this task name.
+        elyra_node = (
+            elyra.get(annotations.get(NODE_ID_ANNOTATION, "")) or elyra.get(key) or by_task.get(key)
+        )
         if elyra_node is None and annotations.get(NODE_LABEL_ANNOTATION):
             label = str(annotations[NODE_LABEL_ANNOTATION])
         if elyra_node is not None:

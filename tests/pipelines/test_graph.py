@@ -97,6 +97,24 @@ def test_spec_without_annotations_matches_by_task_name():
     assert graph.nodes[2].kind == "r"
 
 
+def test_argo_upload_spec_matches_by_task_name():
+    manifest = wf(
+        [
+            {"name": "main", "dag": {"tasks": [{"name": "Fetch", "template": "s"},
+                                               {"name": "fetch", "template": "c"}]}},
+            CONTAINER,
+            {"name": "s", "script": {"image": "python", "source": "print(1)"}},
+        ]
+    )  # fmt: skip
+    spec = {"nodes": [{"id": "Fetch", "label": "Fetch", "kind": "script"},
+                      {"id": "fetch", "label": "fetch", "kind": "container"}]}  # fmt: skip
+    graph = graph_from_manifest(manifest, spec)
+    assert [(n.key, n.label, n.kind) for n in graph.nodes] == [
+        ("Fetch", "Fetch", "script"),
+        ("fetch", "fetch", "container"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("expression", "names"),
     [
