@@ -27,6 +27,11 @@ SKIP_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules
 class Command(BaseCommand):
     help = "Import a pipeline file, folder or zip as a new pipeline version; prints its id."
 
+    def add_base_argument(self, parser: Any, *args: Any, **kwargs: Any) -> None:
+        # Django's own --version (print Django's version) would shadow ours (the version name).
+        if "--version" not in args:
+            super().add_base_argument(parser, *args, **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help=".pipeline file, pipeline folder, .zip, or Argo YAML")
         parser.add_argument("--pipeline", help="pipeline name (default: the file's name)")
