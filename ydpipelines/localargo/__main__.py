@@ -1,0 +1,54 @@
+"""``python -m ydpipelines.localargo [--host] [--port] [--data] [--token] [--max-parallel]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from .engine import Engine
+from .server import make_server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ydpipelines.localargo", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("LOCALARGO_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCALARGO_PORT", 2746)))
+    parser.add_argument("--data", default=os.environ.get("LOCALARGO_DATA", "var/localargo"))
+    parser.add_argument("--token", default=os.environ.get("LOCALARGO_TOKEN") or None)
+    parser.add_argument(
+        "--max-parallel",
+        type=int,
+        default=None,
+        help="steps run at once (default: the number of cores)",
+    )
+    args = parser.parse_args(argv)
+    engine = Engine(args.data, args.max_parallel)
+    try:
+        server = make_server(engine, args.host, args.port, args.token)
+    except OSError as exc:
+        print(f"localargo: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    if engine.executor.prefix is None:
+        print(
+            "localargo: warning: `unshare --mount` is unavailable; steps will error",
+            file=sys.stderr,
+        )
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    engine.start()
+    print(
+        f"localargo listening on http://{args.host}:{server.server_port} data={engine.data}",
+        flush=True,
+    )
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The local artifact repository: ``<data>/artifacts/<key>``, keys shaped like Argo's default
+(``<workflow>/<pod>/<name>.tgz``), tgz or plain files as the artifact's ``archive`` says."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+class ArtifactError(Exception):
+    """An input could not be fetched or an output could not be saved."""
+
+
+class Repository:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        full = (self.root / key).resolve()
+        if not str(full).startswith(str(self.root.resolve()) + os.sep):
+            raise ArtifactError(f"artifact key {key!r} leaves the repository")
+        return full
+
+    def save(self, src: Path, prefix: str, art: dict[str, Any]) -> str | None:
+        """Store the file or folder ``src`` as output ``art``; returns the key (None if absent)."""
+        if not src.exists():
+            return None
+        archive = art.get("archive") or {}
+        if "none" in archive:
+            key = f"{prefix}/{src.name or art['name']}"
+            dest = self.path(key)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.rmtree(dest, ignore_errors=True)
+                shutil.copytree(src, dest, symlinks=True)
+            else:
+                shutil.copyfile(src, dest)
+            return key
+        if "zip" in archive:
+            raise ArtifactError("zip archives are not supported")
+        key = f"{prefix}/{art['name']}.tgz"
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".part")
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(src, arcname=src.name or art["name"])
+        os.replace(tmp, dest)
+        return key
+
+    def place(self, key: str, dest: Path) -> None:
+        """Unpack stored ``key`` at ``dest`` (a tgz holding one entry becomes that entry)."""
+        src = self.path(key)
+        if not src.exists():
+            raise ArtifactError(f"artifact {key} is missing from the repository")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+        elif key.endswith(".tgz"):
+            unpack_tgz(src.read_bytes(), dest)
+        else:
+            shutil.copyfile(src, dest)
+
+    def serve(self, key: str) -> tuple[bytes, str]:
+        """Bytes to send for ``key`` and a file name: a single-file tgz is sent as that file."""
+        src = self.path(key)
+        if src.is_dir():
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+                tar.add(src, arcname=src.name)
+            return buf.getvalue(), f"{src.name}.tgz"
+        data = src.read_bytes()
+        if key.endswith(".tgz"):
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+                members = tar.getmembers()
+                if len(members) == 1 and members[0].isfile():
+                    fh = tar.extractfile(members[0])
+                    if fh is not None:
+                        return fh.read(), os.path.basename(members[0].name)
+        return data, src.name
+
+    def remove_prefix(self, prefix: str) -> None:
+        shutil.rmtree(self.path(prefix), ignore_errors=True)
+
+
+def unpack_tgz(data: bytes, dest: Path) -> None:
+    with (
+        tempfile.TemporaryDirectory(dir=dest.parent) as tmp,
+        tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar,
+    ):
+        tar.extractall(tmp, filter="data")
+        entries = os.listdir(tmp)
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        elif dest.exists():
+            dest.unlink()
+        if len(entries) == 1:
+            os.replace(os.path.join(tmp, entries[0]), dest)
+        else:
+            os.replace(tmp, dest)
+            os.mkdir(tmp)  # so TemporaryDirectory's cleanup finds it
+
+
+def fetch_http(url: str, dest: Path, headers: list[dict[str, Any]] | None = None) -> None:
+    req = urllib.request.Request(url)
+    for h in headers or []:
+        if "value" in h:
+            req.add_header(h["name"], h["value"])
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            data = resp.read()
+    except OSError as exc:
+        raise ArtifactError(f"GET {url} failed: {exc}") from exc
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)

@@ -1,0 +1,836 @@
+"""The engine: store + controller loop + executor, and the operations the REST API exposes."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import heapq
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import ids
+from .artifacts import ArtifactError, Repository, fetch_http
+from .controller import LOST, Operation, StepError
+from .executor import Executor, StepRun, runtime_for, step_path
+from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
+from .store import Store
+from .sync import Sync
+from .templating import Scope
+from .validate import ApiError, validate_workflow
+
+PHASE_LABEL = "workflows.argoproj.io/phase"
+COMPLETED_LABEL = "workflows.argoproj.io/completed"
+
+
+class Engine:
+    def __init__(self, data_dir: str | Path, max_parallel: int | None = None) -> None:
+        self.data = Path(data_dir).resolve()
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.store = Store(self.data / "state", self.lock)
+        self.repo = Repository(self.data / "artifacts")
+        self.sync = Sync(self)
+        self.executor = Executor(max_parallel or os.cpu_count() or 2, self._step_done)
+        self._queue: set[tuple[str, str]] = set()
+        self._cond = threading.Condition(self.lock)
+        self._timers: list[tuple[float, tuple[str, str]]] = []
+        self._waiting_slot: set[tuple[str, str]] = set()
+        self._launched: dict[tuple[str, str, str], float] = {}
+        self._stopping = False
+        self.cron = None
+        self._recover()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """After a restart: steps that were running died with us; every live workflow resumes."""
+        for wf in self.store.items("workflows"):
+            st = wf.get("status") or {}
+            if st.get("phase") in ("Succeeded", "Failed", "Error"):
+                continue
+            for node in st.get("nodes", {}).values():
+                if node.get("type") == "Pod" and node.get("phase") == "Running":
+                    node["phase"] = "Error"
+                    node["message"] = LOST
+                    node["finishedAt"] = now_iso()
+            self.sync.restore(wf)
+            key = (wf["metadata"].get("namespace", "default"), wf["metadata"]["name"])
+            self.store.touch("workflows", *key)
+            self._queue.add(key)
+
+    def start(self) -> None:
+        self.store.run_flusher()
+        threading.Thread(target=self._loop, name="controller", daemon=True).start()
+        from .cron import CronScheduler
+
+        self.cron = CronScheduler(self)
+        self.cron.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self.store.stop()
+
+    def enqueue(self, ns: str, name: str, at: float | None = None) -> None:
+        with self._cond:
+            if at is None or at <= time.time():
+                self._queue.add((ns, name))
+            else:
+                heapq.heappush(self._timers, (at, (ns, name)))
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    timeout = None
+                    if self._timers:
+                        timeout = max(0.0, self._timers[0][0] - time.time())
+                        if timeout == 0:
+                            break
+                    self._cond.wait(timeout if timeout is not None else 5)
+                if self._stopping:
+                    return
+                now = time.time()
+                while self._timers and self._timers[0][0] <= now:
+                    self._queue.add(heapq.heappop(self._timers)[1])
+                batch = list(self._queue)
+                self._queue.clear()
+                for key in batch:
+                    self._operate(key)
+
+    def _operate(self, key: tuple[str, str]) -> None:
+        wf = self.store.get("workflows", *key)
+        if wf is None:
+            return
+        before = (wf.get("status") or {}).get("phase")
+        op = Operation(self, wf)
+        try:
+            op.run()
+        except Exception as exc:  # a bug must not kill the loop: the workflow errors instead
+            st = wf.setdefault("status", {})
+            st["phase"] = "Error"
+            st["message"] = f"engine error: {type(exc).__name__}: {exc}"
+            st["finishedAt"] = now_iso()
+            for node in st.get("nodes", {}).values():
+                if node.get("type") == "Pod" and node.get("phase") == "Running":
+                    self.kill_step(key[0], key[1], node["id"], st["message"])
+        self._after_pass(wf, before)
+        if op.wake is not None and wf["status"].get("phase") not in DONE:
+            heapq.heappush(self._timers, (op.wake, key))
+
+    def _after_pass(self, wf: dict[str, Any], before: str | None) -> None:
+        st = wf["status"]
+        nodes = st.get("nodes", {})
+        fill_progress(nodes)
+        pods = [n for n in nodes.values() if n.get("type") == "Pod"]
+        st["progress"] = f"{sum(1 for n in pods if n['phase'] in DONE)}/{len(pods)}"
+        cpu = sum(n.get("resourcesDuration", {}).get("cpu", 0) for n in pods)
+        mem = sum(n.get("resourcesDuration", {}).get("memory", 0) for n in pods)
+        st["resourcesDuration"] = {"cpu": cpu, "memory": mem}
+        labels = wf["metadata"].setdefault("labels", {})
+        phase = st.get("phase") or "Pending"
+        labels[PHASE_LABEL] = phase
+        if phase in ("Succeeded", "Failed", "Error"):
+            labels[COMPLETED_LABEL] = "true"
+            if before not in ("Succeeded", "Failed", "Error") and self.cron is not None:
+                self.cron.workflow_finished(wf)
+        else:
+            labels[COMPLETED_LABEL] = "false"
+        ns, name = wf["metadata"].get("namespace", "default"), wf["metadata"]["name"]
+        self.store.touch("workflows", ns, name)
+
+    # -- steps ---------------------------------------------------------------------
+
+    def kill_step(self, ns: str, wf: str, node_id: str, reason: str) -> None:
+        self.executor.kill((ns, wf, node_id), reason)
+
+    def run_pod(self, op: Operation, node: dict[str, Any], tmpl: dict[str, Any], scope: Scope):
+        key = (op.ns, op.name, node["id"])
+        deadline = tmpl.get("activeDeadlineSeconds")
+        if node["phase"] == "Running":
+            if deadline is not None and key in self._launched:
+                limit = self._launched[key] + float(deadline)
+                if op.now >= limit:
+                    reason = "Pod was active on the node longer than the specified deadline"
+                    self.kill_step(*key, reason)
+                    op.finish(node, "Failed", reason)
+                else:
+                    op.wake_at(limit)
+            return
+        if node["phase"] != "Pending" or op.spec.get("suspend") or op.spec.get("shutdown"):
+            return
+        par = op.spec.get("parallelism")
+        if par is not None and op.active_pods >= int(par):
+            node["message"] = "Waiting for the workflow's parallelism"
+            return
+        tpar = self._boundary_parallelism(op, node)
+        if tpar is not None:
+            siblings = sum(
+                1
+                for n in op.nodes.values()
+                if n.get("boundaryID") == node.get("boundaryID")
+                and n["type"] == "Pod"
+                and n["phase"] == "Running"
+            )
+            if siblings >= tpar:
+                node["message"] = "Waiting for the template's parallelism"
+                return
+        if self.executor.free_slots() <= 0:
+            self._waiting_slot.add((op.ns, op.name))
+            node["message"] = "Waiting for a free slot on this machine"
+            return
+        try:
+            run = self._build_run(op, node, tmpl, scope)
+        except (StepError, ValueError, OSError) as exc:
+            op.finish(node, "Error", str(exc))
+            return
+        if not self.executor.start(run):
+            self._waiting_slot.add((op.ns, op.name))
+            return
+        self._launched[key] = time.time()
+        node["phase"] = "Running"
+        node["hostNodeName"] = "localhost"
+        note = run_note(tmpl)
+        if note:
+            node["message"] = note
+        else:
+            node.pop("message", None)
+        op.active_pods += 1
+        if deadline is not None:
+            op.wake_at(time.time() + float(deadline))
+
+    def _boundary_parallelism(self, op: Operation, node: dict[str, Any]) -> int | None:
+        boundary = op.nodes.get(node.get("boundaryID", ""))
+        if boundary is None:
+            return None
+        try:
+            tmpl = op.resolve({"template": boundary.get("templateName")})
+        except StepError:
+            return None
+        par = tmpl.get("parallelism")
+        return int(par) if par is not None else None
+
+    def step_dir(self, ns: str, wf: str, pod: str) -> Path:
+        return self.data / "steps" / ns / wf / pod
+
+    def log_path(self, ns: str, wf: str, pod: str) -> Path:
+        return self.data / "logs" / ns / wf / f"{pod}.log"
+
+    def _build_run(
+        self, op: Operation, node: dict[str, Any], tmpl: dict[str, Any], scope: Scope
+    ) -> StepRun:
+        pod = ids.pod_name(op.name, node["name"], tmpl.get("name", ""))
+        scope = scope.child({"pod.name": pod, "node.name": node["name"]})
+        is_script = "script" in tmpl
+        spec = scope.substitute(tmpl["script"] if is_script else tmpl["container"])
+        base = self.step_dir(op.ns, op.name, pod)
+        if base.exists():
+            shutil.rmtree(base, ignore_errors=True)
+        tmp = base / "tmp"
+        tmp.mkdir(parents=True)
+        image = spec.get("image", "")
+        runtime = runtime_for(image)
+        command = list(spec.get("command") or [])
+        args = list(spec.get("args") or [])
+        if not command:
+            command = {"argosay": ["argosay"], "python": ["python3"], "shell": ["sh"]}.get(
+                runtime, []
+            )
+            if not command and not args:
+                raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
+        if is_script:
+            (tmp / ".argo").mkdir()
+            (tmp / ".argo" / "script").write_text(spec.get("source", ""))
+            argv = [*command, "/tmp/.argo/script", *args]
+        else:
+            argv = [*command, *args]
+        env = {
+            "PATH": step_path(),
+            "HOME": "/tmp",
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "ARGO_POD_NAME": pod,
+            "ARGO_NODE_ID": node["id"],
+            "ARGO_WORKFLOW_NAME": op.name,
+            "ARGO_TEMPLATE": json.dumps(tmpl, separators=(",", ":"))[:65536],
+        }
+        for var in spec.get("env") or []:
+            env[var["name"]] = self._env_value(op, var, pod)
+        cwd = spec.get("workingDir") or "/tmp"
+        if not (cwd == "/tmp" or cwd.startswith("/tmp/")) and not os.path.isdir(cwd):
+            raise StepError(f"workingDir {cwd} is outside /tmp and does not exist on this machine")
+        for mount in spec.get("volumeMounts") or []:
+            host = container_to_host(tmp, mount["mountPath"])
+            if host is None:
+                raise StepError(f"volumeMount {mount['mountPath']} is outside /tmp")
+            host.mkdir(parents=True, exist_ok=True)
+        inputs = node.get("inputs") or {}
+        log = self.log_path(op.ns, op.name, pod)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(b"")
+        return StepRun(
+            key=(op.ns, op.name, node["id"]),
+            argv=argv,
+            env=env,
+            tmp_dir=tmp,
+            cwd=cwd,
+            log_path=log,
+            prepare=lambda: self._place_inputs(inputs, tmp, cwd),
+            outputs=copy.deepcopy(tmpl.get("outputs") or {}),
+            pod=pod,
+        )
+
+    def _env_value(self, op: Operation, var: dict[str, Any], pod: str) -> str:
+        if "value" in var:
+            return str(var["value"])
+        vf = var.get("valueFrom") or {}
+        if "secretKeyRef" in vf or "configMapKeyRef" in vf:
+            kind = "secrets" if "secretKeyRef" in vf else "configmaps"
+            ref = vf.get("secretKeyRef") or vf.get("configMapKeyRef")
+            path = self.data / kind / op.ns / ref["name"] / ref["key"]
+            if path.is_file():
+                return path.read_text()
+            if ref.get("optional"):
+                return ""
+            raise StepError(
+                f"env {var['name']}: {kind[:-1]} {ref['name']}/{ref['key']} not found "
+                f"(the engine reads it from {path})"
+            )
+        field = (vf.get("fieldRef") or {}).get("fieldPath", "")
+        return {
+            "metadata.name": pod,
+            "metadata.namespace": op.ns,
+            "spec.nodeName": "localhost",
+            "status.podIP": "127.0.0.1",
+        }.get(field, "")
+
+    def _place_inputs(self, inputs: dict[str, Any], tmp: Path, cwd: str) -> None:
+        for art in inputs.get("artifacts", []):
+            dest = container_to_host(tmp, art["path"])
+            if dest is None:
+                raise ArtifactError(f"input artifact {art['name']}: {art['path']} is outside /tmp")
+            if "raw" in art:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(art["raw"].get("data", ""))
+            elif "http" in art:
+                fetch_http(art["http"]["url"], dest, art["http"].get("headers"))
+            elif "s3" in art and art["s3"].get("key"):
+                self.repo.place(art["s3"]["key"], dest)
+            if art.get("mode") is not None and dest.exists():
+                os.chmod(dest, int(art["mode"]))
+        if cwd.startswith("/tmp"):
+            host = container_to_host(tmp, cwd)
+            if host is not None:
+                host.mkdir(parents=True, exist_ok=True)
+
+    def _step_done(self, run: StepRun, code: int, reason: str | None) -> None:
+        """Executor callback (its own thread): collect outputs, then record the node's end."""
+        ns, wf_name, nid = run.key
+        outputs: dict[str, Any] = {"exitCode": str(code)} if code >= 0 else {}
+        problem = None
+        if code >= 0 and not reason:
+            try:
+                outputs.update(self._collect(run, wf_name, code))
+            except (StepError, ArtifactError, OSError) as exc:
+                problem = str(exc)
+        elif code >= 0 and reason:
+            with contextlib.suppress(StepError, ArtifactError, OSError):
+                outputs.update(self._collect(run, wf_name, code, lenient=True))
+        with self.lock:
+            self._launched.pop(run.key, None)
+            wf = self.store.get("workflows", ns, wf_name)
+            waiting = list(self._waiting_slot)
+            self._waiting_slot.clear()
+            for key in waiting:
+                self._queue.add(key)
+            if wf is None:
+                self._cond.notify()
+                return
+            node = wf["status"]["nodes"].get(nid)
+            if node is None:
+                return
+            if outputs:
+                node["outputs"] = outputs
+            elapsed = max(0.0, time.time() - run.started) if run.started else 0.0
+            node["resourcesDuration"] = {
+                "cpu": max(1, round(elapsed)),
+                "memory": max(1, round(elapsed)),
+            }
+            if node["phase"] not in DONE:
+                if code < 0 and not run.kill_reason:
+                    node["phase"], node["message"] = "Error", reason or "step could not start"
+                elif run.kill_reason:
+                    node["phase"], node["message"] = "Failed", run.kill_reason
+                elif problem:
+                    node["phase"], node["message"] = "Error", problem
+                elif code == 0:
+                    node["phase"] = "Succeeded"
+                    if node.get("message", "").startswith("Waiting"):
+                        node.pop("message")
+                else:
+                    node["phase"], node["message"] = "Failed", f"Error (exit code {code})"
+            node["finishedAt"] = now_iso()
+            self.store.touch("workflows", ns, wf_name)
+            self._queue.add((ns, wf_name))
+            self._cond.notify()
+
+    def _collect(self, run: StepRun, wf_name: str, code: int, lenient: bool = False) -> dict:
+        declared = run.outputs
+        result: dict[str, Any] = {}
+        params = []
+        for p in declared.get("parameters", []) or []:
+            vf = p.get("valueFrom") or {}
+            out = {k: v for k, v in p.items() if k != "value"}
+            if "path" in vf:
+                host = container_to_host(run.tmp_dir, vf["path"])
+                if host is not None and host.is_file():
+                    out["value"] = host.read_text(errors="replace").rstrip("\n")
+                elif "default" in vf:
+                    out["value"] = str(vf["default"])
+                elif not lenient and code == 0:
+                    raise StepError(
+                        f"outputs.parameters.{p['name']}: {vf['path']}: no such file or directory"
+                    )
+            elif "value" in p:
+                out["value"] = str(p["value"])
+            params.append(out)
+        arts = []
+        prefix = f"{wf_name}/{run.pod}"
+        for a in declared.get("artifacts", []) or []:
+            host = container_to_host(run.tmp_dir, a.get("path", ""))
+            key = self.repo.save(host, prefix, a) if host is not None else None
+            if key is None:
+                if a.get("optional") or lenient or code != 0:
+                    continue
+                raise StepError(f"outputs.artifacts.{a['name']}: {a.get('path')}: no such file")
+            entry = {k: v for k, v in a.items() if k not in ("optional",)}
+            entry["s3"] = {"key": key}
+            arts.append(entry)
+        if params:
+            result["parameters"] = params
+        if arts:
+            result["artifacts"] = arts
+        out = bytes(run.stdout).decode(errors="replace")
+        result["result"] = out[:-1] if out.endswith("\n") else out
+        return result
+
+    # -- API: workflows --------------------------------------------------------------
+
+    def _ns(self, ns: str) -> str:
+        return ns or "default"
+
+    def create_workflow(
+        self, ns: str, wf: dict[str, Any], dry_run: bool = False, now: float | None = None
+    ) -> dict[str, Any]:
+        ns = self._ns(ns or wf.get("metadata", {}).get("namespace", ""))
+        wf = copy.deepcopy(wf)
+        wf.setdefault("apiVersion", "argoproj.io/v1alpha1")
+        wf["kind"] = "Workflow"
+        meta = wf.setdefault("metadata", {})
+        meta["namespace"] = ns
+        spec = wf.get("spec") or {}
+        with self.lock:
+            self._inline_template_ref(ns, wf)
+            validate_workflow(wf, self)
+            if not meta.get("name"):
+                if not meta.get("generateName"):
+                    raise ApiError(400, "metadata.name or metadata.generateName is required")
+                for i in range(100):
+                    cand = meta["generateName"] + ids.random_suffix(f"{uuid.uuid4()}{i}")
+                    if self.store.get("workflows", ns, cand) is None:
+                        meta["name"] = cand
+                        break
+            name = meta["name"]
+            if not ids.valid_name(name):
+                raise ApiError(400, f"metadata.name {name!r} is not a valid DNS-1123 subdomain")
+            if self.store.get("workflows", ns, name) is not None:
+                raise ApiError(
+                    409, f'workflows.argoproj.io "{name}" already exists', "AlreadyExists"
+                )
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now_iso(now)
+            meta["generation"] = 1
+            labels = meta.setdefault("labels", {})
+            labels[PHASE_LABEL] = "Pending"
+            labels[COMPLETED_LABEL] = "false"
+            wf["status"] = {"phase": "Pending", "progress": "0/0", "nodes": {}}
+            wf["spec"] = spec
+            if dry_run:
+                return wf
+            self.store.put("workflows", ns, name, wf, now=True)
+            self._queue.add((ns, name))
+            self._cond.notify()
+            return copy.deepcopy(wf)
+
+    def _inline_template_ref(self, ns: str, wf: dict[str, Any]) -> None:
+        ref = (wf.get("spec") or {}).get("workflowTemplateRef")
+        if not ref:
+            return
+        kind = "clusterworkflowtemplates" if ref.get("clusterScope") else "workflowtemplates"
+        tmpl = self.store.get(kind, "" if ref.get("clusterScope") else ns, ref.get("name", ""))
+        if tmpl is None:
+            raise ApiError(400, f"workflow template {ref.get('name')!r} not found")
+        base = copy.deepcopy(tmpl.get("spec") or {})
+        own = wf["spec"]
+        merged = {**base, **{k: v for k, v in own.items() if k != "workflowTemplateRef"}}
+        args = copy.deepcopy(base.get("arguments") or {})
+        given = {p["name"]: p for p in (own.get("arguments") or {}).get("parameters", [])}
+        params = []
+        for p in args.get("parameters", []):
+            params.append({**p, **given.pop(p["name"], {})})
+        params.extend(given.values())
+        if params:
+            args["parameters"] = params
+        if args:
+            merged["arguments"] = args
+        merged["workflowTemplateRef"] = ref
+        wf["spec"] = merged
+
+    def template_from_ref(self, ns: str, ref: dict[str, Any]) -> dict[str, Any]:
+        kind = "clusterworkflowtemplates" if ref.get("clusterScope") else "workflowtemplates"
+        wt = self.store.get(kind, "" if ref.get("clusterScope") else ns, ref.get("name", ""))
+        if wt is None:
+            raise StepError(f"workflow template {ref.get('name')!r} not found")
+        for t in (wt.get("spec") or {}).get("templates", []):
+            if t.get("name") == ref.get("template"):
+                return copy.deepcopy(t)
+        raise StepError(f"template {ref.get('template')!r} not found in {ref.get('name')!r}")
+
+    def get_workflow(self, ns: str, name: str) -> dict[str, Any]:
+        wf = self.store.get("workflows", self._ns(ns), name)
+        if wf is None:
+            raise ApiError(404, f'workflows.argoproj.io "{name}" not found', "NotFound")
+        return wf
+
+    def list_workflows(self, ns: str, selector: str = "") -> list[dict[str, Any]]:
+        match = parse_selector(selector)
+        items = [wf for wf in self.store.items("workflows", ns) if match(wf)]
+        items.sort(
+            key=lambda w: (w["metadata"].get("creationTimestamp", ""), w["metadata"]["name"]),
+            reverse=True,
+        )
+        return items
+
+    def delete_workflow(self, ns: str, name: str) -> None:
+        with self.lock:
+            wf = self.get_workflow(ns, name)
+            ns = self._ns(ns)
+            for node in wf["status"].get("nodes", {}).values():
+                if node.get("type") == "Pod" and node.get("phase") not in DONE:
+                    self.kill_step(ns, name, node["id"], "workflow deleted")
+            self.sync.release_all_of(wf)
+            if wf["status"].get("phase") in DONE:
+                archived = copy.deepcopy(wf)
+                archived["metadata"]["labels"][
+                    "workflows.argoproj.io/workflow-archiving-status"
+                ] = "Archived"
+                self.store.put("archive", ns, wf["metadata"]["uid"], archived, now=True)
+            self.store.delete("workflows", ns, name)
+        shutil.rmtree(self.data / "steps" / ns / name, ignore_errors=True)
+
+    def archived(self, uid: str) -> dict[str, Any]:
+        for wf in self.store.items("archive"):
+            if wf["metadata"].get("uid") == uid:
+                return wf
+        with self.lock:
+            for wf in self.store.items("workflows"):
+                if wf["metadata"].get("uid") == uid:
+                    return wf
+        raise ApiError(404, f"archived workflow {uid} not found", "NotFound")
+
+    def _mutate(self, ns: str, name: str) -> dict[str, Any]:
+        wf = self.get_workflow(ns, name)
+        return wf
+
+    def shutdown(self, ns: str, name: str, how: str) -> dict[str, Any]:
+        with self.lock:
+            wf = self.get_workflow(ns, name)
+            if wf["status"].get("phase") in ("Succeeded", "Failed", "Error"):
+                raise ApiError(409, f"cannot {how.lower()} completed workflow {name}")
+            wf["spec"]["shutdown"] = how
+            self._touch_and_run(wf)
+            op = Operation(self, wf)
+            op.run()
+            self._after_pass(wf, "Running")
+            return copy.deepcopy(wf)
+
+    def _touch_and_run(self, wf: dict[str, Any]) -> None:
+        key = (wf["metadata"]["namespace"], wf["metadata"]["name"])
+        self.store.touch("workflows", *key)
+        self._queue.add(key)
+        self._cond.notify()
+
+    def suspend(self, ns: str, name: str) -> dict[str, Any]:
+        with self.lock:
+            wf = self.get_workflow(ns, name)
+            if wf["status"].get("phase") in ("Succeeded", "Failed", "Error"):
+                raise ApiError(409, "cannot suspend completed workflows")
+            wf["spec"]["suspend"] = True
+            self._touch_and_run(wf)
+            return copy.deepcopy(wf)
+
+    def resume(self, ns: str, name: str) -> dict[str, Any]:
+        with self.lock:
+            wf = self.get_workflow(ns, name)
+            wf["spec"].pop("suspend", None)
+            Operation(self, wf).resume()
+            self._touch_and_run(wf)
+            return copy.deepcopy(wf)
+
+    def retry(self, ns: str, name: str) -> dict[str, Any]:
+        with self.lock:
+            wf = self.get_workflow(ns, name)
+            st = wf["status"]
+            if st.get("phase") not in ("Failed", "Error"):
+                raise ApiError(409, "workflow must be Failed/Error to retry")
+            kept = {
+                nid: n
+                for nid, n in st.get("nodes", {}).items()
+                if n.get("phase") in ("Succeeded", "Skipped")
+                and ".onExit" not in n["name"]
+                and n["type"] not in ("DAG", "Steps", "StepGroup", "TaskGroup")
+            }
+            for n in kept.values():
+                n["children"] = [c for c in n.get("children", []) if c in kept]
+            st["nodes"] = kept
+            st["phase"] = "Running"
+            for k in ("finishedAt", "message"):
+                st.pop(k, None)
+            wf["spec"].pop("shutdown", None)
+            self._touch_and_run(wf)
+            return copy.deepcopy(wf)
+
+    def resubmit(self, ns: str, name: str) -> dict[str, Any]:
+        old = self.get_workflow(ns, name)
+        meta = old["metadata"]
+        new = {
+            "metadata": {
+                "generateName": f"{meta['name']}-",
+                "labels": {
+                    k: v
+                    for k, v in (meta.get("labels") or {}).items()
+                    if not k.startswith("workflows.argoproj.io/")
+                },
+                "annotations": dict(meta.get("annotations") or {}),
+            },
+            "spec": {k: v for k, v in old["spec"].items() if k not in ("shutdown", "suspend")},
+        }
+        new["metadata"]["labels"]["workflows.argoproj.io/resubmitted-from-workflow"] = meta["name"]
+        return self.create_workflow(ns, new)
+
+    def set_configmap(self, ns: str, name: str, data: dict[str, str]) -> None:
+        base = self.data / "configmaps" / self._ns(ns) / name
+        base.mkdir(parents=True, exist_ok=True)
+        for key, value in data.items():
+            (base / key).write_text(str(value))
+        with self.lock:
+            for wf in self.store.items("workflows"):
+                if wf["status"].get("phase") in ("Pending", "Running"):
+                    self._queue.add((wf["metadata"]["namespace"], wf["metadata"]["name"]))
+            self._cond.notify()
+
+    def configmap_value(self, ns: str, name: str, key: str) -> str | None:
+        path = self.data / "configmaps" / self._ns(ns) / name / key
+        return path.read_text() if path.is_file() else None
+
+    # -- logs --------------------------------------------------------------------------
+
+    def find_pod(self, wf: dict[str, Any], pod: str) -> tuple[str, dict[str, Any]] | None:
+        for node in wf["status"].get("nodes", {}).values():
+            if node.get("type") != "Pod":
+                continue
+            name = ids.pod_name(wf["metadata"]["name"], node["name"], node.get("templateName", ""))
+            if pod in (name, node["id"]):
+                return name, node
+        return None
+
+    def logs(
+        self, ns: str, name: str, pod: str | None, follow: bool, tail: int | None
+    ) -> Iterator[dict[str, str]]:
+        wf = self.get_workflow(ns, name)
+        ns = self._ns(ns)
+        if pod:
+            found = self.find_pod(wf, pod)
+            if found is None:
+                raise ApiError(404, f'pods "{pod}" not found', "NotFound")
+            pods = [found]
+        else:
+            pods = [
+                (ids.pod_name(name, n["name"], n.get("templateName", "")), n)
+                for n in sorted(
+                    wf["status"]["nodes"].values(), key=lambda n: n.get("startedAt", "")
+                )
+                if n.get("type") == "Pod"
+            ]
+        return self._stream(ns, name, pods, follow, tail)
+
+    def _stream(self, ns, name, pods, follow, tail) -> Iterator[dict[str, str]]:
+        for pod, node in pods:
+            path = self.log_path(ns, name, pod)
+            yield from self._stream_one(path, pod, node["id"], ns, name, follow, tail)
+
+    def _stream_one(self, path, pod, nid, ns, name, follow, tail) -> Iterator[dict[str, str]]:
+        pos = 0
+        if tail is not None and path.exists():
+            lines = path.read_bytes().splitlines(keepends=True)
+            skip = sum(len(x) for x in lines[: max(0, len(lines) - tail)])
+            pos = skip
+        buf = b""
+        while True:
+            data = b""
+            if path.exists():
+                with open(path, "rb") as fh:
+                    fh.seek(pos)
+                    data = fh.read()
+                    pos += len(data)
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                yield {"content": line.decode(errors="replace"), "podName": pod}
+            if not follow:
+                break
+            with self.lock:
+                wf = self.store.get("workflows", ns, name)
+                node = (wf or {}).get("status", {}).get("nodes", {}).get(nid)
+                running = node is not None and node.get("phase") not in DONE
+                running = running or (ns, name, nid) in self.executor.running
+            if not running and not data:
+                break
+            if not data:
+                time.sleep(0.1)
+        if buf:
+            yield {"content": buf.decode(errors="replace"), "podName": pod}
+
+    # -- artifacts ---------------------------------------------------------------------
+
+    def artifact(self, wf: dict[str, Any], node_id: str, kind: str, art_name: str):
+        node = wf["status"].get("nodes", {}).get(node_id)
+        if node is None:
+            raise ApiError(404, f"node {node_id} not found", "NotFound")
+        section = node.get("outputs" if kind == "outputs" else "inputs") or {}
+        for art in section.get("artifacts", []):
+            if art["name"] != art_name:
+                continue
+            if "s3" in art and art["s3"].get("key"):
+                try:
+                    return self.repo.serve(art["s3"]["key"])
+                except (ArtifactError, OSError) as exc:
+                    raise ApiError(404, str(exc), "NotFound") from exc
+            if "raw" in art:
+                return art["raw"].get("data", "").encode(), art_name
+            raise ApiError(404, f"artifact {art_name} has no stored copy", "NotFound")
+        raise ApiError(404, f"artifact {art_name} not found in {kind} of {node_id}", "NotFound")
+
+    # -- workflow templates -------------------------------------------------------------
+
+    def put_template(self, kind: str, ns: str, tmpl: dict[str, Any], update: bool) -> dict:
+        meta = tmpl.setdefault("metadata", {})
+        with self.lock:
+            if not meta.get("name"):
+                if not meta.get("generateName"):
+                    raise ApiError(400, "metadata.name is required")
+                meta["name"] = meta["generateName"] + ids.random_suffix(str(uuid.uuid4()))
+            existing = self.store.get(kind, ns, meta["name"])
+            if existing is not None and not update:
+                raise ApiError(409, f"{meta['name']} already exists", "AlreadyExists")
+            if existing is None and update:
+                raise ApiError(404, f"{meta['name']} not found", "NotFound")
+            meta.setdefault(
+                "uid", (existing or {}).get("metadata", {}).get("uid") or str(uuid.uuid4())
+            )
+            meta.setdefault("creationTimestamp", now_iso())
+            if ns:
+                meta["namespace"] = ns
+            self.store.put(kind, ns, meta["name"], tmpl, now=True)
+            return copy.deepcopy(tmpl)
+
+
+def container_to_host(tmp: Path, path: str) -> Path | None:
+    """Where a container path lives on the host: under the step's private /tmp, or None."""
+    if not path:
+        return None
+    norm = os.path.normpath(path)
+    if norm == "/tmp":
+        return tmp
+    if norm.startswith("/tmp/"):
+        return tmp / norm[len("/tmp/") :]
+    if not norm.startswith("/"):
+        return tmp / norm
+    return None
+
+
+def run_note(tmpl: dict[str, Any]) -> str:
+    spec = tmpl.get("container") or tmpl.get("script") or {}
+    image = spec.get("image", "")
+    runtime = runtime_for(image)
+    if runtime == "host":
+        return f"image {image} is not available here: ran its command on the host"
+    return ""
+
+
+def parse_selector(selector: str):
+    """A label selector: ``a=b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, ``a``, ``!a``."""
+    reqs = []
+    depth, cur = 0, ""
+    for ch in selector or "":
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            reqs.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        reqs.append(cur.strip())
+    tests = []
+    for req in reqs:
+        if " notin " in req or " in " in req:
+            neg = " notin " in req
+            key, _, rest = req.partition(" notin " if neg else " in ")
+            values = {v.strip() for v in rest.strip().strip("()").split(",")}
+            tests.append((key.strip(), "notin" if neg else "in", values))
+        elif "!=" in req:
+            key, _, val = req.partition("!=")
+            tests.append((key.strip(), "!=", {val.strip()}))
+        elif "==" in req or "=" in req:
+            key, _, val = req.partition("==" if "==" in req else "=")
+            tests.append((key.strip(), "in", {val.strip()}))
+        elif req.startswith("!"):
+            tests.append((req[1:].strip(), "absent", set()))
+        else:
+            tests.append((req, "exists", set()))
+
+    def match(obj: dict[str, Any]) -> bool:
+        labels = obj.get("metadata", {}).get("labels") or {}
+        for key, op, values in tests:
+            val = labels.get(key)
+            if op == "in" and val not in values:
+                return False
+            if op in ("notin", "!=") and val in values:
+                return False
+            if op == "exists" and val is None:
+                return False
+            if op == "absent" and val is not None:
+                return False
+        return True
+
+    return match
+
+
+def failed(node: dict[str, Any]) -> bool:
+    return node.get("phase") in FAILED
+
+
+def seconds_since(text: str | None) -> float:
+    ts = parse_iso(text)
+    return 0.0 if ts is None else time.time() - ts

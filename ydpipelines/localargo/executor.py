@@ -1,0 +1,200 @@
+"""Steps as local processes: one process group per step, a private /tmp per step (a mount
+namespace made by ``unshare``), stdout+stderr streamed to the step's log file."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SHIMS = Path(__file__).with_name("shims")
+RESULT_LIMIT = 256 * 1024  # Argo caps outputs.result too
+
+# The wrapper that runs inside the new mount namespace: bind the step's own folder over /tmp,
+# then exec the step. "$0" is the step's tmp folder, "$1" its working directory.
+_WRAPPER = 'mount --bind "$0" /tmp || exit 126; cd "$1" || exit 126; shift; exec "$@"'
+
+
+def _probe(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def namespace_prefix() -> list[str] | None:
+    """The ``unshare`` command line that works on this machine, or None."""
+    if not shutil.which("unshare"):
+        return None
+    base = ["--mount", "--pid", "--fork", "--kill-child=SIGKILL"]
+    for extra in ([], ["--user", "--map-root-user"]):
+        cmd = ["unshare", *extra, *base]
+        if _probe([*cmd, "--", "sh", "-c", "mount --bind /tmp /tmp"]):
+            return cmd
+    return None
+
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    # PR_SET_PDEATHSIG: the step dies with the engine (the restart then marks it lost).
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+@dataclass
+class StepRun:
+    key: tuple[str, str, str]  # (namespace, workflow, node id)
+    argv: list[str]
+    env: dict[str, str]
+    tmp_dir: Path
+    cwd: str  # as the step sees it (may be under /tmp)
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    kill_reason: str | None = None
+    stdout: bytearray = field(default_factory=bytearray)
+    prepare: Callable[[], None] | None = None  # places input artifacts, in the step's thread
+    outputs: dict = field(default_factory=dict)  # the template's declared outputs
+    pod: str = ""
+
+
+class _Skip(Exception):
+    pass
+
+
+Done = Callable[[StepRun, int, str | None], None]
+
+
+class Executor:
+    """Starts step processes, bounded by ``max_parallel``; reports each exit to ``on_done``."""
+
+    def __init__(self, max_parallel: int, on_done: Done) -> None:
+        self.max_parallel = max_parallel
+        self.on_done = on_done
+        self.running: dict[tuple[str, str, str], StepRun] = {}
+        self.lock = threading.Lock()
+        self.prefix = namespace_prefix()
+
+    def free_slots(self) -> int:
+        with self.lock:
+            return self.max_parallel - len(self.running)
+
+    def start(self, run: StepRun) -> bool:
+        with self.lock:
+            if len(self.running) >= self.max_parallel or run.key in self.running:
+                return False
+            self.running[run.key] = run
+        threading.Thread(target=self._run, args=(run,), daemon=True, name="step").start()
+        return True
+
+    def kill(self, key: tuple[str, str, str], reason: str) -> bool:
+        with self.lock:
+            run = self.running.get(key)
+        if run is None:
+            return False
+        run.kill_reason = reason
+        proc = run.proc
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        return True
+
+    def _command(self, run: StepRun) -> list[str]:
+        if self.prefix is None:
+            raise OSError(
+                "cannot give the step a private /tmp: `unshare --mount` is unavailable here "
+                "(run the engine as root or enable unprivileged user namespaces)"
+            )
+        return [*self.prefix, "--", "/bin/sh", "-c", _WRAPPER, str(run.tmp_dir), run.cwd, *run.argv]
+
+    def _run(self, run: StepRun) -> None:
+        run.log_path.parent.mkdir(parents=True, exist_ok=True)
+        code = -1
+        error: str | None = None
+        with open(run.log_path, "ab", buffering=0) as log:
+            run.started = time.time()
+            try:
+                if run.prepare is not None:
+                    run.prepare()
+            except Exception as exc:  # any failure to place inputs errors the step, with why
+                error = f"failed to load input artifacts: {exc}"
+                log.write(f"{error}\n".encode())
+            try:
+                if error:
+                    raise _Skip
+                run.proc = subprocess.Popen(
+                    self._command(run),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=run.env,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
+            except _Skip:
+                pass
+            except OSError as exc:
+                error = str(exc)
+                log.write(f"{error}\n".encode())
+            else:
+                if run.kill_reason:  # stopped between slot and spawn
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(run.proc.pid, signal.SIGKILL)
+                self._pump(run, log)
+                code = run.proc.wait()
+        with self.lock:
+            self.running.pop(run.key, None)
+        self.on_done(run, code, error or run.kill_reason)
+
+    def _pump(self, run: StepRun, log) -> None:
+        assert run.proc is not None and run.proc.stdout and run.proc.stderr
+        sel = selectors.DefaultSelector()
+        sel.register(run.proc.stdout, selectors.EVENT_READ, "out")
+        sel.register(run.proc.stderr, selectors.EVENT_READ, "err")
+        open_streams = 2
+        while open_streams:
+            for key, _ in sel.select():
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                log.write(chunk)
+                if key.data == "out" and len(run.stdout) < RESULT_LIMIT:
+                    run.stdout.extend(chunk[: RESULT_LIMIT - len(run.stdout)])
+        sel.close()
+
+
+def step_path(extra: list[str] | None = None) -> str:
+    """PATH for a step: our shims, the engine's own interpreter, then the host's PATH."""
+    parts = [str(SHIMS), os.path.dirname(sys.executable), *(extra or [])]
+    parts.append(os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
+    return os.pathsep.join(parts)
+
+
+PYTHON_IMAGES = ("python", "jupyter", "quay.io/jupyter", "continuumio", "tensorflow", "pytorch")
+SHELL_IMAGES = ("alpine", "busybox", "ubuntu", "debian", "bash", "centos", "fedora")
+
+
+def runtime_for(image: str) -> str:
+    """How an image maps to this machine: 'python', 'shell', 'argosay' or 'host'."""
+    name = image.rsplit("/", 1)[-1].split(":")[0].split("@")[0]
+    if name == "argosay":
+        return "argosay"
+    if image.startswith(PYTHON_IMAGES) or name.startswith(("python", "jupyter", "pytorch")):
+        return "python"
+    if name.startswith(SHELL_IMAGES):
+        return "shell"
+    return "host"

@@ -1,0 +1,202 @@
+"""Create-time checks: a malformed workflow gets a 400 naming the field, and a feature this
+engine cannot run gets ``unsupported: <field path>`` instead of a workflow that would hang."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from .expressions import ExpressionError, check_expr
+from .templating import find_tags
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 500: 13, 501: 12}
+
+
+class ApiError(Exception):
+    """An error answered the way the Argo Server answers (grpc-gateway's error body)."""
+
+    def __init__(self, status: int, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason
+
+    def body(self) -> dict[str, Any]:
+        return {"code": GRPC_CODES.get(self.status, 2), "message": self.message}
+
+
+UNSUPPORTED_TEMPLATE_KINDS = ("resource", "containerSet", "data", "http", "plugin")
+UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize", "volumes")
+REMOTE_ARTIFACTS = ("s3", "gcs", "git", "hdfs", "artifactory", "azure", "oss", "plugin")
+RUNNABLE = ("container", "script", "dag", "steps", "suspend")
+
+
+def unsupported(path: str, why: str = "") -> ApiError:
+    return ApiError(400, f"unsupported: {path}" + (f" ({why})" if why else ""))
+
+
+def in_tmp(path: str) -> bool:
+    norm = os.path.normpath(path)
+    return norm == "/tmp" or norm.startswith("/tmp/") or not norm.startswith("/")
+
+
+def validate_workflow(wf: dict[str, Any], engine: Engine | None = None) -> None:
+    spec = wf.get("spec")
+    if not isinstance(spec, dict):
+        raise ApiError(400, "spec is required")
+    validate_spec(spec, "spec")
+
+
+def validate_spec(spec: dict[str, Any], where: str) -> None:
+    templates = spec.get("templates") or []
+    if not isinstance(templates, list):
+        raise ApiError(400, f"{where}.templates must be a list")
+    names = set()
+    for i, tmpl in enumerate(templates):
+        if not isinstance(tmpl, dict) or not tmpl.get("name"):
+            raise ApiError(400, f"{where}.templates[{i}].name is required")
+        if tmpl["name"] in names:
+            raise ApiError(400, f"{where}.templates[{i}].name {tmpl['name']!r} is not unique")
+        names.add(tmpl["name"])
+    entry = spec.get("entrypoint")
+    if not entry and not spec.get("workflowTemplateRef"):
+        raise ApiError(400, f"{where}.entrypoint is required")
+    if entry and templates and entry not in names and "{{" not in entry:
+        raise ApiError(400, f"{where}.entrypoint template {entry!r} is not defined")
+    for field in ("volumeClaimTemplates", "artifactRepositoryRef", "podGCLabelSelector"):
+        if spec.get(field):
+            raise unsupported(f"{where}.{field}")
+    for j, vol in enumerate(spec.get("volumes") or []):
+        if set(vol) - {"name", "emptyDir"}:
+            kind = next(k for k in vol if k != "name")
+            raise unsupported(f"{where}.volumes[{j}].{kind}", "only emptyDir volumes map here")
+    hooks = spec.get("hooks") or {}
+    for name in hooks:
+        if name != "exit":
+            raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
+    sel = spec.get("nodeSelector") or {}
+    if sel.get("kubernetes.io/os") == "windows":
+        raise unsupported(f"{where}.nodeSelector", "windows nodes")
+    _check_sync(spec.get("synchronization"), f"{where}.synchronization")
+    for i, tmpl in enumerate(templates):
+        validate_template(tmpl, f"{where}.templates[{i}]", names)
+    _check_expressions(spec, where)
+
+
+def _check_sync(sync: dict[str, Any] | None, where: str) -> None:
+    if not sync:
+        return
+    for j, sem in enumerate(sync.get("semaphores") or []):
+        if "database" in sem:
+            raise unsupported(f"{where}.semaphores[{j}].database", "database semaphores")
+
+
+def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None:
+    for kind in UNSUPPORTED_TEMPLATE_KINDS:
+        if kind in tmpl:
+            raise unsupported(f"{where}.{kind}")
+    for field in UNSUPPORTED_TEMPLATE_FIELDS:
+        if tmpl.get(field):
+            raise unsupported(f"{where}.{field}")
+    if not any(k in tmpl for k in RUNNABLE):
+        raise ApiError(400, f"{where} has no container, script, dag, steps or suspend")
+    if (tmpl.get("nodeSelector") or {}).get("kubernetes.io/os") == "windows":
+        raise unsupported(f"{where}.nodeSelector", "windows nodes")
+    _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
+    body = tmpl.get("container") or tmpl.get("script")
+    if body:
+        _check_container(body, f"{where}.{'container' if 'container' in tmpl else 'script'}")
+    inputs = tmpl.get("inputs") or {}
+    for j, p in enumerate(inputs.get("parameters") or []):
+        if (p.get("valueFrom") or {}).get("configMapKeyRef"):
+            raise unsupported(f"{where}.inputs.parameters[{j}].valueFrom.configMapKeyRef")
+    for j, art in enumerate(inputs.get("artifacts") or []):
+        _check_artifact(art, f"{where}.inputs.artifacts[{j}]", body is not None)
+    outputs = tmpl.get("outputs") or {}
+    for j, p in enumerate(outputs.get("parameters") or []):
+        vf = p.get("valueFrom") or {}
+        for bad in ("jsonPath", "jqFilter", "event", "configMapKeyRef"):
+            if bad in vf:
+                raise unsupported(f"{where}.outputs.parameters[{j}].valueFrom.{bad}")
+        path = vf.get("path")
+        if path and body is not None and not in_tmp(path) and "{{" not in path:
+            raise unsupported(
+                f"{where}.outputs.parameters[{j}].valueFrom.path", f"{path} is outside /tmp"
+            )
+    for j, art in enumerate(outputs.get("artifacts") or []):
+        _check_artifact(art, f"{where}.outputs.artifacts[{j}]", body is not None)
+    for j, group in enumerate(tmpl.get("steps") or []):
+        for k, step in enumerate(group or []):
+            _check_task(step, f"{where}.steps[{j}][{k}]", names)
+    for j, task in enumerate((tmpl.get("dag") or {}).get("tasks") or []):
+        _check_task(task, f"{where}.dag.tasks[{j}]", names)
+
+
+def _check_task(task: dict[str, Any], where: str, names: set[str]) -> None:
+    if not task.get("name"):
+        raise ApiError(400, f"{where}.name is required")
+    for name in task.get("hooks") or {}:
+        if name != "exit":
+            raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
+    if task.get("inline"):
+        validate_template({"name": "inline", **task["inline"]}, f"{where}.inline", names)
+    elif task.get("templateRef"):
+        pass  # resolved against stored WorkflowTemplates at run time
+    elif not task.get("template"):
+        raise ApiError(400, f"{where}.template is required")
+    elif task["template"] not in names and "{{" not in task["template"]:
+        raise ApiError(400, f"{where}.template {task['template']!r} is not defined")
+    for j, art in enumerate((task.get("arguments") or {}).get("artifacts") or []):
+        for kind in REMOTE_ARTIFACTS:
+            if kind in art:
+                raise unsupported(f"{where}.arguments.artifacts[{j}].{kind}")
+
+
+def _check_container(body: dict[str, Any], where: str) -> None:
+    for j, var in enumerate(body.get("env") or []):
+        vf = var.get("valueFrom") or {}
+        if "resourceFieldRef" in vf:
+            raise unsupported(f"{where}.env[{j}].valueFrom.resourceFieldRef")
+    if body.get("envFrom"):
+        raise unsupported(f"{where}.envFrom")
+    for j, mount in enumerate(body.get("volumeMounts") or []):
+        if not in_tmp(mount.get("mountPath", "")):
+            raise unsupported(
+                f"{where}.volumeMounts[{j}].mountPath",
+                f"{mount.get('mountPath')} is outside /tmp; steps get a private /tmp only",
+            )
+    wd = body.get("workingDir")
+    if wd and "{{" not in wd and not in_tmp(wd) and not os.path.isdir(wd):
+        raise unsupported(f"{where}.workingDir", f"{wd} is outside /tmp")
+
+
+def _check_artifact(art: dict[str, Any], where: str, pod: bool) -> None:
+    for kind in REMOTE_ARTIFACTS:
+        if kind in art:
+            raise unsupported(f"{where}.{kind}", "only http, raw and artifacts of other steps")
+    if "fromExpression" in art:
+        raise unsupported(f"{where}.fromExpression")
+    if "zip" in (art.get("archive") or {}):
+        raise unsupported(f"{where}.archive.zip")
+    path = art.get("path")
+    if pod and path and "{{" not in path and not in_tmp(path):
+        raise unsupported(f"{where}.path", f"{path} is outside /tmp; steps get a private /tmp only")
+
+
+def _check_expressions(obj: Any, where: str) -> None:
+    if isinstance(obj, str):
+        for _, _, inner in find_tags(obj):
+            if inner.startswith("="):
+                try:
+                    check_expr(inner[1:])
+                except ExpressionError as exc:
+                    raise unsupported(where, f"expression {inner[1:].strip()!r}: {exc}") from exc
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_expressions(v, f"{where}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _check_expressions(v, f"{where}[{i}]")
