@@ -17,7 +17,9 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from apps.pipelines import graph as graph_lib
@@ -59,6 +61,7 @@ def pipeline_queryset() -> QuerySet[Pipeline]:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
     filterset = PipelineFilter(request.GET, queryset=pipeline_queryset())
     queryset = filterset.qs
@@ -66,7 +69,9 @@ def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
     queryset = queryset.order_by(*queryset.query.order_by, "-pk")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "pipelines/pipeline_list.html"
-    if request.htmx and not request.htmx.boosted:
+    # Only the table for htmx's own swaps; a boosted link or a history restore needs the page.
+    htmx = request.htmx
+    if htmx and not htmx.boosted and not htmx.history_restore_request:
         template += "#pipeline-table"
     return render(
         request,
@@ -263,8 +268,9 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
 def version_yaml(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResponse:
     version = _get_version(pk, version_id, defer=("spec",))
     response = HttpResponse(manifest_yaml(version), content_type="application/yaml; charset=utf-8")
-    filename = f"{version.pipeline.name}-{version.name}.yaml".replace('"', "")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"{version.pipeline.name}-{version.name}.yaml"
+    )
     return response
 
 

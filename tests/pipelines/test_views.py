@@ -204,6 +204,13 @@ def test_htmx_request_gets_only_the_table(auth_client) -> None:
     assert 'id="sort-input"' in body and 'hx-swap-oob="true"' in body
     assert 'id="pipeline-table"' in body
     assert "<html" not in body and "sidebar" not in body and "pipe-001" in body
+    assert "HX-Request" in response["Vary"]
+    # A history restore (the page left htmx's cache) gets the whole page.
+    restore = auth_client.get(
+        reverse("pipelines:list"),
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in restore.content.decode()
 
 
 @pytest.mark.django_db
