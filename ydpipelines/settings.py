@@ -150,6 +150,11 @@ CELERY_BEAT_SCHEDULE = {
         # A pass that could not start in time is useless: the next one is due already.
         "options": {"expires": max(YDP_SYNC_INTERVAL_SECONDS * 5, 5)},
     },
+    "discover-recurring-runs": {
+        "task": "apps.runs.tasks.discover_recurring_runs",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
     "submit-pending-runs": {
         "task": "apps.orchestration.tasks.submit_pending_runs",
         "schedule": float(max(YDP_SUBMIT_STALE_SECONDS // 2, 1)),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("pipelines/", include("apps.pipelines.urls")),
     path("experiments/", include("apps.experiments.urls")),
+    path("runs/recurring/", include("apps.runs.urls_recurring")),
     path("runs/", include("apps.runs.urls")),
     # Signed downloads for running steps (bundle, step runner): no session, see bundles.py.
     path("steps/", include("apps.pipelines.urls_steps")),

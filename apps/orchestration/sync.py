@@ -21,8 +21,10 @@ from apps.runs.models import Run, Step
 
 logger = logging.getLogger(__name__)
 
-RUN_LABEL = "ydpipelines.io/run"
-ACTIVE_SELECTOR = f"{RUN_LABEL},workflows.argoproj.io/completed!=true"
+# Every workflow the app starts carries its pipeline version's label: one-off runs and the ones a
+# recurring run's CronWorkflow spawns alike, so that one selector finds them all.
+VERSION_LABEL = "ydpipelines.io/pipeline-version"
+ACTIVE_SELECTOR = f"{VERSION_LABEL},workflows.argoproj.io/completed!=true"
 # Nodes that are the workflow's own bookkeeping, not a step a user wants to see.
 HIDDEN_NODE_TYPES = frozenset({"StepGroup", "TaskGroup"})
 STEP_FIELDS = [

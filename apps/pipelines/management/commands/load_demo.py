@@ -15,8 +15,8 @@ from apps.pipelines.models import Pipeline
 from apps.pipelines.services import create_version
 
 DEMOS = [
-    ("Tabular classification demo", "demo", "Profile, train and evaluate a classifier."),
-    ("Failing step demo", "failing", "A pipeline whose second step raises: see how failures look."),
+    ("Customer churn", "demo", "Profile customers, train a decision tree, evaluate it."),
+    ("Failing step", "failing", "A pipeline whose second step raises: see how failures look."),
 ]
 
 
