@@ -23,8 +23,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="steps run at once (default: the number of cores)",
     )
+    parser.add_argument(
+        "--cron-seconds",
+        action="store_true",
+        help="also accept 6-field schedules (seconds last); for tests",
+    )
     args = parser.parse_args(argv)
-    engine = Engine(args.data, args.max_parallel)
+    engine = Engine(args.data, args.max_parallel, cron_seconds=args.cron_seconds)
     try:
         server = make_server(engine, args.host, args.port, args.token)
     except OSError as exc:

@@ -30,7 +30,10 @@ COMPLETED_LABEL = "workflows.argoproj.io/completed"
 
 
 class Engine:
-    def __init__(self, data_dir: str | Path, max_parallel: int | None = None) -> None:
+    def __init__(
+        self, data_dir: str | Path, max_parallel: int | None = None, cron_seconds: bool = False
+    ) -> None:
+        self.cron_seconds = cron_seconds
         self.data = Path(data_dir).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
@@ -70,7 +73,7 @@ class Engine:
         threading.Thread(target=self._loop, name="controller", daemon=True).start()
         from .cron import CronScheduler
 
-        self.cron = CronScheduler(self)
+        self.cron = CronScheduler(self, self.cron_seconds)
         self.cron.start()
 
     def stop(self) -> None:
