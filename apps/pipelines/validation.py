@@ -412,16 +412,70 @@ def _check_structure(
         problems.add([*base, "onExit"], f"template {on_exit!r} does not exist{_known(names)}")
     if by_ref:
         return  # the templates live in the referenced WorkflowTemplate
+    declared = (
+        None
+        if kind == "WorkflowTemplate"
+        else {
+            p.get("name")
+            for p in ((wf_spec.get("arguments") or {}).get("parameters") or [])
+            if isinstance(p, dict)
+        }
+    )
     for index, template in enumerate(templates):
         if not isinstance(template, dict):
             continue
         where = [*base, "templates", index]
+        _check_parameter_refs(template, where, declared, problems)
         if isinstance(template.get("dag"), dict):
             _check_dag(template["dag"], [*where, "dag"], names, problems)
         if isinstance(template.get("steps"), list):
             for g, group in enumerate(template["steps"]):
                 for s, step in enumerate(group if isinstance(group, list) else []):
                     _check_ref(step, [*where, "steps", g, s], names, problems)
+
+
+_WORKFLOW_PARAM = re.compile(r"\{\{\s*workflow\.parameters\.([-\w.]+?)\s*\}\}")
+_INPUT_PARAM = re.compile(r"\{\{\s*inputs\.parameters\.([-\w]+)\s*\}\}")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _check_parameter_refs(
+    template: dict[str, Any],
+    path: list[str | int],
+    declared: set[Any] | None,
+    problems: _Problems,
+) -> None:
+    """`{{workflow.parameters.x}}` needs x among spec.arguments.parameters (`json` is all of
+    them), and `{{inputs.parameters.x}}` needs x among the template's inputs: Argo refuses both
+    at submit. A WorkflowTemplate may leave workflow parameters to whoever submits it
+    (`declared` is None then)."""
+    inputs = {
+        p.get("name")
+        for p in ((template.get("inputs") or {}).get("parameters") or [])
+        if isinstance(p, dict)
+    }
+    for text in _strings(template):
+        for name in _WORKFLOW_PARAM.findall(text):
+            if declared is not None and name not in declared and name != "json":
+                problems.add(
+                    path,
+                    f"uses {{{{workflow.parameters.{name}}}}}, not declared in "
+                    "spec.arguments.parameters",
+                )
+        for name in _INPUT_PARAM.findall(text):
+            if name not in inputs:
+                problems.add(
+                    path, f"uses {{{{inputs.parameters.{name}}}}}, not declared in its inputs"
+                )
 
 
 def _check_ref(

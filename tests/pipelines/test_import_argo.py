@@ -256,3 +256,16 @@ def test_server_fields_are_dropped() -> None:
     manifest = import_upload("wf.yaml", yaml.safe_dump(doc).encode()).manifest
     assert "status" not in manifest
     assert manifest["metadata"] == {"generateName": "diamond-"}
+
+
+def test_undeclared_parameters_are_named() -> None:
+    text = DIAMOND.replace("{{workflow.parameters.message}}", "{{workflow.parameters.mesage}}")
+    text = text.replace(
+        "command: [echo,", "args: ['{{inputs.parameters.who}}']\n      command: [echo,"
+    )
+    message = _refused(text)
+    assert "spec.templates[1]: uses {{workflow.parameters.mesage}}, not declared" in message
+    assert "uses {{inputs.parameters.who}}, not declared in its inputs" in message
+    # {{workflow.parameters.json}} is Argo's own (all parameters as JSON).
+    ok = DIAMOND.replace("{{workflow.parameters.message}}", "{{workflow.parameters.json}}")
+    assert import_upload("wf.yaml", ok.encode()).manifest
