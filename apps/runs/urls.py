@@ -1,4 +1,23 @@
-"""URLs of the runs app (filled in by its views)."""
+"""URLs of the runs app."""
+
+from django.urls import path
+
+from apps.runs import artifact_views, views
 
 app_name = "runs"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.run_list, name="list"),
+    path("new/", views.run_create, name="create"),
+    path("<uuid:pk>/", views.run_detail, name="detail"),
+    path("<uuid:pk>/status/", views.run_status, name="status"),
+    path("<uuid:pk>/terminate/", views.run_terminate, name="terminate"),
+    path("<uuid:pk>/retry/", views.run_retry, name="retry"),
+    path("<uuid:pk>/nodes/<str:key>/", views.node_panel, name="node"),
+    path("<uuid:pk>/nodes/<str:key>/log/", views.node_log, name="node_log"),
+    path("<uuid:pk>/artifacts/<int:artifact_id>/", artifact_views.artifact_view, name="artifact"),
+    path(
+        "<uuid:pk>/artifacts/<int:artifact_id>/download/",
+        artifact_views.artifact_download,
+        name="artifact_download",
+    ),
+]

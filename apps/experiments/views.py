@@ -1,0 +1,151 @@
+"""Experiment pages: list (Active / Archived), create, detail with its runs, archive, restore.
+
+Every page needs a login (LoginRequiredMiddleware); HTMX requests for a list get only its
+table partial, so search and paging swap the table in place."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Max, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.middleware import HtmxDetails
+
+from apps.experiments import services
+from apps.experiments.filters import ExperimentFilter
+from apps.experiments.forms import ExperimentForm
+from apps.experiments.models import Experiment
+from apps.runs.filters import RunFilter
+from apps.runs.queries import run_list_queryset
+
+PAGE_SIZE = 20
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def experiment_queryset(*, archived: bool) -> QuerySet[Experiment]:
+    """Experiments with their run count and last run time, in one query."""
+    return (
+        Experiment.objects.filter(archived_at__isnull=not archived)
+        .annotate(run_count=Count("runs"), last_run_at=Max("runs__created_at"))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def _archived_tab(request: HttpRequest) -> bool:
+    return request.GET.get("tab") == "archived"
+
+
+@require_GET
+def experiment_list(request: HtmxHttpRequest) -> HttpResponse:
+    archived = _archived_tab(request)
+    filterset = ExperimentFilter(request.GET, queryset=experiment_queryset(archived=archived))
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "experiments/experiment_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#experiment-table"
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "archived": archived,
+            "query": request.GET.get("q", "").strip(),
+            "archived_count": Experiment.objects.filter(archived_at__isnull=False).count()
+            if not archived
+            else None,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def experiment_create(request: HtmxHttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ExperimentForm(request.POST)
+        if form.is_valid():
+            experiment = form.save(commit=False)
+            experiment.created_by = request.user
+            experiment.save()
+            messages.success(request, f"Created experiment “{experiment.name}”.")
+            return redirect(experiment)
+    else:
+        form = ExperimentForm()
+    return render(request, "experiments/experiment_form.html", {"form": form})
+
+
+@require_GET
+def experiment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment.objects.select_related("created_by"), pk=pk)
+    runs = run_list_queryset().filter(experiment=experiment)
+    archived_runs = request.GET.get("runs") == "archived"
+    runs = runs.filter(archived_at__isnull=not archived_runs)
+    filterset = RunFilter(request.GET, queryset=runs)
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "experiments/experiment_detail.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#run-table"
+    return render(
+        request,
+        template,
+        {
+            "experiment": experiment,
+            "filter": filterset,
+            "page": page,
+            "archived_runs": archived_runs,
+            "hide_experiment": True,
+            "create_run_url": f"{reverse('runs:create')}?experiment={experiment.pk}",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def experiment_archive(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation (the page without JavaScript); POST archives."""
+    experiment = get_object_or_404(Experiment, pk=pk)
+    if experiment.is_archived:
+        messages.info(request, f"“{experiment.name}” is archived already.")
+        return redirect(experiment)
+    if request.method == "POST":
+        result = services.archive_experiment(experiment)
+        messages.success(
+            request,
+            f"Archived “{experiment.name}” and {result.runs} run{'s' if result.runs != 1 else ''}."
+            " Find them under Archived; Restore brings them back.",
+        )
+        return redirect(experiment)
+    active_runs = experiment.runs.filter(archived_at__isnull=True).count()
+    return render(
+        request,
+        "experiments/experiment_confirm.html",
+        {"experiment": experiment, "action": "archive", "run_count": active_runs},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def experiment_restore(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment, pk=pk)
+    if not experiment.is_archived:
+        messages.info(request, f"“{experiment.name}” is not archived.")
+        return redirect(experiment)
+    if request.method == "POST":
+        result = services.restore_experiment(experiment)
+        messages.success(
+            request,
+            f"Restored “{experiment.name}” and the {result.runs} "
+            f"run{'s' if result.runs != 1 else ''} archived with it.",
+        )
+        return redirect(experiment)
+    return render(
+        request,
+        "experiments/experiment_confirm.html",
+        {
+            "experiment": experiment,
+            "action": "restore",
+            "run_count": services.runs_to_restore(experiment),
+        },
+    )

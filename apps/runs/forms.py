@@ -1,0 +1,152 @@
+"""The one-off run form: pipeline, version, name, experiment (chosen or new), parameters.
+
+The parameter fields come from the chosen version's declared parameters. They are plain text
+fields with typed widgets: the values are checked by apps.runs.parameters (the same code the
+service and the shell command use), so a bad value reads the same wherever it comes from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from apps.experiments.forms import clean_experiment_name
+from apps.experiments.models import Experiment
+from apps.pipelines.models import Pipeline, PipelineVersion
+
+PARAM_PREFIX = "param_"
+VERSION_FIELDS = ("id", "pipeline_id", "name", "created_at", "parameters")
+
+
+def param_field_name(name: str) -> str:
+    return f"{PARAM_PREFIX}{name}"
+
+
+def default_run_name(version: PipelineVersion) -> str:
+    stamp = timezone.localtime().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{version.pipeline.name} {version.name} {stamp}"
+
+
+def display_value(kind: str, value: Any) -> str:
+    """A declared default or stored value as the form shows it."""
+    if value is None:
+        return ""
+    if kind == "Bool":
+        return "true" if str(value).strip().lower() in {"true", "1", "yes", "on"} else "false"
+    return str(value)
+
+
+class VersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: PipelineVersion) -> str:
+        created = timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M")
+        return f"{obj.name} · {created}"
+
+
+def parameter_field(param: dict[str, Any]) -> forms.Field:
+    kind = param.get("type") or "String"
+    default = param.get("default")
+    help_parts = []
+    if param.get("description"):
+        help_parts.append(str(param["description"]))
+    if default not in (None, ""):
+        help_parts.append(f"Default: {display_value(kind, default)}")
+    elif param.get("required"):
+        help_parts.append("Required.")
+    attrs: dict[str, Any] = {"data-param-type": kind}
+    if kind == "Integer":
+        widget: forms.Widget = forms.NumberInput(attrs={**attrs, "step": "1"})
+    elif kind == "Float":
+        widget = forms.NumberInput(attrs={**attrs, "step": "any"})
+    elif kind == "Bool":
+        widget = forms.Select(attrs=attrs, choices=[("true", "true"), ("false", "false")])
+    else:
+        widget = forms.TextInput(attrs=attrs)
+    field = forms.CharField(
+        label=param["name"],
+        required=False,  # an empty value means the default; apps.runs.parameters decides
+        strip=kind != "String",
+        help_text=" · ".join(help_parts),
+        widget=widget,
+    )
+    field.parameter = param  # type: ignore[attr-defined]
+    return field
+
+
+class RunForm(forms.Form):
+    pipeline = forms.ModelChoiceField(
+        queryset=Pipeline.objects.order_by("name"), empty_label="Choose a pipeline…"
+    )
+    version = VersionChoiceField(
+        queryset=PipelineVersion.objects.none(), empty_label="Choose a version…"
+    )
+    name = forms.CharField(max_length=200, label="Run name")
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Description"
+    )
+    experiment = forms.ModelChoiceField(
+        queryset=Experiment.objects.filter(archived_at__isnull=True).order_by("name"),
+        required=False,
+        empty_label="Choose an experiment…",
+    )
+    new_experiment = forms.CharField(
+        required=False,
+        max_length=200,
+        label="or create a new experiment",
+        widget=forms.TextInput(attrs={"placeholder": "New experiment name"}),
+    )
+    run_type = forms.ChoiceField(
+        choices=[("one_off", "One-off")], initial="one_off", widget=forms.RadioSelect
+    )
+    clone = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # The name the form proposed; a name still equal to it follows the version when it changes.
+    auto_name = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(
+        self,
+        *args: Any,
+        pipeline: Pipeline | None = None,
+        version: PipelineVersion | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.chosen_version = version
+        if pipeline is not None:
+            self.fields["version"].queryset = (
+                PipelineVersion.objects.filter(pipeline=pipeline)
+                .only(*VERSION_FIELDS)
+                .order_by("-created_at")
+            )
+        for param in version.parameters if version is not None else []:
+            self.fields[param_field_name(param["name"])] = parameter_field(param)
+
+    def parameter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith(PARAM_PREFIX)]
+
+    def parameter_values(self) -> dict[str, str]:
+        return {
+            name[len(PARAM_PREFIX) :]: value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(PARAM_PREFIX)
+        }
+
+    def clean_new_experiment(self) -> str:
+        value = self.cleaned_data.get("new_experiment", "")
+        return clean_experiment_name(value) if value.strip() else ""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        missing = not data.get("experiment") and not data.get("new_experiment")
+        if missing and "new_experiment" not in self.errors:
+            self.add_error(
+                "experiment", "Choose the experiment this run belongs to, or name a new one."
+            )
+        return data
+
+    def add_parameter_errors(self, error: ValidationError) -> None:
+        """Put a ValidationError keyed by parameter name on the matching fields."""
+        for name, messages in getattr(error, "message_dict", {"": error.messages}).items():
+            field = param_field_name(name)
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)

@@ -1,0 +1,567 @@
+"""Run pages: the list, the run form, the live run page with its step panel, and the actions.
+
+Live updates: while a run is active the page polls `runs:status` every second. That answer is
+the header (state, progress, duration, actions) plus, out of band, a small element carrying the
+phase of every graph node; runs.js moves those phases onto the SVG's node classes. The SVG itself
+is never swapped, so the user's pan, zoom and focus survive every poll. Once the run is final (and
+its outputs are copied) the answer is the final header, without a trigger, sent with status 286:
+htmx 2 swaps a 286 like any 2xx answer and then cancels the poll."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HTMX_STOP_POLLING
+from django_htmx.middleware import HtmxDetails
+
+from apps.experiments.models import Experiment
+from apps.orchestration.argo import ArgoError, ArgoNotFound, get_client
+from apps.pipelines import graph as graph_lib
+from apps.pipelines.models import Pipeline, PipelineVersion
+from apps.runs import queries
+from apps.runs.constants import RunState, StepPhase
+from apps.runs.filters import RunFilter
+from apps.runs.forms import (
+    RunForm,
+    default_run_name,
+    display_value,
+    param_field_name,
+)
+from apps.runs.models import Artifact, Metric, Run, Step
+from apps.runs.previews import prepare
+from apps.runs.services import create_run
+
+PAGE_SIZE = 20
+RUN_TABS = ("graph", "output", "details")
+STEP_PANELS = ("artifacts", "config", "logs")
+LOG_POLL_TIMEOUT = 3.0  # seconds: a live log fetch must not hold a web worker for long
+MAX_LOG_CHARS = 400_000  # what the page shows of a log (the tail)
+RETRYABLE = frozenset({RunState.FAILED, RunState.ERROR})
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+
+@require_GET
+def run_list(request: HtmxHttpRequest) -> HttpResponse:
+    archived = request.GET.get("tab") == "archived"
+    runs = queries.run_list_queryset().filter(archived_at__isnull=not archived)
+    filterset = RunFilter(request.GET, queryset=runs)
+    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "runs/run_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#run-table"
+    return render(
+        request,
+        template,
+        {
+            "filter": filterset,
+            "page": page,
+            "archived": archived,
+            "query": request.GET.get("q", "").strip(),
+            "filtered": bool(request.GET.get("q", "").strip() or request.GET.get("state")),
+        },
+    )
+
+
+# -- the run form -------------------------------------------------------------------------------
+
+
+def _uuid_or_none(value: Any) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except (TypeError, ValueError):
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    text = str(value or "")
+    return int(text) if text.isdigit() else None
+
+
+def _choose(raw: Any) -> tuple[Pipeline | None, PipelineVersion | None]:
+    """The pipeline and version the form is about: the version if it belongs to the chosen
+    pipeline (or none is chosen), else the pipeline's latest version."""
+    version_id = _uuid_or_none(raw.get("version"))
+    pipeline_id = _int_or_none(raw.get("pipeline"))
+    version = None
+    if version_id:
+        version = (
+            PipelineVersion.objects.select_related("pipeline")
+            .defer("manifest", "spec")
+            .filter(pk=version_id)
+            .first()
+        )
+    if version is not None and pipeline_id in (None, version.pipeline_id):
+        return version.pipeline, version
+    pipeline = Pipeline.objects.filter(pk=pipeline_id).first() if pipeline_id else None
+    if pipeline is None:
+        return None, None
+    latest = (
+        PipelineVersion.objects.filter(pipeline=pipeline)
+        .defer("manifest", "spec")
+        .order_by("-created_at")
+        .first()
+    )
+    if latest is not None:
+        latest.pipeline = pipeline
+    return pipeline, latest
+
+
+def _clone_values(source: Run) -> dict[str, Any]:
+    version = source.pipeline_version
+    values: dict[str, Any] = {
+        "pipeline": version.pipeline_id,
+        "version": str(version.pk),
+        "name": f"Clone of {source.name}"[:200],
+        "description": source.description,
+        "experiment": source.experiment_id if source.experiment.archived_at is None else "",
+        "clone": str(source.pk),
+    }
+    for name, value in (source.parameters or {}).items():
+        values[param_field_name(name)] = value
+    return values
+
+
+def _initial(raw: Any, pipeline: Pipeline | None, version: PipelineVersion | None) -> dict:
+    """The unbound form's values: what the request carried, the version's parameter defaults
+    for what it did not, and a proposed name that follows the version until the user types."""
+    initial: dict[str, Any] = {
+        "pipeline": pipeline.pk if pipeline else None,
+        "version": version.pk if version else None,
+        "description": raw.get("description", ""),
+        "experiment": _int_or_none(raw.get("experiment")),
+        "new_experiment": raw.get("new_experiment", ""),
+        "clone": _uuid_or_none(raw.get("clone")),
+        "run_type": "one_off",
+    }
+    name = (raw.get("name") or "").strip()
+    auto = raw.get("auto_name") or ""
+    if version is not None and (not name or name == auto):
+        name = auto = default_run_name(version)
+    initial["name"], initial["auto_name"] = name, auto
+    for param in version.parameters if version else []:
+        key = param_field_name(param["name"])
+        value = raw.get(key)
+        if value is None:  # a parameter the previous version did not have: its default
+            value = param.get("default")
+        initial[key] = display_value(param.get("type") or "String", value)
+    return initial
+
+
+@require_http_methods(["GET", "POST"])
+def run_create(request: HtmxHttpRequest) -> HttpResponse:
+    """GET ?version= / ?pipeline= / ?experiment= / ?clone= prefill the form; an HTMX GET with the
+    form's values answers its pipeline/version/parameters part (when the pipeline or version
+    changes). POST with `refresh` does the same without JavaScript; POST starts the run."""
+    clone_source = None
+    raw: Any = request.POST if request.method == "POST" else request.GET
+    clone_id = _uuid_or_none(raw.get("clone"))
+    if clone_id:
+        clone_source = (
+            Run.objects.select_related("experiment", "pipeline_version__pipeline")
+            .defer("pipeline_version__manifest", "pipeline_version__spec")
+            .filter(pk=clone_id)
+            .first()
+        )
+    if request.method == "GET" and clone_source is not None and "version" not in raw:
+        raw = _clone_values(clone_source)
+    pipeline, version = _choose(raw)
+    starting = request.method == "POST" and "refresh" not in request.POST
+
+    if starting:
+        form = RunForm(request.POST, pipeline=pipeline, version=version)
+        if form.is_valid() and form.cleaned_data["version"] != version:
+            form.add_error("version", "Choose a version of the chosen pipeline.")
+        if form.is_valid():
+            run = _start(request, form, clone_source)
+            if run is not None:
+                messages.success(request, f"Started “{run.name}”.")
+                return redirect(run)
+    else:
+        form = RunForm(initial=_initial(raw, pipeline, version), pipeline=pipeline, version=version)
+
+    template = "runs/run_form.html"
+    if request.htmx and request.method == "GET" and request.htmx.target == "run-form-dynamic":
+        template += "#run-form-dynamic"
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "pipeline": pipeline,
+            "version": version,
+            "clone_source": clone_source,
+            "has_pipelines": pipeline is not None or Pipeline.objects.exists(),
+            "has_experiments": Experiment.objects.filter(archived_at__isnull=True).exists(),
+        },
+    )
+
+
+def _start(request: HttpRequest, form: RunForm, clone_source: Run | None) -> Run | None:
+    """Create the experiment (if new) and the run in one transaction: a refused parameter
+    leaves nothing behind. Errors go onto the form; returns None then."""
+    data = form.cleaned_data
+    version = PipelineVersion.objects.select_related("pipeline").get(pk=data["version"].pk)
+    try:
+        with transaction.atomic():
+            experiment = data["experiment"]
+            if data["new_experiment"]:
+                experiment = Experiment.objects.create(
+                    name=data["new_experiment"], created_by=request.user
+                )
+            return create_run(
+                version=version,
+                experiment=experiment,
+                parameters=form.parameter_values(),
+                name=data["name"],
+                description=data["description"],
+                user=request.user,
+                cloned_from=clone_source,
+            )
+    except ValidationError as error:
+        form.add_parameter_errors(error)
+    except IntegrityError:
+        form.add_error("new_experiment", "An experiment of that name was created meanwhile.")
+    return None
+
+
+# -- the run page -------------------------------------------------------------------------------
+
+
+def _get_run(pk: Any, *, with_manifest: bool = True) -> Run:
+    queryset = queries.run_detail_queryset()
+    if not with_manifest:
+        queryset = queryset.defer("pipeline_version__manifest", "pipeline_version__spec")
+    return get_object_or_404(queryset, pk=pk)
+
+
+@dataclasses.dataclass
+class LiveState:
+    """What both the page and each poll compute: phases, whether to keep polling, staleness."""
+
+    phases: dict[str, str]
+    live: bool
+    stale: queries.Staleness | None
+    counts: dict[str, int]
+
+
+def _live_state(run: Run, keys: list[str] | None = None) -> LiveState:
+    steps = list(queries.phase_steps_queryset(run))
+    if keys is None:
+        # The poll does not load the manifest: the names Argo reported stand for the keys
+        # (an attempt "task(1)" for "task"); the page ignores names that are not nodes.
+        keys = sorted(
+            {s.display_name for s in steps}
+            | {m.group("key") for s in steps if (m := queries._ATTEMPT.match(s.display_name))}
+        )
+        chosen = queries.best_steps(steps, keys)
+        phases = {key: step.phase for key, step in chosen.items()}
+    else:
+        phases = queries.node_phases(run, steps, keys)
+    counts: dict[str, int] = {}
+    for phase in phases.values():
+        counts[phase] = counts.get(phase, 0) + 1
+    live = not run.is_finished or queries.outputs_pending(run, steps)
+    return LiveState(phases, live, queries.staleness(run), counts)
+
+
+def _header_context(run: Run, state: LiveState) -> dict[str, Any]:
+    return {
+        "run": run,
+        "live": state.live,
+        "stale": state.stale,
+        "phases": state.phases,
+        "phase_counts": sorted(state.counts.items()),
+        "can_retry": run.state in RETRYABLE,
+    }
+
+
+@require_GET
+def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
+    tab = request.GET.get("tab", "graph")
+    if tab not in RUN_TABS:
+        tab = "graph"
+    run = _get_run(pk)
+    version = run.pipeline_version
+    graph = graph_lib.graph_from_manifest(version.manifest, version.spec)
+    keys = [node.key for node in graph.nodes]
+    state = _live_state(run, keys)
+    context = _header_context(run, state)
+    context.update(
+        {
+            "tab": tab,
+            "tab_counts": Run.objects.filter(pk=run.pk)
+            .annotate(
+                metric_count=Coalesce(
+                    Subquery(
+                        Metric.objects.filter(run=OuterRef("pk"))
+                        .values("run")
+                        .annotate(n=Count("pk"))
+                        .values("n")
+                    ),
+                    0,
+                ),
+                artifact_count=Coalesce(
+                    Subquery(
+                        Artifact.objects.filter(run=OuterRef("pk"))
+                        .values("run")
+                        .annotate(n=Count("pk"))
+                        .values("n")
+                    ),
+                    0,
+                ),
+            )
+            .values("metric_count", "artifact_count")
+            .first(),
+        }
+    )
+    if tab == "graph":
+        context["graph_svg"] = graph_lib.render_svg(graph, phases=state.phases)
+        context["nodes"] = [
+            {"key": n.key, "label": n.label, "kind": n.kind, "phase": state.phases.get(n.key)}
+            for n in graph.nodes
+        ]
+        node = request.GET.get("node")
+        if node in keys:
+            panel = _panel_context(request, run, node, request.GET.get("panel"))
+            context.update(panel)
+    elif tab == "output":
+        context["metrics"] = list(
+            Metric.objects.filter(run=run)
+            .select_related("step")
+            .only("name", "value", "format", "step__display_name")
+        )
+        context["artifacts"] = prepare(
+            Artifact.objects.filter(run=run)
+            .select_related("step")
+            .only(
+                "id", "run_id", "name", "kind", "size", "media_type", "data", "file",
+                "created_at", "step__display_name",
+            )
+            .order_by("step__started_at", "name"),
+            full=False,
+        )  # fmt: skip
+    return render(request, "runs/run_detail.html", context)
+
+
+@require_GET
+def run_status(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
+    """The poll: header plus node phases (out of band); 286 once there is nothing left to
+    wait for."""
+    run = _get_run(pk, with_manifest=False)
+    state = _live_state(run)
+    response = render(request, "runs/run_detail.html#run-status", _header_context(run, state))
+    if not state.live:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+# -- the step panel -----------------------------------------------------------------------------
+
+
+def _node_steps(run: Run, key: str) -> tuple[Step | None, Step | None, list[Step]]:
+    """(the Step standing for the node, the Pod that ran it last, all its attempts)."""
+    steps = list(
+        Step.objects.filter(run=run, display_name__startswith=key).defer("log").order_by("id")
+    )
+    chosen = queries.best_steps(steps, [key]).get(key)
+    attempts = [s for s in steps if queries._rank(s, {key}) is not None]
+    pods = [s for s in attempts if s.node_type == "Pod"]
+    pod = chosen if chosen is not None and chosen.node_type == "Pod" else None
+    if pod is None and pods:
+        pod = max(pods, key=lambda s: queries._rank(s, {key})[1][2] * -1)  # type: ignore[index]
+    return chosen, pod, attempts
+
+
+def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) -> dict[str, Any]:
+    step, pod, attempts = _node_steps(run, key)
+    if panel not in STEP_PANELS:
+        running = pod is not None and not pod.is_finished
+        panel = "logs" if running else "artifacts"
+    graph = graph_lib.graph_from_manifest(run.pipeline_version.manifest, run.pipeline_version.spec)
+    node = next((n for n in graph.nodes if n.key == key), None)
+    phase = step.phase if step else (StepPhase.OMITTED if run.is_finished else StepPhase.PENDING)
+    context: dict[str, Any] = {
+        "node_key": key,
+        "node": node,
+        "step": step,
+        "pod": pod,
+        "attempts": attempts,
+        "node_phase": phase,
+        "panel": panel,
+    }
+    if panel == "artifacts":
+        holders = [s.pk for s in (step, pod) if s is not None]
+        artifacts = list(Artifact.objects.filter(step_id__in=holders).order_by("name"))
+        context["artifacts"] = prepare(artifacts)
+        context["step_metrics"] = list(Metric.objects.filter(step_id__in=holders))
+        fetching = pod is not None and pod.is_finished and not pod.artifacts_fetched
+        context["artifacts_waiting"] = fetching and not (
+            run.finished_at and timezone.now() - run.finished_at > queries.OUTPUTS_GRACE
+        )
+    elif panel == "config":
+        context["config"] = queries.task_config(run.pipeline_version.manifest, key)
+    else:
+        context.update(_log_context(run, pod))
+    return context
+
+
+def _log_context(run: Run, pod: Step | None) -> dict[str, Any]:
+    """The log to show: the app's copy once fetched; Argo's live log while the step runs (or
+    until the copy is in); what is stored, with the reason, when Argo cannot be reached."""
+    if pod is None:
+        return {"log_text": "", "log_source": "none", "log_live": run.is_active, "log_error": ""}
+    if pod.log_fetched:
+        log = Step.objects.filter(pk=pod.pk).values_list("log", flat=True).first() or ""
+        return {"log_text": _tail(log), "log_source": "stored", "log_live": False, "log_error": ""}
+    keep_polling = (
+        not pod.is_finished
+        or run.is_active
+        or (
+            run.finished_at is not None and timezone.now() - run.finished_at < queries.OUTPUTS_GRACE
+        )
+    )
+    client = get_client()
+    client.config = dataclasses.replace(client.config, timeout=LOG_POLL_TIMEOUT)
+    try:
+        text = client.get_log(
+            run.workflow_name, pod_name=pod.pod_name, namespace=run.workflow_namespace or None
+        )
+    except ArgoNotFound:
+        text, error = "", "Argo no longer has this log, and the app has no copy of it."
+    except ArgoError as exc:
+        text, error = "", f"Could not read the live log: {exc}. Showing what the app has stored."
+    else:
+        error = ""
+    return {
+        "log_text": _tail(text),
+        "log_source": "live" if not error else "stored",
+        "log_live": keep_polling,
+        "log_error": error,
+    }
+
+
+def _tail(text: str) -> str:
+    if len(text) <= MAX_LOG_CHARS:
+        return text
+    return "(showing the last 400,000 characters)\n" + text[-MAX_LOG_CHARS:]
+
+
+@require_GET
+def node_panel(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
+    """The side panel of one graph node. Without HTMX, the run page with the panel open."""
+    panel = request.GET.get("panel", "")
+    if not request.htmx:
+        url = reverse("runs:detail", args=[pk]) + f"?node={key}"
+        if panel:
+            url += f"&panel={panel}"
+        return redirect(url + "#step-panel")
+    run = _get_run(pk)
+    context = {"run": run, **_panel_context(request, run, key, panel)}
+    if context["node"] is None and context["step"] is None:
+        return HttpResponse(f"The pipeline has no step “{key}”.", status=404)
+    response = render(request, "runs/step_panel.html", context)
+    if panel == "artifacts" and request.GET.get("poll") and not context["artifacts_waiting"]:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+@require_GET
+def node_log(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
+    """The log poll of the side panel: every 2 s while live; 286 with the final text after."""
+    run = _get_run(pk, with_manifest=False)
+    _, pod, _ = _node_steps(run, key)
+    context = {"run": run, "node_key": key, "pod": pod, **_log_context(run, pod)}
+    response = render(request, "runs/step_panel.html#log-view", context)
+    if not context["log_live"]:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def run_terminate(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
+    run = _get_run(pk, with_manifest=False)
+    if not run.is_active:
+        messages.info(request, f"“{run.name}” is {run.state.lower()}: nothing to terminate.")
+        return redirect(run)
+    if request.method == "GET":
+        return render(request, "runs/run_confirm.html", {"run": run, "action": "terminate"})
+    if run.submitted_at is None:
+        # Not on Argo yet: the pending submit sees the state and does nothing.
+        now = timezone.now()
+        updated = Run.objects.filter(pk=run.pk, submitted_at__isnull=True).update(
+            state=RunState.TERMINATED,
+            message=f"Terminated by {request.user.get_username()} before it was submitted.",
+            finished_at=now,
+        )
+        if updated:
+            messages.success(request, "Terminated before it reached Argo.")
+            return redirect(run)
+    try:
+        get_client().terminate_workflow(run.workflow_name, namespace=run.workflow_namespace or None)
+    except ArgoError as exc:
+        messages.error(request, f"Could not terminate the run: {exc}")
+    else:
+        Run.objects.filter(pk=run.pk).update(
+            message=f"Termination requested by {request.user.get_username()}."
+        )
+        messages.success(request, "Termination requested: the running steps are being stopped.")
+    return redirect(run)
+
+
+@require_http_methods(["GET", "POST"])
+def run_retry(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
+    run = _get_run(pk, with_manifest=False)
+    if run.state not in RETRYABLE:
+        messages.info(request, f"Only a failed run can be retried; “{run.name}” is {run.state}.")
+        return redirect(run)
+    if request.method == "GET":
+        return render(request, "runs/run_confirm.html", {"run": run, "action": "retry"})
+    if run.submitted_at is None:
+        # It never reached Argo (refused or unreachable at submit): submit it again.
+        from apps.orchestration.tasks import submit_run
+
+        with transaction.atomic():
+            Run.objects.filter(pk=run.pk).update(
+                state=RunState.PENDING, message="Submitting again.", finished_at=None,
+                sync_error="",
+            )  # fmt: skip
+            submit_run.delay_on_commit(str(run.pk))
+        messages.success(request, "Submitting the run again.")
+        return redirect(run)
+    try:
+        get_client().retry_workflow(run.workflow_name, namespace=run.workflow_namespace or None)
+    except ArgoError as exc:
+        messages.error(request, f"Could not retry the run: {exc}")
+        return redirect(run)
+    # Back to Running so that the sync follows it again and the page polls.
+    Run.objects.filter(pk=run.pk).update(
+        state=RunState.RUNNING,
+        finished_at=None,
+        message=f"Retried by {request.user.get_username()}: failed steps run again.",
+        sync_error="",
+    )
+    messages.success(request, "Retrying: the failed steps run again.")
+    return redirect(run)

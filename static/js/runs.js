@@ -1,0 +1,258 @@
+// The run pages' enhancements: confirmation dialogs, the graph's clickable nodes and live phases,
+// the step panel, the live log's scrolling, and ECharts charts. Every page works without it:
+// links lead to confirmation pages and to the run page with ?node=<step>.
+(function () {
+  "use strict";
+
+  // ---- Confirmation dialogs: <a href="confirm page" data-dialog="dialog id"> ----
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-dialog"));
+      if (dialog && typeof dialog.showModal === "function") {
+        event.preventDefault();
+        dialog.showModal();
+        var first = dialog.querySelector("button[type=submit]");
+        if (first) first.focus();
+      }
+      return;
+    }
+    var closer = event.target.closest("[data-dialog-close]");
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open) open.close();
+    }
+  });
+
+  // ---- The graph: click or Enter on a node opens its panel ----
+  function graphRoot() {
+    return document.querySelector("[data-run-graph]");
+  }
+
+  function nodeUrl(root, key, panel) {
+    var url = root.getAttribute("data-node-url").replace("__node__", encodeURIComponent(key));
+    return panel ? url + "?panel=" + encodeURIComponent(panel) : url;
+  }
+
+  function select(root, key) {
+    root.querySelectorAll(".node.is-selected").forEach(function (n) { n.classList.remove("is-selected"); });
+    if (!key) return;
+    var node = root.querySelector('.node[data-node="' + CSS.escape(key) + '"]');
+    if (node) node.classList.add("is-selected");
+  }
+
+  function setUrl(key) {
+    var url = new URL(window.location.href);
+    if (key) url.searchParams.set("node", key);
+    else url.searchParams.delete("node");
+    url.searchParams.delete("panel");
+    url.hash = "";
+    history.replaceState(history.state, "", url.toString());
+  }
+
+  function openNode(key) {
+    var root = graphRoot();
+    var panel = document.getElementById("step-panel");
+    if (!root || !panel || !window.htmx) return false;
+    panel.hidden = false;
+    root.classList.add("has-panel");
+    select(root, key);
+    setUrl(key);
+    window.htmx.ajax("GET", nodeUrl(root, key), { target: "#step-panel", swap: "innerHTML" });
+    return true;
+  }
+
+  function closePanel() {
+    var root = graphRoot();
+    var panel = document.getElementById("step-panel");
+    if (!root || !panel) return;
+    panel.hidden = true;
+    panel.innerHTML = "";
+    root.classList.remove("has-panel");
+    select(root, null);
+    setUrl(null);
+  }
+
+  function setupGraph() {
+    var root = graphRoot();
+    if (!root) return;
+    var viewport = root.querySelector("[data-graph-viewport]");
+    var current = new URL(window.location.href).searchParams.get("node");
+    if (current) select(root, current);
+    if (!viewport) return;
+    // graph.js captures the pointer for panning, so a click is told from a drag here: a press
+    // and release on the same spot over a node opens it.
+    var press = null;
+    viewport.addEventListener("pointerdown", function (event) {
+      var node = event.target.closest && event.target.closest(".node[data-node]");
+      press = node ? { key: node.getAttribute("data-node"), x: event.clientX, y: event.clientY } : null;
+    }, true);
+    viewport.addEventListener("pointerup", function (event) {
+      if (press && Math.abs(event.clientX - press.x) < 5 && Math.abs(event.clientY - press.y) < 5) {
+        openNode(press.key);
+      }
+      press = null;
+    });
+    viewport.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      var node = event.target.closest && event.target.closest(".node[data-node]");
+      if (!node) return;
+      event.preventDefault();
+      openNode(node.getAttribute("data-node"));
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-open-node]");
+    if (link && openNode(link.getAttribute("data-open-node"))) {
+      event.preventDefault();
+      var panel = document.getElementById("step-panel");
+      if (panel) panel.scrollIntoView({ block: "nearest" });
+      return;
+    }
+    if (event.target.closest("[data-panel-close]") && graphRoot()) {
+      event.preventDefault();
+      closePanel();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !document.querySelector("dialog[open]")) {
+      var panel = document.getElementById("step-panel");
+      if (panel && !panel.hidden) {
+        logPinned = true;
+        closePanel();
+      }
+    }
+  });
+
+  // ---- Live phases: the poll swaps #run-phases out of band; move them onto the SVG ----
+  function phaseClass(phase) {
+    return "phase-" + String(phase || "pending").toLowerCase().replace(/[^a-z]/g, "");
+  }
+
+  function applyPhases() {
+    var holder = document.getElementById("run-phases");
+    var data = document.getElementById("run-phases-data");
+    if (!holder || !data) return;
+    var phases;
+    try { phases = JSON.parse(data.textContent); } catch (e) { return; }
+    var final = holder.getAttribute("data-final") === "true";
+    document.querySelectorAll("[data-run-graph] .node[data-node]").forEach(function (node) {
+      var key = node.getAttribute("data-node");
+      var phase = phases[key] || (final ? "Omitted" : "Pending");
+      var wanted = phaseClass(phase);
+      if (node.classList.contains(wanted)) return;
+      Array.prototype.slice.call(node.classList).forEach(function (c) {
+        if (c.indexOf("phase-") === 0) node.classList.remove(c);
+      });
+      node.classList.add(wanted);
+      var title = node.querySelector("title");
+      if (title) {
+        var lines = title.textContent.split("\n").slice(0, 2);
+        lines.push(phase === "Omitted" ? "not run" : phase);
+        title.textContent = lines.join("\n");
+      }
+      var row = document.querySelector('[data-node-row="' + CSS.escape(key) + '"] [data-phase-badge]');
+      if (row) {
+        row.className = "badge phase " + wanted;
+        row.textContent = phase === "Omitted" ? "not run" : phase;
+      }
+    });
+  }
+
+  // ---- The live log: stay at the bottom unless the reader scrolled up ----
+  var logPinned = true;
+  var logScroll = 0;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var log = document.querySelector("#log-view [data-log]");
+    if (log && event.detail.target && event.detail.target.id === "log-view") {
+      logPinned = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+      logScroll = log.scrollTop;
+    }
+  });
+  function scrollLog() {
+    var log = document.querySelector("#log-view [data-log]");
+    if (log) log.scrollTop = logPinned ? log.scrollHeight : logScroll;
+  }
+
+  // ---- Charts (ECharts): confusion matrix heatmap, ROC curve ----
+  function confusionOption(data) {
+    var labels = data.labels || [];
+    var cells = [];
+    var max = 0;
+    (data.matrix || []).forEach(function (row, i) {
+      row.forEach(function (value, j) {
+        cells.push([j, i, value]);
+        if (value > max) max = value;
+      });
+    });
+    return {
+      tooltip: {
+        formatter: function (p) {
+          return "true <b>" + labels[p.value[1]] + "</b>, predicted <b>" + labels[p.value[0]] + "</b>: " + p.value[2];
+        }
+      },
+      grid: { left: 90, right: 24, top: 16, bottom: 70 },
+      xAxis: { type: "category", data: labels, name: "Predicted", nameLocation: "middle", nameGap: 32, splitArea: { show: true } },
+      yAxis: { type: "category", data: labels, name: "True", nameLocation: "middle", nameGap: 64, inverse: true, splitArea: { show: true } },
+      visualMap: { min: 0, max: max || 1, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120, inRange: { color: ["#f4f7ff", "#2f5bea"] } },
+      series: [{ type: "heatmap", data: cells, label: { show: true }, emphasis: { itemStyle: { borderColor: "#18212f", borderWidth: 1 } } }]
+    };
+  }
+
+  function rocOption(data) {
+    var points = (data.points || []).map(function (p) { return [p[0], p[1], p[2]]; });
+    return {
+      tooltip: {
+        trigger: "item",
+        formatter: function (p) {
+          var v = p.value;
+          return "FPR " + (+v[0]).toFixed(3) + ", TPR " + (+v[1]).toFixed(3) + (v[2] !== "" && v[2] !== undefined ? "<br>threshold " + v[2] : "");
+        }
+      },
+      grid: { left: 56, right: 24, top: 16, bottom: 48 },
+      xAxis: { type: "value", min: 0, max: 1, name: "False positive rate", nameLocation: "middle", nameGap: 28 },
+      yAxis: { type: "value", min: 0, max: 1, name: "True positive rate", nameLocation: "middle", nameGap: 40 },
+      series: [
+        { type: "line", data: points, showSymbol: points.length < 60, symbolSize: 5, lineStyle: { width: 2, color: "#2f5bea" }, itemStyle: { color: "#2f5bea" }, areaStyle: { color: "rgba(47,91,234,0.08)" } },
+        { type: "line", data: [[0, 0], [1, 1]], silent: true, showSymbol: false, lineStyle: { type: "dashed", color: "#9aa5b8", width: 1 } }
+      ]
+    };
+  }
+
+  var charts = [];
+  function initCharts(root) {
+    if (!window.echarts) return;
+    (root || document).querySelectorAll("[data-chart]:not([data-chart-ready])").forEach(function (el) {
+      var data;
+      try { data = JSON.parse(el.getAttribute("data-chart-json") || "{}"); } catch (e) { return; }
+      var kind = el.getAttribute("data-chart");
+      var option = kind === "confusion_matrix" ? confusionOption(data) : kind === "roc" ? rocOption(data) : null;
+      if (!option) return;
+      el.setAttribute("data-chart-ready", "true");
+      el.innerHTML = "";
+      el.classList.add("is-drawn");
+      var chart = window.echarts.init(el, null, { renderer: "svg" });
+      chart.setOption(option);
+      charts.push(chart);
+    });
+  }
+  window.addEventListener("resize", function () {
+    charts = charts.filter(function (c) { return !c.isDisposed() && document.body.contains(c.getDom()); });
+    charts.forEach(function (c) { c.resize(); });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupGraph();
+    initCharts(document);
+    scrollLog();
+  });
+  document.addEventListener("htmx:load", function (event) {
+    initCharts(event.detail.elt);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    applyPhases();
+    var elt = event.target;
+    if (elt && (elt.id === "log-view" || elt.id === "step-panel")) scrollLog();
+  });
+})();
