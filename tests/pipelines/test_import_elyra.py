@@ -596,3 +596,13 @@ def test_the_corpus_schema_accepts_what_we_build() -> None:
     )
     doc = copy.deepcopy(_doc([_node("a", "a.ipynb"), _node("b", "b.py", links=["a"])]))
     jsonschema.Draft4Validator(main, registry=registry).validate(doc)
+
+
+def test_zip_bomb_with_a_lying_header() -> None:
+    """The headers claim a tiny file: reading stops at the claimed size and the CRC fails, so
+    the bomb never inflates."""
+    data = bytearray(_zip({"zeros.bin": b"\0" * (4 * 1024 * 1024)}))
+    real = (4 * 1024 * 1024).to_bytes(4, "little")
+    # Rewrite the uncompressed size in the local header and the central directory to 10.
+    data = bytes(data).replace(real, (10).to_bytes(4, "little"))
+    assert "cannot read entry 'zeros.bin' (Bad CRC-32" in _refused(data, "x.zip")

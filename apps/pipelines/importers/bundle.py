@@ -123,6 +123,12 @@ def _read_member(
                 if not chunk:
                     break
                 size += len(chunk)
+                if size > _RATIO_FLOOR and size > MAX_RATIO * max(info.compress_size, 1):
+                    # The header may understate the size: check the ratio on what was read.
+                    raise PipelineImportError(
+                        f"{upload}: entry {info.filename!r} inflates to over {MAX_RATIO} times "
+                        "its compressed size; refused as a zip bomb."
+                    )
                 if size > budget:
                     raise PipelineImportError(
                         f"{upload}: the files inflate to more than {_mib(max_unzipped_bytes())} "
