@@ -96,3 +96,16 @@ def test_errors_are_one_line(tmp_path: Path, capsys, text: str, words: str) -> N
 def test_missing_file(tmp_path: Path, capsys) -> None:
     assert main([str(tmp_path / "nope.py")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_installed_console_script(tmp_path: Path) -> None:
+    """The `ydp-compile-hera` entry point of pyproject.toml, run from anywhere."""
+    script = Path(sys.executable).parent / "ydp-compile-hera"
+    if not script.exists():
+        pytest.skip("package not installed (pip install -e .)")
+    source = _write(tmp_path, HERA_FILE)
+    done = subprocess.run(
+        [str(script), str(source)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert import_upload("flow.yaml", done.stdout.encode()).manifest["kind"] == "Workflow"
