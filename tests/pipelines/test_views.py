@@ -609,3 +609,33 @@ def test_upload_zip_lacking_a_referenced_file_is_refused_naming_it(auth_client) 
     errors = response.context["form"].non_field_errors()
     assert errors and "load_data.ipynb" in errors[0]
     assert not Pipeline.objects.exists()
+
+
+@pytest.mark.django_db
+def test_yaml_tab_shows_the_beginning_of_a_huge_manifest(auth_client, monkeypatch) -> None:
+    from apps.pipelines import views
+
+    pipeline = Pipeline.objects.create(name="huge")
+    manifest = json.loads(json.dumps(MANIFEST))
+    tasks = [{"name": f"task-{i:04d}", "template": "step"} for i in range(3000)]
+    manifest["spec"]["templates"][0]["dag"]["tasks"] = tasks
+    version = PipelineVersion(
+        pipeline=pipeline,
+        name="v1",
+        source_format="argo",
+        source_filename="w.yaml",
+        manifest=manifest,
+        spec={},
+        node_count=3000,
+        content_hash="0" * 64,
+    )
+    version.save()
+    preview, cut = views.manifest_yaml_preview(version)
+    assert not cut or len(preview) < views.YAML_PREVIEW_CHARS * 1.5
+    monkeypatch.setattr(views, "YAML_PREVIEW_CHARS", 5_000)
+    page = auth_client.get(version.get_absolute_url(), {"tab": "yaml"}).content.decode()
+    assert "too long to show whole" in page
+    assert "task-0000" in page and "task-2999" not in page
+    # The download has every task.
+    download = auth_client.get(reverse("pipelines:version_yaml", args=[pipeline.pk, version.pk]))
+    assert len(yaml.safe_load(download.content)["spec"]["templates"][0]["dag"]["tasks"]) == 3000
