@@ -149,15 +149,12 @@ class ApiFailure(Exception):
 WF = "io.argoproj.workflow.v1alpha1.Workflow"
 
 
-def _int_or_string(schema):
-    """swagger.json types some int-or-string fields as string; accept both (SOURCES.md)."""
-    if isinstance(schema, dict):
-        if schema.get("type") == "string" and schema.get("format") == "int-or-string":
-            return {"type": ["string", "integer"]}
-        return {k: _int_or_string(v) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_int_or_string(x) for x in schema]
-    return schema
+def _int_or_string(definitions: dict) -> dict:
+    """swagger.json types IntOrString as string only; Argo accepts and returns both (see
+    ../shared/argo/SOURCES.md), so the check accepts an integer there too."""
+    fixed = dict(definitions)
+    fixed["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
+    return fixed
 
 
 _resolvers: dict[int, dict] = {}

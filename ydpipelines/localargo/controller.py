@@ -405,11 +405,10 @@ class Operation:
             "Stop": "workflow shutdown with strategy:  Stop",
             "Terminate": "workflow shutdown with strategy:  Terminate",
         }[how]
-        exit_prefix = f"{self.name}.onExit"
         for node in self.nodes.values():
             if node["phase"] in DONE:
                 continue
-            if how != "Terminate" and node["name"].startswith(exit_prefix):
+            if how != "Terminate" and ".onExit" in node["name"]:
                 continue
             if node["type"] == "Pod":
                 self.e.kill_step(self.ns, self.name, node["id"], reason)

@@ -169,7 +169,11 @@ class Engine:
                 else:
                     op.wake_at(limit)
             return
-        if node["phase"] != "Pending" or op.spec.get("suspend") or op.spec.get("shutdown"):
+        shutdown = op.spec.get("shutdown")
+        exiting = ".onExit" in node["name"]  # exit handlers still run after Stop or a deadline
+        if node["phase"] != "Pending" or op.spec.get("suspend"):
+            return
+        if shutdown == "Terminate" or (shutdown and not exiting):
             return
         par = op.spec.get("parallelism")
         if par is not None and op.active_pods >= int(par):
