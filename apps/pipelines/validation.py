@@ -366,10 +366,18 @@ def _check_types(kind: str, manifest: dict[str, Any], problems: _Problems) -> No
         _model_for(kind).model_validate(manifest)
     except ValidationError as exc:
         for error in exc.errors():
-            if error.get("type") == "string_type" and isinstance(error.get("input"), (int, float)):
-                continue  # quantities and int-or-string fields written as numbers are fine
             path = [p for p in error.get("loc", ()) if not _is_union_tag(p)]
+            value = error.get("input")
+            if error.get("type") == "string_type" and isinstance(value, (int, float)):
+                if _QUANTITY_KEYS.intersection(str(p) for p in path):
+                    continue  # a quantity written as a number (cpu: 1) is fine
+                problems.add(path, f"must be a string: write {str(value)!r} in quotes")
+                continue
             problems.add(path, error.get("msg", "invalid value"))
+
+
+# Kubernetes quantities (resources, volume sizes) may be written as YAML numbers.
+_QUANTITY_KEYS = {"limits", "requests", "sizeLimit", "storage", "capacity"}
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -269,3 +269,18 @@ def test_undeclared_parameters_are_named() -> None:
     # {{workflow.parameters.json}} is Argo's own (all parameters as JSON).
     ok = DIAMOND.replace("{{workflow.parameters.message}}", "{{workflow.parameters.json}}")
     assert import_upload("wf.yaml", ok.encode()).manifest
+
+
+def test_numbers_where_kubernetes_wants_strings() -> None:
+    quantities = DIAMOND.replace(
+        "image: alpine:3.19",
+        "image: alpine:3.19\n      resources: {limits: {cpu: 1}, requests: {cpu: 0.5}}",
+    )
+    assert import_upload("wf.yaml", quantities.encode()).manifest
+    env = DIAMOND.replace(
+        "image: alpine:3.19", "image: alpine:3.19\n      env: [{name: A, value: 1}]"
+    )
+    message = _refused(env)
+    assert (
+        "spec.templates[1].container.env[0].value: must be a string: write '1' in quotes" in message
+    )
