@@ -133,6 +133,57 @@
       });
     });
 
+    // Find a node by name: Enter goes to the next match, which is centred and outlined.
+    var find = card.querySelector("[data-graph-find]");
+    var findCount = card.querySelector("[data-graph-find-count]");
+    var matches = [];
+    var current = -1;
+    function centreOn(node) {
+      if (state.scale < 0.9) zoomAt(1 / state.scale, viewport.clientWidth / 2, viewport.clientHeight / 2);
+      var box = node.getBoundingClientRect();
+      var view = viewport.getBoundingClientRect();
+      state.x += view.left + view.width / 2 - (box.left + box.width / 2);
+      state.y += view.top + view.height / 2 - (box.top + box.height / 2);
+      apply();
+    }
+    function search() {
+      var query = find.value.trim().toLowerCase();
+      svg.querySelectorAll(".node.is-match, .node.is-current").forEach(function (node) {
+        node.classList.remove("is-match", "is-current");
+      });
+      matches = [];
+      current = -1;
+      if (query) {
+        svg.querySelectorAll(".node").forEach(function (node) {
+          var text = (node.getAttribute("data-node") + " " + node.textContent).toLowerCase();
+          if (text.indexOf(query) !== -1) {
+            node.classList.add("is-match");
+            matches.push(node);
+          }
+        });
+      }
+      svg.classList.toggle("is-searching", matches.length > 0);
+      if (findCount) findCount.textContent = query ? (matches.length ? matches.length + " found" : "no match") : "";
+    }
+    function next() {
+      if (!matches.length) return;
+      if (current >= 0) matches[current].classList.remove("is-current");
+      current = (current + 1) % matches.length;
+      matches[current].classList.add("is-current");
+      if (findCount) findCount.textContent = (current + 1) + " of " + matches.length;
+      centreOn(matches[current]);
+    }
+    if (find) {
+      find.addEventListener("input", search);
+      find.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          if (current === -1) search();
+          next();
+        }
+      });
+    }
+
     window.addEventListener("resize", function () { apply(); });
     initial();
   }

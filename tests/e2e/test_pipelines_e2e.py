@@ -174,6 +174,12 @@ def test_new_user_uploads_and_explores_a_pipeline(page, live_server, newcomer, s
     assert page.locator("svg .node").count() == 120
     assert int(page.locator("[data-graph-level]").inner_text().rstrip("%")) >= 50
     shots.append(shot(page, "09-graph-120-nodes"))
+    # Finding a node centres it and marks it.
+    page.fill("#graph-find", "step-117")
+    page.press("#graph-find", "Enter")
+    assert page.locator("svg .node.is-current").get_attribute("data-node") == "step-117"
+    assert page.locator("[data-graph-find-count]").inner_text() == "1 of 1"
+    shots.append(shot(page, "09b-graph-find-node"))
 
     # Search the list with HTMX: the table changes in place and the URL follows.
     page.get_by_role("link", name="Pipelines").first.click()
