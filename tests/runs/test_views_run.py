@@ -217,9 +217,8 @@ def test_panel_waits_for_outputs_then_stops(auth_client, run):
     step = make_step(run, "train", StepPhase.SUCCEEDED, artifacts_fetched=False)
     url = reverse("runs:node", args=[run.pk, "train"]) + "?panel=artifacts&poll=1"
     response = auth_client.get(url, headers=HX)
-    assert (
-        response.status_code == 200 and "Copying this step\u2019s outputs" in response.content.decode()
-    )
+    assert response.status_code == 200
+    assert "Copying this step\u2019s outputs" in response.content.decode()
     step.artifacts_fetched = True
     step.save()
     assert auth_client.get(url, headers=HX).status_code == 286
