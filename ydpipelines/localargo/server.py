@@ -120,10 +120,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
+        raw = self._raw
+        if not raw:
             return {}
-        raw = self.rfile.read(length)
         try:
             body = json.loads(raw)
         except ValueError as exc:
@@ -144,6 +143,10 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
         parts = [unquote(p) for p in url.path.strip("/").split("/") if p]
+        # Read the whole body up front: on a kept-alive connection an unread body would be
+        # taken for the next request.
+        length = int(self.headers.get("Content-Length") or 0)
+        self._raw = self.rfile.read(length) if length > 0 else b""
         try:
             if not self._authorized():
                 raise ApiError(

@@ -1,0 +1,75 @@
+"""kill -9 of the engine mid-run, then a restart on the same data dir: nothing is lost."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import requests
+
+from .conftest import NS, Client, EngineProcess, container, workflow
+
+
+def wait_running(api: Client, name: str, display: str) -> None:
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        nodes = api.get(name)["status"]["nodes"].values()
+        if any(n["displayName"] == display and n["phase"] == "Running" for n in nodes):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{display} never started")
+
+
+def test_kill9_and_restart(tmp_path, swagger) -> None:
+    proc = EngineProcess(tmp_path).start()
+    api = Client(proc.url, swagger)
+    first = container(
+        "first",
+        "echo first-log; echo kept > /tmp/a",
+        outputs={"artifacts": [{"name": "a", "path": "/tmp/a"}]},
+    )
+    # attempt 0 hangs (and is lost in the crash); the retry finishes quickly
+    slow = container(
+        "slow", "[ {{retries}} -ge 1 ] || sleep 41.75; echo recovered", retryStrategy={"limit": "2"}
+    )
+    steps = {
+        "name": "main",
+        "steps": [[{"name": "first", "template": "first"}], [{"name": "slow", "template": "slow"}]],
+    }
+    retried = api.create(workflow("main", [steps, first, slow]))["metadata"]["name"]
+    plain = api.create(workflow("main", [container("main", "sleep 41.75")]))["metadata"]["name"]
+    wait_running(api, retried, "slow(0)")
+    wait_running(api, plain, plain)
+    proc.kill9()
+    time.sleep(0.5)
+    leftover = subprocess.run(["pgrep", "-f", "sleep 41.75"], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "step processes must die with the engine"
+
+    proc.start()
+    try:
+        api = Client(proc.url, swagger)
+        wf = api.wait(retried, timeout=20)
+        assert wf["status"]["phase"] == "Succeeded", wf["status"]
+        nodes = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
+        assert nodes["slow(0)"]["phase"] == "Error"
+        assert nodes["slow(0)"]["message"] == "step process lost when the engine stopped"
+        assert nodes["slow(1)"]["outputs"]["result"] == "recovered"
+        lost = api.wait(plain, timeout=20)
+        assert lost["status"]["phase"] == "Error"
+        assert "lost when the engine stopped" in lost["status"]["message"]
+        # the finished step's log and artifact survived the crash
+        log = requests.get(
+            f"{proc.url}/api/v1/workflows/{NS}/{retried}/log",
+            params={"podName": nodes["first"]["id"]},
+            timeout=10,
+        )
+        assert '"first-log"' in log.text
+        art = requests.get(
+            f"{proc.url}/artifact-files/{NS}/workflows/{retried}/{nodes['first']['id']}/outputs/a",
+            timeout=10,
+        )
+        assert art.content == b"kept\n"
+        listed = api.call("GET", f"/api/v1/workflows/{NS}")
+        assert {retried, plain} <= {w["metadata"]["name"] for w in listed["items"]}
+    finally:
+        proc.stop()
