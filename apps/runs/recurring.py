@@ -144,7 +144,10 @@ def _prepare(recurring: RecurringRun, given: dict[str, Any]) -> tuple[PipelineVe
     except ScheduleError as exc:
         raise RecurringError(str(exc)) from None
     version = effective_version(recurring)
-    recurring.parameters = parameters_for(version, given)
+    if recurring.pipeline_version_id:
+        recurring.parameters = resolve_parameters(version.parameters, given)
+    else:
+        recurring.parameters = parameters_for(version, given)
     namespace = recurring.namespace or settings.ARGO_NAMESPACE
     recurring.namespace = namespace
     recurring.cron_workflow_name = recurring.cron_workflow_name or cron_workflow_name(recurring)

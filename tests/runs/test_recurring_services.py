@@ -1,0 +1,239 @@
+# ruff: noqa: F811 - the engine fixtures are imported from tests.integration.conftest
+"""Recurring-run services against the embedded engine over HTTP: the row and its CronWorkflow
+stay in step; when Argo is away nothing is stored; spawned workflows become runs, once."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.experiments.models import Experiment
+from apps.orchestration.argo import ArgoNotFound, get_client
+from apps.orchestration.cron import SEMAPHORE_CONFIGMAP
+from apps.runs.constants import RunState
+from apps.runs.models import RecurringRun, Run
+from apps.runs.recurring import (
+    RecurringError,
+    create_recurring_run,
+    delete_recurring_run,
+    record_spawned_run,
+    run_now,
+    set_enabled,
+    status_of,
+    update_recurring_run,
+)
+from apps.runs.tasks import discover_recurring_runs, discover_spawned_runs, reconcile_cron_workflows
+from tests.integration.conftest import argo, engine  # noqa: F401 - fixtures
+from tests.runs.recurring_fixtures import hello_version, schedule_settings
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def version():
+    return hello_version(pipeline_name=f"hello {time.monotonic_ns()}")
+
+
+@pytest.fixture
+def experiment():
+    return Experiment.objects.create(name=f"schedules {time.monotonic_ns()}")
+
+
+def test_create_makes_the_cron_workflow(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment))
+    cron = get_client().get_cron_workflow(rr.cron_workflow_name)
+    assert cron["spec"]["schedules"] == ["0 3 * * *"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["suspend"] is False
+    assert rr.parameters == {"greeting": "bonjour", "count": "3"}  # the default filled in
+    assert RecurringRun.objects.get(pk=rr.pk).namespace == "argo"
+    assert status_of(rr) == "active"
+
+
+def test_create_with_max_three_writes_the_semaphore_limit(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment, max_concurrency=3))
+    limit = argo.data_dir / "configmaps" / "argo" / SEMAPHORE_CONFIGMAP / rr.cron_workflow_name
+    assert limit.read_text() == "3"
+    cron = get_client().get_cron_workflow(rr.cron_workflow_name)
+    assert cron["spec"]["concurrencyPolicy"] == "Allow"
+
+
+def test_update_replaces_the_schedule(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment))
+    rr = update_recurring_run(
+        rr,
+        schedule_settings(
+            version,
+            experiment,
+            trigger_type="periodic",
+            cron="",
+            interval_seconds=90 * 60,
+            timezone="Europe/Paris",
+            name="renamed",
+        ),
+    )
+    cron = get_client().get_cron_workflow(rr.cron_workflow_name)
+    assert cron["spec"]["schedules"] == ["0 */3 * * *", "30 1-22/3 * * *"]
+    assert cron["spec"]["timezone"] == "Europe/Paris"
+    stored = RecurringRun.objects.get(pk=rr.pk)
+    assert stored.name == "renamed" and stored.cron == "" and stored.interval_seconds == 5400
+
+
+def test_disable_suspends_enable_resumes(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment))
+    set_enabled(rr, False)
+    assert get_client().get_cron_workflow(rr.cron_workflow_name)["spec"]["suspend"] is True
+    assert status_of(RecurringRun.objects.get(pk=rr.pk)) == "disabled"
+    set_enabled(rr, True)
+    assert get_client().get_cron_workflow(rr.cron_workflow_name)["spec"]["suspend"] is False
+
+
+def test_delete_removes_both(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment))
+    delete_recurring_run(rr)
+    assert not RecurringRun.objects.filter(pk=rr.pk).exists()
+    with pytest.raises(ArgoNotFound):
+        get_client().get_cron_workflow(rr.cron_workflow_name)
+
+
+def test_argo_unreachable_stores_nothing(settings, version, experiment):
+    settings.ARGO_SERVER = "http://127.0.0.1:9"
+    settings.ARGO_TIMEOUT_SECONDS = 2
+    with pytest.raises(RecurringError, match=r"unreachable.*Nothing was changed"):
+        create_recurring_run(schedule_settings(version, experiment))
+    assert RecurringRun.objects.count() == 0
+
+
+def test_argo_unreachable_leaves_the_row_unchanged(argo, settings, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment))
+    settings.ARGO_SERVER = "http://127.0.0.1:9"
+    with pytest.raises(RecurringError, match="unreachable"):
+        update_recurring_run(rr, schedule_settings(version, experiment, cron="0 4 * * *"))
+    with pytest.raises(RecurringError, match="unreachable"):
+        set_enabled(rr, False)
+    with pytest.raises(RecurringError, match="unreachable"):
+        delete_recurring_run(rr)
+    stored = RecurringRun.objects.get(pk=rr.pk)
+    assert stored.cron == "0 3 * * *" and stored.enabled
+
+
+def test_end_before_start_and_bad_parameters_store_nothing(argo, version, experiment):
+    now = timezone.now()
+    with pytest.raises(RecurringError, match="end must be after the start"):
+        create_recurring_run(
+            schedule_settings(version, experiment, start_at=now, end_at=now - timedelta(hours=1))
+        )
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        create_recurring_run(schedule_settings(version, experiment, parameters={"nope": "1"}))
+    assert RecurringRun.objects.count() == 0
+
+
+def test_run_now_records_a_run_once_and_discover_finds_lost_ones(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment))
+    run = run_now(rr)
+    assert run.recurring_run_id == rr.pk and run.experiment_id == experiment.pk
+    assert run.pipeline_version_id == version.pk
+    assert run.parameters == {"greeting": "bonjour", "count": "3"}
+    assert run.state in (RunState.PENDING, RunState.RUNNING) and run.submitted_at
+    assert run.name.startswith("nightly hello ")
+    workflow = get_client().get_workflow(run.workflow_name)
+    assert workflow["metadata"]["labels"]["ydpipelines.io/recurring-run"] == str(rr.pk)
+
+    # Asking again for the same workflow gives the same row.
+    assert record_spawned_run(rr.pk, workflow).pk == run.pk
+    # A row lost (say, a web worker died before writing it) is found by discovery, once.
+    Run.objects.filter(pk=run.pk).delete()
+    assert discover_spawned_runs(get_client(), ["argo"]) == 1
+    assert discover_spawned_runs(get_client(), ["argo"]) == 0
+    found = Run.objects.get(workflow_name=run.workflow_name)
+    assert found.recurring_run_id == rr.pk
+
+
+def test_reconcile_suspends_past_the_end_and_resumes_at_the_start(argo, version, experiment):
+    now = timezone.now()
+    rr = create_recurring_run(
+        schedule_settings(version, experiment, start_at=now + timedelta(hours=1))
+    )
+    client = get_client()
+    assert client.get_cron_workflow(rr.cron_workflow_name)["spec"]["suspend"] is True
+    assert status_of(rr) == "scheduled"
+    # The start comes.
+    RecurringRun.objects.filter(pk=rr.pk).update(start_at=now - timedelta(minutes=1))
+    stats = reconcile_cron_workflows(client, ["argo"])
+    assert stats["resumed"] == 1
+    assert client.get_cron_workflow(rr.cron_workflow_name)["spec"]["suspend"] is False
+    # The end passes.
+    RecurringRun.objects.filter(pk=rr.pk).update(end_at=now)
+    assert reconcile_cron_workflows(client, ["argo"])["suspended"] == 1
+    assert client.get_cron_workflow(rr.cron_workflow_name)["spec"]["suspend"] is True
+    assert status_of(RecurringRun.objects.get(pk=rr.pk)) == "expired"
+    assert reconcile_cron_workflows(client, ["argo"])["suspended"] == 0
+
+
+def test_latest_version_mode_follows_new_versions(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment, pipeline_version=None))
+    client = get_client()
+    labels = client.get_cron_workflow(rr.cron_workflow_name)["spec"]["workflowMetadata"]["labels"]
+    assert labels["ydpipelines.io/pipeline-version"] == str(version.pk)
+    newer = hello_version(pipeline=version.pipeline)
+    assert reconcile_cron_workflows(client, ["argo"])["updated"] == 1
+    labels = client.get_cron_workflow(rr.cron_workflow_name)["spec"]["workflowMetadata"]["labels"]
+    assert labels["ydpipelines.io/pipeline-version"] == str(newer.pk)
+
+
+@pytest.mark.timeout(100)
+def test_every_minute_schedule_spawns_a_run_within_70_seconds(argo, version, experiment):
+    """Slow on purpose (a real minute): the engine fires `* * * * *` and discovery records it."""
+    rr = create_recurring_run(schedule_settings(version, experiment, cron="* * * * *"))
+    deadline = time.monotonic() + 75
+    while time.monotonic() < deadline:
+        discover_recurring_runs.run()
+        if rr.runs.exists():
+            break
+        time.sleep(2)
+    run = rr.runs.get()
+    assert run.workflow_name.startswith(f"{rr.cron_workflow_name}-")
+    assert run.experiment_id == experiment.pk
+
+
+SLEEPY_YAML = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: sleepy-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      container:
+        image: alpine:3.20
+        command: [sh, -c]
+        args: ["sleep 3"]
+"""
+
+
+def test_max_two_lets_two_of_three_run_at_once(argo, experiment):
+    from apps.pipelines.services import create_version
+
+    version = create_version(
+        upload_name="sleepy.yaml", data=SLEEPY_YAML.encode(), pipeline_name="sleepy"
+    )
+    rr = create_recurring_run(
+        schedule_settings(version, experiment, parameters={}, max_concurrency=2)
+    )
+    names = [run_now(rr).workflow_name for _ in range(3)]
+    client = get_client()
+    most_running, deadline = 0, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        phases = [client.get_workflow(n)["status"].get("phase") for n in names]
+        most_running = max(most_running, phases.count("Running"))
+        if all(p in ("Succeeded", "Failed", "Error") for p in phases):
+            break
+        time.sleep(0.3)
+    assert phases == ["Succeeded"] * 3
+    assert most_running == 2
