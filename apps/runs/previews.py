@@ -71,6 +71,24 @@ def _csv_table(raw: bytes) -> dict[str, Any]:
     }
 
 
+# The order a step's artifacts are shown in: what the step meant to show first (charts, its
+# report, its notes, tables), then the rendered notebook, then plain files.
+_KIND_ORDER = {
+    ArtifactKind.CONFUSION_MATRIX: 0,
+    ArtifactKind.ROC: 1,
+    ArtifactKind.HTML: 2,
+    ArtifactKind.MARKDOWN: 3,
+    ArtifactKind.TABLE: 4,
+    ArtifactKind.IMAGE: 5,
+}
+_LATE_NAMES = {"notebook-html": 6, "notebook": 7, "mlpipeline-metrics": 9}
+
+
+def display_order(artifact: Artifact) -> tuple[int, str]:
+    rank = _LATE_NAMES.get(artifact.name, _KIND_ORDER.get(artifact.kind, 8))
+    return rank, artifact.name
+
+
 def prepare(artifacts: Iterable[Artifact], *, full: bool = True) -> list[Artifact]:
     """Attach what the templates show: `.preview` (html, markdown, table, chart, image, or
     file), `.rendered` (sanitized markdown), `.table` and `.chart` (JSON-able data).

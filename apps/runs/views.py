@@ -40,7 +40,7 @@ from apps.runs.forms import (
     param_field_name,
 )
 from apps.runs.models import Artifact, Metric, Run, Step
-from apps.runs.previews import prepare
+from apps.runs.previews import display_order, prepare
 from apps.runs.services import create_run
 
 PAGE_SIZE = 20
@@ -284,9 +284,23 @@ def _live_state(run: Run, keys: list[str] | None = None) -> LiveState:
     return LiveState(phases, live, queries.staleness(run), counts)
 
 
+def _ordered_parameters(run: Run) -> list[tuple[str, Any]]:
+    """The run's values in the order the version declares them (JSON columns lose order)."""
+    values = dict(run.parameters or {})
+    ordered = [
+        (p["name"], values.pop(p["name"]))
+        for p in run.pipeline_version.parameters or []
+        if p.get("name") in values
+    ]
+    return ordered + sorted(values.items())
+
+
 def _header_context(run: Run, state: LiveState) -> dict[str, Any]:
     return {
         "run": run,
+        # Argo counts only the pods it has created so far; the graph shows every node.
+        "progress_total": max(run.progress_total, run.pipeline_version.node_count),
+        "parameters": _ordered_parameters(run),
         "live": state.live,
         "stale": state.stale,
         "phases": state.phases,
@@ -350,16 +364,23 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
             .select_related("step")
             .only("name", "value", "format", "step__display_name")
         )
-        context["artifacts"] = prepare(
+        artifacts = (
             Artifact.objects.filter(run=run)
             .select_related("step")
             .only(
                 "id", "run_id", "name", "kind", "size", "media_type", "data", "file",
-                "created_at", "step__display_name",
+                "created_at", "step__display_name", "step__started_at",
             )
-            .order_by("step__started_at", "name"),
-            full=False,
         )  # fmt: skip
+        # Step by step in the order they ran; within a step, what it meant to show first.
+        ordered = sorted(
+            artifacts,
+            key=lambda a: (
+                a.step.started_at if a.step and a.step.started_at else timezone.now(),
+                display_order(a),
+            ),
+        )
+        context["artifacts"] = prepare(ordered, full=False)
     return render(request, "runs/run_detail.html", context)
 
 
@@ -411,7 +432,7 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
     }
     if panel == "artifacts":
         holders = [s.pk for s in (step, pod) if s is not None]
-        artifacts = list(Artifact.objects.filter(step_id__in=holders).order_by("name"))
+        artifacts = sorted(Artifact.objects.filter(step_id__in=holders), key=display_order)
         context["artifacts"] = prepare(artifacts)
         context["step_metrics"] = list(Metric.objects.filter(step_id__in=holders))
         fetching = pod is not None and pod.is_finished and not pod.artifacts_fetched

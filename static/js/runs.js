@@ -54,8 +54,12 @@
     var root = graphRoot();
     var panel = document.getElementById("step-panel");
     if (!root || !panel || !window.htmx) return false;
+    var opening = panel.hidden;
     panel.hidden = false;
     root.classList.add("has-panel");
+    // The viewport just got narrower: fit the graph to it once, then leave pan/zoom alone.
+    var fit = opening && root.querySelector('[data-graph-zoom="fit"]');
+    if (fit) requestAnimationFrame(function () { fit.click(); });
     select(root, key);
     setUrl(key);
     window.htmx.ajax("GET", nodeUrl(root, key), { target: "#step-panel", swap: "innerHTML" });
@@ -69,6 +73,8 @@
     panel.hidden = true;
     panel.innerHTML = "";
     root.classList.remove("has-panel");
+    var fit = root.querySelector('[data-graph-zoom="fit"]');
+    if (fit) requestAnimationFrame(function () { fit.click(); });
     select(root, null);
     setUrl(null);
   }

@@ -55,3 +55,14 @@ def metric_value(value: float, fmt: str = "RAW") -> str:
 @register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False, default=str)
+
+
+@register.filter
+def elapsed(obj: Any) -> str:
+    """How long a step or run has taken: to its end, or until now while it runs."""
+    started = getattr(obj, "started_at", None)
+    if started is None:
+        return "—"
+    from django.utils import timezone
+
+    return duration((getattr(obj, "finished_at", None) or timezone.now()) - started)
