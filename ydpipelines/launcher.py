@@ -35,7 +35,8 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
             "--concurrency",
             env.get("WORKER_CONCURRENCY", "2"),
         ],
-        "beat": [python, "-m", "celery", "-A", "ydpipelines", "beat", "--loglevel", "INFO"],
+        # Beat sends a sync every second: at INFO it would drown everything else.
+        "beat": [python, "-m", "celery", "-A", "ydpipelines", "beat", "--loglevel", "WARNING"],
     }
     if not env.get("ARGO_SERVER"):
         engine_dir = env.get("YDP_ENGINE_DATA_DIR", str(ROOT / "var" / "engine"))

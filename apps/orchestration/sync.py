@@ -8,6 +8,7 @@ for one by one. Rows are written only where something changed, in bulk.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -73,10 +74,36 @@ def pod_name_for(workflow_name: str, node: dict[str, Any]) -> str:
     return f"{prefix}-{fnv32a(node.get('name', ''))}"
 
 
+CHILD_FAILED = re.compile(r"child '([^']+)' failed")
+
+
+def readable_message(status: dict[str, Any]) -> str:
+    """Argo says "child 'run-abc-4222249682' failed"; say which step, and why."""
+    message = status.get("message") or ""
+    match = CHILD_FAILED.search(message)
+    node = ((status.get("nodes") or {}).get(match.group(1)) or {}) if match else {}
+    if not node:
+        return message
+    # The failed child may be a Retry or DAG node: its failing leaf says more.
+    nodes = status.get("nodes") or {}
+    while node.get("type") not in ("Pod", None) and node.get("children"):
+        failed = [
+            nodes.get(c)
+            for c in node["children"]
+            if (nodes.get(c) or {}).get("phase") in ("Failed", "Error")
+        ]
+        if not failed:
+            break
+        node = failed[-1]
+    name = node.get("displayName") or match.group(1)
+    detail = node.get("message") or ""
+    return f"Step {name!r} failed" + (f": {detail}" if detail else "")
+
+
 def run_state_from(workflow: dict[str, Any]) -> tuple[str, str]:
     status = workflow.get("status") or {}
     phase = status.get("phase") or "Pending"
-    message = status.get("message") or ""
+    message = readable_message(status)
     if phase in ("Failed", "Error") and "terminat" in message.lower():
         return RunState.TERMINATED, message
     if phase in RunState.values:

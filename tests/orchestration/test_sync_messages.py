@@ -1,0 +1,45 @@
+from apps.orchestration.sync import fnv32a, pod_name_for, readable_message, run_state_from
+
+
+def test_a_failed_child_is_named_by_its_step_and_reason():
+    status = {
+        "phase": "Failed",
+        "message": "child 'wf-111' failed",
+        "nodes": {
+            "wf-111": {
+                "type": "Retry",
+                "displayName": "train",
+                "phase": "Failed",
+                "children": ["wf-222"],
+            },
+            "wf-222": {
+                "type": "Pod",
+                "displayName": "train(0)",
+                "phase": "Failed",
+                "message": "Error (exit code 1)",
+            },
+        },
+    }
+    assert readable_message(status) == "Step 'train(0)' failed: Error (exit code 1)"
+    assert run_state_from({"status": status}) == (
+        "Failed",
+        "Step 'train(0)' failed: Error (exit code 1)",
+    )
+
+
+def test_other_messages_pass_through_and_terminate_is_its_own_state():
+    assert readable_message({"message": "Stopped"}) == "Stopped"
+    state, _ = run_state_from(
+        {"status": {"phase": "Failed", "message": "Stopped with strategy 'Terminate'"}}
+    )
+    assert state == "Terminated"
+    assert run_state_from({"status": {}}) == ("Pending", "")
+
+
+def test_pod_names_follow_argo_v2():
+    # Argo's UI tests pin these FNV-1a values.
+    assert fnv32a("hello") == 1335831723
+    assert fnv32a("world") == 933488787
+    node = {"id": "wf-1", "name": "wf.step", "templateName": "main", "type": "Pod"}
+    assert pod_name_for("wf", node) == f"wf-main-{fnv32a('wf.step')}"
+    assert pod_name_for("wf", {"id": "wf-2", "type": "DAG", "templateName": "x"}) == "wf-2"
