@@ -28,6 +28,7 @@ from apps.pipelines.filters import PipelineFilter
 from apps.pipelines.forms import UploadPipelineForm
 from apps.pipelines.importers import PipelineImportError
 from apps.pipelines.models import Pipeline, PipelineVersion
+from apps.pipelines.rendering import NODE_ID_ANNOTATION
 
 PAGE_SIZE = 20
 VERSION_TABS = ("graph", "yaml", "parameters", "files")
@@ -166,6 +167,68 @@ def _bundle_files(version: PipelineVersion) -> tuple[list[BundleFile], str]:
     return sorted(files, key=lambda item: item.name), ""
 
 
+@dataclass
+class NodeDetails:
+    """What the graph's side panel says about one node of a version."""
+
+    key: str
+    label: str
+    kind: str
+    template: str
+    upstream: list[str]
+    downstream: list[str]
+    image: str = ""
+    command: list[str] | None = None
+    resources: dict[str, dict[str, Any]] | None = None
+    env: list[tuple[str, str]] | None = None
+    retries: Any = None
+    timeout: Any = None
+    filename: str = ""
+    dependencies: list[str] | None = None
+    outputs: list[str] | None = None
+    parameters: list[str] | None = None
+
+
+def _node_details(version: PipelineVersion, graph: graph_lib.Graph, key: str) -> NodeDetails | None:
+    node = next((item for item in graph.nodes if item.key == key), None)
+    if node is None:
+        return None
+    wf_spec = version.manifest.get("spec") or {}
+    template = next(
+        (t for t in wf_spec.get("templates") or [] if t.get("name") == node.template), {}
+    )
+    body = template.get("container") or template.get("script") or {}
+    env = []
+    for var in body.get("env") or []:
+        secret = ((var.get("valueFrom") or {}).get("secretKeyRef")) or {}
+        value = f"secret {secret.get('name')}/{secret.get('key')}" if secret else var.get("value")
+        env.append((str(var.get("name")), str(value if value is not None else "")))
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    node_id = annotations.get(NODE_ID_ANNOTATION)
+    elyra = next(
+        (n for n in (version.spec or {}).get("nodes") or [] if node_id and n.get("id") == node_id),
+        {},
+    )
+    return NodeDetails(
+        key=node.key,
+        label=node.label,
+        kind=node.kind,
+        template=node.template,
+        upstream=[a for a, b in graph.edges if b == key],
+        downstream=[b for a, b in graph.edges if a == key],
+        image=str(body.get("image") or elyra.get("runtime_image") or ""),
+        command=[*(body.get("command") or []), *(body.get("args") or [])] or None,
+        resources=body.get("resources") or None,
+        env=env or None,
+        retries=(template.get("retryStrategy") or {}).get("limit"),
+        timeout=template.get("activeDeadlineSeconds"),
+        filename=str(elyra.get("filename") or ""),
+        dependencies=elyra.get("dependencies") or None,
+        outputs=elyra.get("outputs") or None,
+        parameters=elyra.get("parameters") or None,
+    )
+
+
 def _create_run_url(version: PipelineVersion) -> str | None:
     """Where "Create run" points, once the runs app provides the page; None until then."""
     try:
@@ -267,6 +330,7 @@ def _get_version(pk: int, version_id: Any, *, defer: tuple[str, ...] = ()) -> Pi
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResponse:
     tab = request.GET.get("tab", "graph")
     if tab not in VERSION_TABS:
@@ -292,6 +356,11 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
     if tab == "graph":
         graph = graph_lib.graph_from_manifest(version.manifest, version.spec)
         context["graph"] = graph
+        node_key = request.GET.get("node", "")
+        context["node"] = _node_details(version, graph, node_key) if node_key else None
+        if request.htmx and node_key:
+            # The side panel of a clicked node: only that part of the page.
+            return render(request, "pipelines/version_detail.html#node-panel", context)
         context["graph_svg"] = graph_lib.render_svg(graph)
     elif tab == "yaml":
         context["manifest_yaml"], context["yaml_truncated"] = manifest_yaml_preview(version)

@@ -83,10 +83,48 @@
       { passive: false }
     );
 
+    // Clicking a node (a press that did not pan) or Enter on a focused node opens its details.
+    var panel = card.querySelector("#node-panel");
+    var nodeUrl = viewport.getAttribute("data-node-url");
+    function openNode(node) {
+      if (!panel || !nodeUrl || !window.htmx) return;
+      svg.querySelectorAll(".node.is-selected").forEach(function (other) {
+        other.classList.remove("is-selected");
+      });
+      node.classList.add("is-selected");
+      window.htmx.ajax("GET", nodeUrl + encodeURIComponent(node.getAttribute("data-node")), {
+        target: "#node-panel",
+        swap: "outerHTML",
+      });
+    }
+    card.addEventListener("click", function (event) {
+      var close = event.target.closest("[data-node-close]");
+      if (!close) return;
+      event.preventDefault();
+      var current = card.querySelector("#node-panel");
+      current.hidden = true;
+      current.innerHTML = "";
+      svg.querySelectorAll(".node.is-selected").forEach(function (node) {
+        node.classList.remove("is-selected");
+      });
+      viewport.focus();
+    });
+    svg.addEventListener("keydown", function (event) {
+      var node = event.target.closest && event.target.closest(".node");
+      if (node && (event.key === "Enter" || event.key === " ")) {
+        event.preventDefault();
+        event.stopPropagation();
+        openNode(node);
+      }
+    });
+
     var drag = null;
     viewport.addEventListener("pointerdown", function (event) {
       if (event.button !== 0) return;
-      drag = { x: event.clientX, y: event.clientY, ox: state.x, oy: state.y };
+      drag = {
+        x: event.clientX, y: event.clientY, ox: state.x, oy: state.y,
+        node: event.target.closest && event.target.closest(".node"),
+      };
       viewport.setPointerCapture(event.pointerId);
       viewport.classList.add("is-panning");
     });
@@ -100,7 +138,11 @@
       drag = null;
       viewport.classList.remove("is-panning");
     }
-    viewport.addEventListener("pointerup", endDrag);
+    viewport.addEventListener("pointerup", function (event) {
+      var moved = drag && Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y);
+      if (drag && drag.node && moved < 5) openNode(drag.node);
+      endDrag();
+    });
     viewport.addEventListener("pointercancel", endDrag);
 
     function centre(factor) {

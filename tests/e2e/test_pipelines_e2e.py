@@ -113,6 +113,20 @@ def test_new_user_uploads_and_explores_a_pipeline(page, live_server, newcomer, s
     assert page.locator(".page-actions", has_text="Create run").is_visible()
     shots.append(shot(page, "04-version-graph"))
 
+    # A click on a node opens its details beside the graph; the close button hides them.
+    page.locator("svg .node", has_text="Train model").click()
+    panel = page.locator("#node-panel")
+    panel.get_by_role("heading", name="Train model").wait_for()
+    assert "train_model.ipynb" in panel.inner_text()
+    shots.append(shot(page, "04b-version-node-panel"))
+    panel.get_by_role("link", name="Close the node details").click()
+    assert page.locator("#node-panel").is_hidden()
+    # The keyboard reaches the same panel: a node takes focus, Enter opens it.
+    page.locator("svg .node", has_text="Prepare data").focus()
+    page.keyboard.press("Enter")
+    page.locator("#node-panel").get_by_role("heading", name="Prepare data").wait_for()
+    page.locator("#node-panel").get_by_role("link", name="Close the node details").click()
+
     # Zoom buttons change the scale the toolbar shows; Fit brings it back.
     level = page.locator("[data-graph-level]")
     before = level.inner_text()

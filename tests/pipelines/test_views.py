@@ -639,3 +639,40 @@ def test_yaml_tab_shows_the_beginning_of_a_huge_manifest(auth_client, monkeypatc
     # The download has every task.
     download = auth_client.get(reverse("pipelines:version_yaml", args=[pipeline.pk, version.pk]))
     assert len(yaml.safe_load(download.content)["spec"]["templates"][0]["dag"]["tasks"]) == 3000
+
+
+@pytest.mark.django_db
+def test_node_panel_partial(auth_client, django_assert_num_queries) -> None:
+    version = make_version(Pipeline.objects.create(name="p"), "v1")
+    url = version.get_absolute_url()
+    # session, user, version: the panel needs nothing else.
+    with django_assert_num_queries(3):
+        response = auth_client.get(
+            url, {"tab": "graph", "node": "train"}, headers={"HX-Request": "true"}
+        )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<aside id="node-panel"') and "ydp-graph" not in body
+    assert "<code>python:3.11</code>" in body
+    assert "<code>prepare</code>" in body and "<code>report</code>" in body
+    # Without htmx the same URL is the whole page with the panel open.
+    page = auth_client.get(url, {"tab": "graph", "node": "train"}).content.decode()
+    assert "<svg" in page and "<code>python:3.11</code>" in page
+    # An unknown node: the panel stays closed.
+    response = auth_client.get(url, {"node": "nope"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and " hidden>" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_node_panel_of_an_elyra_node(auth_client) -> None:
+    path = shared_path(
+        "corpora", "elyra-examples", "pipelines", "run-generic-pipelines-on-kubeflow-pipelines"
+    )
+    response = post_upload(auth_client, "hello.zip", _zip_folder(path), name="hello")
+    version = PipelineVersion.objects.get()
+    graph_page = auth_client.get(response["Location"])
+    node = graph_page.context["graph"].nodes[0]
+    panel = auth_client.get(
+        version.get_absolute_url(), {"node": node.key}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert node.label in panel
+    assert "load_data.ipynb" in panel and "<h4>Command</h4>" in panel
