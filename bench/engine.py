@@ -1,0 +1,200 @@
+"""Benchmark of the embedded engine (prints figures; not a test).
+
+1. Per-step overhead: a 100-step fan-out of no-op steps run by the engine, against the same
+   number of bare process spawns (``sh -c true``) with the same parallelism.
+2. The time to accept (create) a 1,000-node DAG.
+3. The time to list 1,000 workflows of 20 nodes each with ``fields=`` trimming.
+
+Usage: ``python bench/engine.py [--steps 100] [--parallel N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ydpipelines.localargo.engine import Engine
+from ydpipelines.localargo.server import make_server
+
+
+def start(data: str, parallel: int) -> str:
+    engine = Engine(data, parallel)
+    server = make_server(engine, "127.0.0.1", 0, None)
+    engine.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/api/v1/workflows/default"
+
+
+def wait(url: str, name: str) -> dict:
+    while True:
+        wf = requests.get(
+            f"{url}/{name}", params={"fields": "status.phase,status.progress"}, timeout=60
+        ).json()
+        if wf["status"]["phase"] in ("Succeeded", "Failed", "Error"):
+            return wf
+        time.sleep(0.05)
+
+
+def fan_out(url: str, steps: int) -> float:
+    wf = {
+        "metadata": {"generateName": "fan-"},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [
+                {
+                    "name": "main",
+                    "dag": {
+                        "tasks": [
+                            {
+                                "name": "noop",
+                                "template": "noop",
+                                "withSequence": {"count": str(steps)},
+                            }
+                        ]
+                    },
+                },
+                {"name": "noop", "container": {"image": "busybox", "command": ["true"]}},
+            ],
+        },
+    }
+    t0 = time.perf_counter()
+    name = requests.post(url, json={"workflow": wf}, timeout=60).json()["metadata"]["name"]
+    result = wait(url, name)
+    elapsed = time.perf_counter() - t0
+    assert result["status"]["phase"] == "Succeeded", result
+    return elapsed
+
+
+def bare(steps: int, parallel: int) -> float:
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(lambda _: subprocess.run(["sh", "-c", "true"], check=True), range(steps)))
+    return time.perf_counter() - t0
+
+
+def big_dag(n: int) -> dict:
+    tasks = [
+        {"name": f"t{i}", "template": "noop", **({"dependencies": [f"t{i - 1}"]} if i % 10 else {})}
+        for i in range(n)
+    ]
+    return {
+        "metadata": {"generateName": "big-"},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [
+                {"name": "main", "dag": {"tasks": tasks}},
+                {"name": "noop", "container": {"image": "busybox", "command": ["true"]}},
+            ],
+        },
+    }
+
+
+def list_bench(data: str) -> float:
+    """1,000 stored workflows of 20 nodes each, listed once with fields trimming."""
+    import json
+    import uuid
+
+    state = Path(data) / "state" / "workflows" / "default"
+    state.mkdir(parents=True, exist_ok=True)
+    for i in range(1000):
+        name = f"listed-{i:04d}"
+        nodes = {
+            f"{name}-{j}": {
+                "id": f"{name}-{j}",
+                "name": f"{name}.t{j}",
+                "displayName": f"t{j}",
+                "type": "Pod",
+                "phase": "Running",
+                "templateName": "noop",
+                "startedAt": "2026-01-01T00:00:00Z",
+                "boundaryID": name,
+            }
+            for j in range(20)
+        }
+        wf = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {
+                "name": name,
+                "namespace": "default",
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+                "resourceVersion": "1",
+                "labels": {"workflows.argoproj.io/phase": "Running"},
+            },
+            "spec": {"entrypoint": "main", "suspend": True, "templates": []},
+            "status": {"phase": "Running", "startedAt": "2026-01-01T00:00:00Z", "nodes": nodes},
+        }
+        (state / f"{name}.json").write_text(json.dumps(wf))
+    engine = Engine(data, 1)
+    server = make_server(engine, "127.0.0.1", 0, None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/api/v1/workflows/default"
+    fields = (
+        "metadata.continue,items.metadata.name,items.metadata.labels,items.status.phase,"
+        "items.status.startedAt,items.status.finishedAt,items.status.progress,"
+        "items.status.nodes"
+    )
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        resp = requests.get(
+            url,
+            params={
+                "fields": fields,
+                "listOptions.labelSelector": "workflows.argoproj.io/phase in (Pending,Running)",
+            },
+            timeout=60,
+        )
+        best = min(best, time.perf_counter() - t0)
+        assert len(resp.json()["items"]) == 1000
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--parallel", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data:
+        url = start(data, args.parallel)
+        fan_out(url, 5)  # warm up
+        engine_s = fan_out(url, args.steps)
+        bare_s = bare(args.steps, args.parallel)
+        per_step = (engine_s - bare_s) / args.steps * args.parallel * 1000
+        print(
+            f"fan-out of {args.steps} no-op steps, {args.parallel} at a time: engine "
+            f"{engine_s:.2f} s, bare spawns {bare_s:.2f} s"
+        )
+        print(
+            f"per-step overhead over a bare spawn: {per_step:.1f} ms a step "
+            f"(wall-clock difference x parallelism / steps; goal <= 50 ms)"
+        )
+        t0 = time.perf_counter()
+        resp = requests.post(
+            url, json={"workflow": big_dag(1000), "serverDryRun": False}, timeout=120
+        )
+        accept = time.perf_counter() - t0
+        assert resp.status_code == 200, resp.text
+        print(f"accept a 1,000-node DAG: {accept * 1000:.0f} ms")
+        requests.put(f"{url}/{resp.json()['metadata']['name']}/terminate", json={}, timeout=60)
+    with tempfile.TemporaryDirectory() as data:
+        print(
+            f"list 1,000 running workflows x 20 nodes with fields trimming: "
+            f"{list_bench(data) * 1000:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

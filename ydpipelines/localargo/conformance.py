@@ -1,0 +1,218 @@
+"""``python -m ydpipelines.localargo.conformance DIR``: run every Argo manifest in DIR against a
+fresh engine and say, one line a file, whether it ran as documented, was refused as
+unsupported (naming the field), ran wrong, or hung. Ends with ``N passed, N failed``.
+
+What "documented" means comes from each example: most say (in comments, or by their exit
+codes) that they succeed; the exceptions are listed in EXPECTED with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from .engine import Engine
+from .server import make_server
+
+# Examples whose documented outcome is not "Succeeded", and why (from the example itself).
+EXPECTED: dict[str, tuple[str, str]] = {
+    "exit-handlers.yaml": ("Failed", "its main step runs `exit 1` to show the failure handler"),
+    "forever.yaml": ("Running", "it sleeps forever by design"),
+    "retry-on-error.yaml": ("Failed", "its step always errors; it shows retries being used up"),
+    "dag-enhanced-depends.yaml": ("Succeeded", "task C fails but the depends logic handles it"),
+    "exit-code-output-variable.yaml": ("Succeeded", "a failing step is caught by continueOn"),
+    "resubmit.yaml": ("Succeeded", "the random failure is retried"),
+    "retry-conditional.yaml": ("Succeeded", "retries until the expression stops them"),
+    "work-avoidance.yaml": ("Succeeded", "steps skip work already done"),
+    "pod-gc-strategy-with-label-selector.yaml": ("Failed", "one step exits 1 on purpose"),
+    "custom-metrics.yaml": ("Failed", "its random-fail step exits 1 half the time"),
+    "status-reference.yaml": ("Failed", "it shows a failing step's status being read"),
+}
+FAIL_LABEL = "workflows.argoproj.io/no-test"
+SETTLE = ("Succeeded", "Failed", "Error")
+
+
+class Runner:
+    def __init__(self, base: str, timeout: float) -> None:
+        self.base = base
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def post(self, path: str, body: dict[str, Any]) -> requests.Response:
+        return self.http.post(self.base + path, json=body, timeout=60)
+
+    def setup(self, docs: list[tuple[Path, dict[str, Any]]]) -> None:
+        """ConfigMaps, WorkflowTemplates and semaphore limits the examples refer to."""
+        for _, doc in docs:
+            kind = doc.get("kind")
+            if kind == "ConfigMap":
+                name = doc["metadata"]["name"]
+                self.http.put(
+                    f"{self.base}/api/v1/localargo/configmaps/default/{name}",
+                    json={"data": doc.get("data") or {}},
+                    timeout=30,
+                )
+            elif kind == "WorkflowTemplate":
+                self.post("/api/v1/workflow-templates/default", {"template": doc})
+            elif kind == "ClusterWorkflowTemplate":
+                self.post("/api/v1/cluster-workflow-templates", {"template": doc})
+            for ref in _semaphore_refs(doc):
+                self.http.put(
+                    f"{self.base}/api/v1/localargo/configmaps/default/{ref['name']}",
+                    json={"data": {ref["key"]: "2"}},
+                    timeout=30,
+                )
+
+    def run_file(self, path: Path, docs: list[dict[str, Any]], root: Path) -> tuple[bool, str]:
+        rel = str(path.relative_to(root))
+        verdicts = []
+        for doc in docs:
+            verdicts.append(self.run_doc(path, doc))
+        ok = all(v[0] for v in verdicts)
+        return ok, f"{'PASS' if ok else 'FAIL'} {rel}: " + "; ".join(v[1] for v in verdicts)
+
+    def run_doc(self, path: Path, doc: dict[str, Any]) -> tuple[bool, str]:
+        kind = doc.get("kind")
+        if kind in ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap"):
+            return True, f"{kind} loaded"
+        if kind == "CronWorkflow":
+            return self.run_cron(path, doc)
+        if kind != "Workflow":
+            return True, f"refused as unsupported: kind ({kind} is not run by this engine)"
+        resp = self.post("/api/v1/workflows/default", {"workflow": doc})
+        return self.follow(path, doc, resp)
+
+    def run_cron(self, path: Path, doc: dict[str, Any]) -> tuple[bool, str]:
+        resp = self.post("/api/v1/cron-workflows/default", {"cronWorkflow": doc})
+        if resp.status_code != 200:
+            return self.refusal(resp)
+        name = resp.json()["metadata"]["name"]
+        self.http.put(
+            f"{self.base}/api/v1/cron-workflows/default/{name}/suspend", json={}, timeout=30
+        )
+        sub = self.post(
+            "/api/v1/workflows/default/submit",
+            {"resourceKind": "CronWorkflow", "resourceName": name},
+        )
+        ok, text = self.follow(path, doc, sub)
+        return ok, f"cron accepted, run now: {text}"
+
+    def refusal(self, resp: requests.Response) -> tuple[bool, str]:
+        try:
+            message = resp.json().get("message", resp.text)
+        except ValueError:
+            message = resp.text
+        if resp.status_code == 400 and message.startswith("unsupported: "):
+            field = message[len("unsupported: ") :]
+            return True, f"refused as unsupported: {field}"
+        return False, f"wrong: rejected with {resp.status_code}: {message}"
+
+    def follow(self, path: Path, doc: dict[str, Any], resp: requests.Response) -> tuple[bool, str]:
+        if resp.status_code != 200:
+            return self.refusal(resp)
+        name = resp.json()["metadata"]["name"]
+        want, why = EXPECTED.get(path.name, ("Succeeded", ""))
+        labels = (doc.get("metadata") or {}).get("labels") or {}
+        if labels.get(FAIL_LABEL) == "expected-failure":
+            want, why = "Failed", "labelled expected-failure"
+        deadline = time.time() + self.timeout
+        phase, message = "", ""
+        while time.time() < deadline:
+            wf = self.http.get(f"{self.base}/api/v1/workflows/default/{name}", timeout=30).json()
+            phase = wf.get("status", {}).get("phase", "")
+            message = wf.get("status", {}).get("message", "")
+            if phase in SETTLE:
+                break
+            time.sleep(0.5)
+        if phase not in SETTLE:
+            self.http.put(
+                f"{self.base}/api/v1/workflows/default/{name}/terminate", json={}, timeout=30
+            )
+            if want == "Running":
+                return True, f"ran as documented (still running after {self.timeout:g}s: {why})"
+            return False, f"hung (still {phase or 'Pending'} after {self.timeout:g}s: {message})"
+        got = "Failed" if phase == "Error" and want == "Failed" else phase
+        if got == want:
+            note = f"; {why}" if why else ""
+            return True, f"ran as documented ({phase}{note})"
+        return False, f"wrong: expected {want}, got {phase}: {message}"
+
+
+def _semaphore_refs(doc: Any) -> list[dict[str, str]]:
+    refs = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in ("semaphores", "semaphore"):
+                for sem in value if isinstance(value, list) else [value]:
+                    ref = (sem or {}).get("configMapKeyRef")
+                    if ref and ref.get("name") and ref.get("key"):
+                        refs.append(ref)
+            else:
+                refs.extend(_semaphore_refs(value))
+    elif isinstance(doc, list):
+        for item in doc:
+            refs.extend(_semaphore_refs(item))
+    return refs
+
+
+def load(root: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
+    files = []
+    for path in sorted(root.rglob("*.y*ml")):
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+        except yaml.YAMLError as exc:
+            docs = [{"kind": "Invalid", "error": str(exc)}]
+        files.append((path, docs))
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ydpipelines.localargo.conformance")
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--timeout", type=float, default=45, help="seconds allowed per file")
+    parser.add_argument("--jobs", type=int, default=6, help="files run at once")
+    args = parser.parse_args(argv)
+    if not args.dir.is_dir():
+        print(f"conformance: {args.dir} is not a folder", file=sys.stderr)
+        return 2
+    files = load(args.dir)
+    with tempfile.TemporaryDirectory(prefix="localargo-conformance-") as data:
+        engine = Engine(data)
+        server = make_server(engine, "127.0.0.1", 0, None)
+        engine.start()
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        runner = Runner(f"http://127.0.0.1:{server.server_port}", args.timeout)
+        runner.setup([(p, d) for p, docs in files for d in docs])
+        runnable = [(p, d) for p, d in files if d]
+        passed = failed = 0
+        with ThreadPoolExecutor(args.jobs) as pool:
+            futures = [pool.submit(_safe, runner, p, d, args.dir) for p, d in runnable]
+            for fut in futures:
+                ok, line = fut.result()
+                print(line, flush=True)
+                passed += ok
+                failed += not ok
+        server.shutdown()
+        engine.stop()
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def _safe(runner: Runner, path: Path, docs: list[dict], root: Path) -> tuple[bool, str]:
+    try:
+        return runner.run_file(path, docs, root)
+    except Exception as exc:  # the runner reports a crash as a line, and carries on
+        return False, f"FAIL {path.relative_to(root)}: crashed ({type(exc).__name__}: {exc})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
