@@ -101,6 +101,7 @@ def phase_steps_queryset(run: Run) -> QuerySet[Step]:
     return Step.objects.filter(run=run).only(
         "id",
         "run_id",
+        "node_id",
         "name",
         "display_name",
         "node_type",

@@ -10,6 +10,7 @@ htmx 2 swaps a 286 like any 2xx answer and then cancels the poll."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -262,6 +263,7 @@ class LiveState:
     live: bool
     stale: queries.Staleness | None
     counts: dict[str, int]
+    message: str
 
 
 def _live_state(run: Run, keys: list[str] | None = None) -> LiveState:
@@ -281,7 +283,24 @@ def _live_state(run: Run, keys: list[str] | None = None) -> LiveState:
     for phase in phases.values():
         counts[phase] = counts.get(phase, 0) + 1
     live = not run.is_finished or queries.outputs_pending(run, steps)
-    return LiveState(phases, live, queries.staleness(run), counts)
+    return LiveState(phases, live, queries.staleness(run), counts, readable_message(run, steps))
+
+
+_CHILD_FAILED = re.compile(r"child '([^']+)' failed")
+
+
+def readable_message(run: Run, steps: list[Step]) -> str:
+    """Argo's "child 'run-…-676061193' failed" names a node id; say which step, and why."""
+    match = _CHILD_FAILED.search(run.message or "")
+    if not match:
+        return run.message
+    step = next((s for s in steps if s.node_id == match.group(1)), None)
+    if step is None:
+        return run.message
+    # A Retry or DAG node fails because its last child did: name the step the user knows.
+    key = queries._ATTEMPT.sub(r"\g<key>", step.display_name)
+    reason = f": {step.message}" if step.message else ""
+    return f"Step “{key}” failed{reason}"
 
 
 def _ordered_parameters(run: Run) -> list[tuple[str, Any]]:
@@ -298,6 +317,7 @@ def _ordered_parameters(run: Run) -> list[tuple[str, Any]]:
 def _header_context(run: Run, state: LiveState) -> dict[str, Any]:
     return {
         "run": run,
+        "run_message": state.message,
         # Argo counts only the pods it has created so far; the graph shows every node.
         "progress_total": max(run.progress_total, run.pipeline_version.node_count),
         "parameters": _ordered_parameters(run),
@@ -413,6 +433,12 @@ def _node_steps(run: Run, key: str) -> tuple[Step | None, Step | None, list[Step
     return chosen, pod, attempts
 
 
+def _phase_of(run: Run, step: Step | None) -> str:
+    if step is not None:
+        return step.phase
+    return StepPhase.OMITTED if run.is_finished else StepPhase.PENDING
+
+
 def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) -> dict[str, Any]:
     step, pod, attempts = _node_steps(run, key)
     if panel not in STEP_PANELS:
@@ -420,7 +446,7 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
         panel = "logs" if running else "artifacts"
     graph = graph_lib.graph_from_manifest(run.pipeline_version.manifest, run.pipeline_version.spec)
     node = next((n for n in graph.nodes if n.key == key), None)
-    phase = step.phase if step else (StepPhase.OMITTED if run.is_finished else StepPhase.PENDING)
+    phase = _phase_of(run, step)
     context: dict[str, Any] = {
         "node_key": key,
         "node": node,
@@ -436,8 +462,13 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
         context["artifacts"] = prepare(artifacts)
         context["step_metrics"] = list(Metric.objects.filter(step_id__in=holders))
         fetching = pod is not None and pod.is_finished and not pod.artifacts_fetched
-        context["artifacts_waiting"] = fetching and not (
+        copying = fetching and not (
             run.finished_at and timezone.now() - run.finished_at > queries.OUTPUTS_GRACE
+        )
+        # The panel refreshes itself until the step's outputs are in (or will never come).
+        context["artifacts_copying"] = copying
+        context["artifacts_poll"] = copying or (
+            run.is_active and (pod is None or not pod.is_finished)
         )
     elif panel == "config":
         context["config"] = queries.task_config(run.pipeline_version.manifest, key)
@@ -501,7 +532,7 @@ def node_panel(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
     if context["node"] is None and context["step"] is None:
         return HttpResponse(f"The pipeline has no step “{key}”.", status=404)
     response = render(request, "runs/step_panel.html", context)
-    if panel == "artifacts" and request.GET.get("poll") and not context["artifacts_waiting"]:
+    if panel == "artifacts" and request.GET.get("poll") and not context["artifacts_poll"]:
         response.status_code = HTMX_STOP_POLLING
     return response
 
@@ -510,8 +541,17 @@ def node_panel(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
 def node_log(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
     """The log poll of the side panel: every 2 s while live; 286 with the final text after."""
     run = _get_run(pk, with_manifest=False)
-    _, pod, _ = _node_steps(run, key)
-    context = {"run": run, "node_key": key, "pod": pod, **_log_context(run, pod)}
+    step, pod, attempts = _node_steps(run, key)
+    context = {
+        "run": run,
+        "node_key": key,
+        "step": step,
+        "pod": pod,
+        "attempts": attempts,
+        "node_phase": _phase_of(run, step),
+        "oob": True,  # the panel's phase and timing follow the log
+        **_log_context(run, pod),
+    }
     response = render(request, "runs/step_panel.html#log-view", context)
     if not context["log_live"]:
         response.status_code = HTMX_STOP_POLLING

@@ -377,3 +377,40 @@ def test_retry_an_unsubmitted_run_submits_again(auth_client, django_capture_on_c
 def test_retry_only_failed_runs(auth_client, run):
     response = auth_client.post(reverse("runs:retry", args=[run.pk]), follow=True)
     assert "Only a failed run can be retried" in response.content.decode()
+
+
+def test_failed_run_names_the_step_instead_of_a_node_id(auth_client, run):
+    step = make_step(run, "train", StepPhase.FAILED, message="Error (exit code 1)")
+    Run.objects.filter(pk=run.pk).update(
+        state=RunState.FAILED, finished_at=timezone.now(), message=f"child '{step.node_id}' failed"
+    )
+    body = auth_client.get(run.get_absolute_url()).content.decode()
+    assert "Step “train” failed: Error (exit code 1)" in body
+    assert f"child &#x27;{step.node_id}&#x27;" not in body
+
+
+def test_log_poll_refreshes_the_panel_phase(auth_client, run):
+    make_step(
+        run,
+        "train",
+        StepPhase.FAILED,
+        log="boom",
+        log_fetched=True,
+        exit_code=3,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    body = auth_client.get(
+        reverse("runs:node_log", args=[run.pk, "train"]), headers=HX
+    ).content.decode()
+    assert '<div id="step-panel-meta" hx-swap-oob="true">' in body
+    assert "phase-failed" in body and "exit code 3" in body
+
+
+def test_artifacts_panel_refreshes_while_the_step_runs(auth_client, run):
+    make_step(run, "train", StepPhase.RUNNING)
+    url = reverse("runs:node", args=[run.pk, "train"]) + "?panel=artifacts&poll=1"
+    response = auth_client.get(url, headers=HX)
+    assert response.status_code == 200
+    assert 'hx-trigger="every 2s"' in response.content.decode()
+    assert "Artifacts appear when the step ends." in response.content.decode()
