@@ -54,12 +54,21 @@ class Repository:
         os.replace(tmp, dest)
         return key
 
-    def place(self, key: str, dest: Path) -> None:
+    def place(self, key: str, dest: Path, sub_path: str | None = None) -> None:
         """Unpack stored ``key`` at ``dest`` (a tgz holding one entry becomes that entry)."""
         src = self.path(key)
         if not src.exists():
             raise ArtifactError(f"artifact {key} is missing from the repository")
         dest.parent.mkdir(parents=True, exist_ok=True)
+        if sub_path:
+            with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+                whole = Path(tmp) / "whole"
+                self.place(key, whole)
+                part = (whole / sub_path).resolve()
+                if not str(part).startswith(str(whole.resolve())) or not part.exists():
+                    raise ArtifactError(f"subPath {sub_path} not found in artifact {key}")
+                os.replace(part, dest)
+            return
         if src.is_dir():
             shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
         elif key.endswith(".tgz"):

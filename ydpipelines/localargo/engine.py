@@ -256,7 +256,9 @@ class Engine:
                 raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
         if is_script:
             (tmp / ".argo").mkdir()
-            (tmp / ".argo" / "script").write_text(spec.get("source", ""))
+            script = tmp / ".argo" / "script"
+            script.write_text(spec.get("source", ""))
+            script.chmod(0o755)  # `sh -c /tmp/.argo/script` runs the file itself
             argv = [*command, "/tmp/.argo/script", *args]
         else:
             argv = [*command, *args]
@@ -330,7 +332,7 @@ class Engine:
             elif "http" in art:
                 fetch_http(art["http"]["url"], dest, art["http"].get("headers"))
             elif "s3" in art and art["s3"].get("key"):
-                self.repo.place(art["s3"]["key"], dest)
+                self.repo.place(art["s3"]["key"], dest, art.get("subPath"))
             if art.get("mode") is not None and dest.exists():
                 os.chmod(dest, int(art["mode"]))
         if cwd.startswith("/tmp"):
@@ -443,7 +445,7 @@ class Engine:
         wf["kind"] = "Workflow"
         meta = wf.setdefault("metadata", {})
         meta["namespace"] = ns
-        spec = wf.get("spec") or {}
+        wf["spec"] = wf.get("spec") or {}
         with self.lock:
             self._inline_template_ref(ns, wf)
             validate_workflow(wf, self)
@@ -469,7 +471,6 @@ class Engine:
             labels[PHASE_LABEL] = "Pending"
             labels[COMPLETED_LABEL] = "false"
             wf["status"] = {"phase": "Pending", "progress": "0/0", "nodes": {}}
-            wf["spec"] = spec
             if dry_run:
                 return wf
             self.store.put("workflows", ns, name, wf, now=True)
@@ -508,7 +509,7 @@ class Engine:
             raise StepError(f"workflow template {ref.get('name')!r} not found")
         for t in (wt.get("spec") or {}).get("templates", []):
             if t.get("name") == ref.get("template"):
-                return copy.deepcopy(t)
+                return scoped_to(copy.deepcopy(t), ref)
         raise StepError(f"template {ref.get('template')!r} not found in {ref.get('name')!r}")
 
     def get_workflow(self, ns: str, name: str) -> dict[str, Any]:
@@ -758,6 +759,27 @@ class Engine:
                 meta["namespace"] = ns
             self.store.put(kind, ns, meta["name"], tmpl, now=True)
             return copy.deepcopy(tmpl)
+
+
+def scoped_to(tmpl: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    """A template taken from a WorkflowTemplate calls its siblings there, not the workflow's
+    own templates: rewrite ``template: x`` in its tasks/steps to a templateRef."""
+
+    def fix(task: dict[str, Any]) -> None:
+        if task.get("template") and not task.get("templateRef"):
+            task["templateRef"] = {**ref, "template": task.pop("template")}
+        if task.get("inline"):
+            scoped_to(task["inline"], ref)
+        hook = (task.get("hooks") or {}).get("exit")
+        if hook:
+            fix(hook)
+
+    for task in (tmpl.get("dag") or {}).get("tasks", []):
+        fix(task)
+    for group in tmpl.get("steps") or []:
+        for step in group or []:
+            fix(step)
+    return tmpl
 
 
 def container_to_host(tmp: Path, path: str) -> Path | None:

@@ -59,7 +59,16 @@ _IDENT = {
     "expr": re.compile(r"[A-Za-z_$][\w$]*"),
 }
 _KEYWORDS = {"true": True, "false": False, "nil": None, "null": None}
-_WORD_OPS = {"and": "&&", "or": "||", "not": "!", "in": "in"}
+_WORD_OPS = {
+    "and": "&&",
+    "or": "||",
+    "not": "!",
+    "in": "in",
+    "matches": "=~",
+    "contains": "contains",
+    "startsWith": "startsWith",
+    "endsWith": "endsWith",
+}
 
 
 def tokenize(text: str, dialect: str) -> list[tuple[str, Any]]:
@@ -127,6 +136,9 @@ _BINARY = {
     "=~": 4,
     "!~": 4,
     "in": 4,
+    "contains": 4,
+    "startsWith": 4,
+    "endsWith": 4,
     "+": 5,
     "-": 5,
     "*": 6,
@@ -407,6 +419,12 @@ def _binary(op: str, left: tuple, right: tuple, resolve: Callable[[str], Any]) -
     if op in ("=~", "!~"):
         found = re.search(_to_str(b), _to_str(a)) is not None
         return found if op == "=~" else not found
+    if op == "contains":
+        return _to_str(b) in _to_str(a)
+    if op == "startsWith":
+        return _to_str(a).startswith(_to_str(b))
+    if op == "endsWith":
+        return _to_str(a).endswith(_to_str(b))
     if op == "in":
         return a in b if isinstance(b, list | dict | str) else False
     if op == "+" and isinstance(a, str) and isinstance(b, str):
