@@ -282,8 +282,13 @@ def sync_active_runs(client: ArgoClient) -> dict[str, Any]:
         changed_runs = [run for run, workflow in pairs if apply_workflow(run, workflow, now)]
         stats["changed"] = len(changed_runs)
         finished_steps = sync_steps(pairs)
+        # Most runs change nothing but the time they were last seen: one UPDATE for those.
+        changed_ids = {run.pk for run in changed_runs}
+        unchanged = [run.pk for run, _ in pairs if run.pk not in changed_ids]
+        if unchanged:
+            Run.objects.filter(pk__in=unchanged).update(last_synced_at=now, sync_error="")
         Run.objects.bulk_update(
-            [run for run, _ in pairs] + gone, [*RUN_FIELDS, "last_synced_at", "sync_error"]
+            changed_runs + gone, [*RUN_FIELDS, "last_synced_at", "sync_error"], batch_size=500
         )
         for run, error in failed_runs:
             # Keep the last known state; the pages say it is stale and since when.

@@ -1,0 +1,256 @@
+"""Benchmark the sync: one pass over 1,000 active workflows of 20 steps each, and the delay
+between a step's phase change in the engine and the run page showing it.
+
+    .venv/bin/python bench/sync.py [--workflows 1000] [--steps 20]
+
+Needs PostgreSQL (DATABASE_URL, default a `ydp_bench` database it creates) and starts its own
+embedded engine. The workflows' steps are `suspend` templates: Running in Argo's eyes, but no
+process each, so that 20,000 running steps fit on one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ydp_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ydpipelines.settings")
+os.environ.setdefault("YDP_DATA_DIR", tempfile.mkdtemp(prefix="ydp-bench-sync-"))
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            c.execute(f'CREATE DATABASE "{name}"')
+
+
+def suspend_dag_yaml(steps: int) -> str:
+    tasks = "\n".join(f"      - name: step-{i}\n        template: wait" for i in range(steps))
+    return f"""apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: bench-
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+{tasks}
+  - name: wait
+    suspend: {{}}
+"""
+
+
+def short_yaml() -> str:
+    return """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: delay-
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - name: first
+        template: nap
+      - name: second
+        template: nap
+        depends: first
+  - name: nap
+    container:
+      image: alpine:3.20
+      command: [sh, -c, "sleep 1"]
+"""
+
+
+class CountingSession:
+    """Counts the HTTP calls the Argo client makes."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.calls = 0
+
+    def request(self, *args, **kwargs):
+        self.calls += 1
+        return self.session.request(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workflows", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--delay-samples", type=int, default=5)
+    args = parser.parse_args()
+
+    ensure_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    call_command("migrate", verbosity=0)
+    from django.conf import settings
+
+    from apps.experiments.models import Experiment
+    from apps.orchestration.argo import ArgoClient, ArgoConfig
+    from apps.orchestration.sync import sync_active_runs
+    from apps.orchestration.tasks import run_labels
+    from apps.pipelines.rendering import workflow_for_run
+    from apps.pipelines.services import create_version
+    from apps.runs.models import Run, Step
+    from tests.integration.conftest import EngineProcess
+
+    Run.objects.all().delete()
+    engine = EngineProcess(Path(tempfile.mkdtemp(prefix="ydp-bench-engine-")) / "data").start()
+    settings.ARGO_SERVER = engine.url
+    try:
+        client = ArgoClient(ArgoConfig(server=engine.url, namespace="argo", timeout=60))
+        experiment, _ = Experiment.objects.get_or_create(name="bench-sync")
+        stamp = str(int(time.time()))
+        version = create_version(
+            upload_name="bench.yaml",
+            data=suspend_dag_yaml(args.steps).encode(),
+            pipeline_name=f"bench-sync-{stamp}",
+        )
+        print(f"creating {args.workflows} workflows of {args.steps} suspended steps ...")
+        started = time.perf_counter()
+        runs = []
+        for i in range(args.workflows):
+            run = Run(experiment=experiment, pipeline_version=version, name=f"bench {i}")
+            run.workflow_name = f"run-{run.id.hex}"
+            run.workflow_namespace = "argo"
+            run.submitted_at = run.created_at = None
+            runs.append(run)
+        Run.objects.bulk_create(runs, batch_size=1000)
+        from django.utils import timezone
+
+        Run.objects.filter(pk__in=[r.pk for r in runs]).update(submitted_at=timezone.now())
+        for run in runs:
+            manifest = workflow_for_run(
+                version.manifest,
+                name=run.workflow_name,
+                namespace="argo",
+                parameters={},
+                labels=run_labels(run),
+            )
+            client.create_workflow(manifest)
+        print(f"  created in {time.perf_counter() - started:.1f} s")
+
+        def nodes_ready() -> int:
+            items = client.list_workflows(
+                label_selector="ydpipelines.io/run",
+                fields="items.metadata.name,items.status.phase,items.status.nodes",
+            )
+            return sum(len((w.get("status") or {}).get("nodes") or {}) for w in items)
+
+        expected = args.workflows * (args.steps + 1)
+        deadline = time.monotonic() + 300
+        while nodes_ready() < expected and time.monotonic() < deadline:
+            time.sleep(1)
+
+        counting = CountingSession(client.session)
+        client.session = counting
+        timings = []
+        for attempt in range(4):
+            counting.calls = 0
+            t0 = time.perf_counter()
+            stats = sync_active_runs(client)
+            timings.append(time.perf_counter() - t0)
+            label = "first pass (creates the Step rows)" if attempt == 0 else "steady pass"
+            print(
+                f"sync {label}: {timings[-1]:.2f} s, {counting.calls} Argo call(s), "
+                f"{stats['runs']} runs, {stats['changed']} changed"
+            )
+        print(f"steps stored: {Step.objects.filter(run__in=runs).count()}")
+        print(
+            f"RESULT sync pass over {args.workflows} workflows x {args.steps} steps: "
+            f"median steady {statistics.median(timings[1:]):.2f} s (goal <= 2 s), "
+            f"{counting.calls} Argo call(s) a pass (goal 1)"
+        )
+        for run in runs:
+            client.terminate_workflow(run.workflow_name)
+        Run.objects.filter(pk__in=[r.pk for r in runs]).delete()
+
+        # The delay between a step's phase change and the run page showing it: beat's sync
+        # interval, the sync pass, and the page's 1 s poll.
+        setup_test_environment()
+        from django.contrib.auth import get_user_model
+
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        browser = Client()
+        browser.force_login(user)
+        delay_version = create_version(
+            upload_name="delay.yaml",
+            data=short_yaml().encode(),
+            pipeline_name=f"bench-delay-{stamp}",
+        )
+        delays = []
+        interval = settings.YDP_SYNC_INTERVAL_SECONDS
+        for _ in range(args.delay_samples):
+            run = Run(experiment=experiment, pipeline_version=delay_version, name="delay")
+            run.workflow_name = f"run-{run.id.hex}"
+            run.workflow_namespace = "argo"
+            run.save()
+            Run.objects.filter(pk=run.pk).update(submitted_at=timezone.now())
+            client.create_workflow(
+                workflow_for_run(
+                    delay_version.manifest,
+                    name=run.workflow_name,
+                    namespace="argo",
+                    parameters={},
+                    labels=run_labels(run),
+                )
+            )
+            # Beat: a sync every interval. The page: a poll every second.
+            seen_at = None
+            next_sync = time.time()
+            deadline = time.time() + 60
+            while time.time() < deadline and seen_at is None:
+                now = time.time()
+                if now >= next_sync:
+                    sync_active_runs(client)
+                    next_sync = now + interval
+                page = browser.get(f"/runs/{run.id}/", headers={"HX-Request": "true"})
+                if Step.objects.filter(
+                    run=run, display_name="first", phase="Succeeded"
+                ).exists() and (b"phase-succeeded" in page.content or b"Succeeded" in page.content):
+                    seen_at = time.time()
+                time.sleep(0.1)
+            workflow = client.get_workflow(run.workflow_name)
+            nodes = (workflow.get("status") or {}).get("nodes") or {}
+            first = next(n for n in nodes.values() if n.get("displayName") == "first")
+            from django.utils.dateparse import parse_datetime
+
+            changed = parse_datetime(first["finishedAt"]).timestamp()
+            if seen_at:
+                delays.append(seen_at - changed)
+        if delays:
+            print(
+                f"RESULT phase change -> run page: median {statistics.median(delays):.2f} s, "
+                f"max {max(delays):.2f} s over {len(delays)} runs (sync every {interval} s; "
+                f"add up to 1 s for the page's poll; goal <= 3 s)"
+            )
+    finally:
+        engine.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
