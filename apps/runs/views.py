@@ -282,6 +282,9 @@ def _live_state(run: Run, keys: list[str] | None = None) -> LiveState:
     counts: dict[str, int] = {}
     for phase in phases.values():
         counts[phase] = counts.get(phase, 0) + 1
+    unseen = run.pipeline_version.node_count - len(phases)
+    if keys is None and run.is_finished and unseen > 0:
+        counts[StepPhase.OMITTED] = counts.get(StepPhase.OMITTED, 0) + unseen
     live = not run.is_finished or queries.outputs_pending(run, steps)
     return LiveState(phases, live, queries.staleness(run), counts, readable_message(run, steps))
 

@@ -99,13 +99,16 @@
       }
       press = null;
     });
+    // Capture phase: graph.js handles Enter on a node for the version page's own panel and
+    // stops it there; on a run page the step panel takes it first.
     viewport.addEventListener("keydown", function (event) {
       if (event.key !== "Enter" && event.key !== " ") return;
       var node = event.target.closest && event.target.closest(".node[data-node]");
       if (!node) return;
       event.preventDefault();
+      event.stopPropagation();
       openNode(node.getAttribute("data-node"));
-    });
+    }, true);
   }
 
   document.addEventListener("click", function (event) {
