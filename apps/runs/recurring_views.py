@@ -227,6 +227,7 @@ def recurring_preview(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def recurring_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     recurring = get_object_or_404(list_queryset(), pk=pk)
     now = timezone.now()
@@ -244,9 +245,13 @@ def recurring_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     runs = list(
         recurring.runs.select_related("pipeline_version").order_by("-created_at")[:DETAIL_RUNS]
     )
+    template = "runs/recurring_detail.html"
+    if request.htmx and request.GET.get("part") == "runs":
+        # The poll of an active schedule: only its runs table (new runs appear without a reload).
+        template += "#rr-runs"
     return render(
         request,
-        "runs/recurring_detail.html",
+        template,
         {
             "recurring": recurring,
             "upcoming": upcoming,

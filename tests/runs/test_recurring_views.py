@@ -265,3 +265,23 @@ def test_start_and_end_are_read_in_the_chosen_timezone(auth_client, version, exp
     )
     assert form.is_valid(), form.errors
     assert form.cleaned_data["start_at"] == datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
+
+
+def test_an_active_schedule_polls_its_runs_table(auth_client, version, experiment):
+    rr = make_rr(version, experiment)
+    page = auth_client.get(reverse("recurring:detail", args=[rr.pk])).content.decode()
+    assert 'hx-trigger="every 5s"' in page
+    Run.objects.create(
+        name="fresh run",
+        experiment=experiment,
+        pipeline_version=version,
+        recurring_run=rr,
+        workflow_name="w-fresh",
+    )
+    part = auth_client.get(
+        reverse("recurring:detail", args=[rr.pk]), {"part": "runs"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert part.lstrip().startswith('<section class="card" id="rr-runs"') and "fresh run" in part
+    disabled = make_rr(version, experiment, enabled=False)
+    page = auth_client.get(reverse("recurring:detail", args=[disabled.pk])).content.decode()
+    assert 'hx-trigger="every 5s"' not in page
