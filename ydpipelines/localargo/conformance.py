@@ -27,6 +27,7 @@ from .server import make_server
 EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     "exit-handlers.yaml": (("Failed",), "its main step runs `exit 1` to show the failure handler"),
     "forever.yaml": (("Running",), "it sleeps forever by design"),
+    "pod-gc-strategy-with-label-selector.yaml": (("Failed",), "its `fail` step runs `exit 1`"),
     "timeouts-workflow.yaml": (("Failed",), "its 30 s workflow deadline stops day-long sleeps"),
     "resubmit.yaml": (("Succeeded", "Failed"), "its steps fail at random by design"),
     "retry-on-error.yaml": (("Succeeded", "Failed"), "random exit codes, up to 2 retries"),
@@ -104,6 +105,13 @@ class Runner:
         ok, text = self.follow(path, doc, sub)
         return ok, f"cron accepted, run now: {text}"
 
+    def resume_if_suspended(self, name: str, wf: dict[str, Any]) -> None:
+        """Suspend examples wait for a person to approve; resume them the way a user would."""
+        if _suspended(wf):
+            self.http.put(
+                f"{self.base}/api/v1/workflows/default/{name}/resume", json={}, timeout=30
+            )
+
     def refusal(self, resp: requests.Response) -> tuple[bool, str]:
         try:
             message = resp.json().get("message", resp.text)
@@ -132,6 +140,7 @@ class Runner:
             message = wf.get("status", {}).get("message", "")
             if phase in SETTLE:
                 break
+            self.resume_if_suspended(name, wf)
             time.sleep(0.5)
         if phase not in SETTLE:
             self.http.put(
@@ -145,6 +154,11 @@ class Runner:
             note = f"; {why}" if why else ""
             return True, f"ran as documented ({phase}{note})"
         return False, f"wrong: expected {'/'.join(want)}, got {phase}: {message}"
+
+
+def _suspended(wf: dict[str, Any]) -> bool:
+    nodes = (wf.get("status") or {}).get("nodes") or {}
+    return any(n.get("type") == "Suspend" and n.get("phase") == "Running" for n in nodes.values())
 
 
 def _semaphore_refs(doc: Any) -> list[dict[str, str]]:
@@ -178,7 +192,7 @@ def load(root: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ydpipelines.localargo.conformance")
     parser.add_argument("dir", type=Path)
-    parser.add_argument("--timeout", type=float, default=45, help="seconds allowed per file")
+    parser.add_argument("--timeout", type=float, default=90, help="seconds allowed per file")
     parser.add_argument("--jobs", type=int, default=6, help="files run at once")
     parser.add_argument("--parallel", type=int, default=12, help="steps run at once")
     args = parser.parse_args(argv)

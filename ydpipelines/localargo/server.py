@@ -415,7 +415,7 @@ class Handler(BaseHTTPRequestHandler):
             tmpl = body.get(key) or {}
             from .validate import validate_spec
 
-            validate_spec(tmpl.get("spec") or {"entrypoint": "x", "templates": []}, "spec")
+            validate_spec(tmpl.get("spec") or {}, "spec", need_entrypoint=False)
             tmpl["kind"] = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
             tmpl.setdefault("apiVersion", "argoproj.io/v1alpha1")
             return self._send(200, e.put_template(kind, ns, tmpl, update=False))

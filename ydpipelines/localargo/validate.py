@@ -50,7 +50,7 @@ def validate_workflow(wf: dict[str, Any], engine: Engine | None = None) -> None:
     validate_spec(spec, "spec")
 
 
-def validate_spec(spec: dict[str, Any], where: str) -> None:
+def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True) -> None:
     templates = spec.get("templates") or []
     if not isinstance(templates, list):
         raise ApiError(400, f"{where}.templates must be a list")
@@ -62,7 +62,7 @@ def validate_spec(spec: dict[str, Any], where: str) -> None:
             raise ApiError(400, f"{where}.templates[{i}].name {tmpl['name']!r} is not unique")
         names.add(tmpl["name"])
     entry = spec.get("entrypoint")
-    if not entry and not spec.get("workflowTemplateRef"):
+    if need_entrypoint and not entry and not spec.get("workflowTemplateRef"):
         raise ApiError(400, f"{where}.entrypoint is required")
     if entry and templates and entry not in names and "{{" not in entry:
         raise ApiError(400, f"{where}.entrypoint template {entry!r} is not defined")
