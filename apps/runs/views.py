@@ -49,6 +49,7 @@ RUN_TABS = ("graph", "output", "details")
 STEP_PANELS = ("artifacts", "config", "logs")
 LOG_POLL_TIMEOUT = 3.0  # seconds: a live log fetch must not hold a web worker for long
 MAX_LOG_CHARS = 400_000  # what the page shows of a log (the tail)
+LIVE_LOG_LINES = 2000  # what a live poll asks Argo for
 RETRYABLE = frozenset({RunState.FAILED, RunState.ERROR})
 
 
@@ -337,10 +338,13 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     tab = request.GET.get("tab", "graph")
     if tab not in RUN_TABS:
         tab = "graph"
-    run = _get_run(pk)
-    version = run.pipeline_version
-    graph = graph_lib.graph_from_manifest(version.manifest, version.spec)
-    keys = [node.key for node in graph.nodes]
+    # Only the graph tab needs the manifest (it can be megabytes); the others leave it behind.
+    run = _get_run(pk, with_manifest=tab == "graph")
+    graph = keys = None
+    if tab == "graph":
+        version = run.pipeline_version
+        graph = graph_lib.graph_from_manifest(version.manifest, version.spec)
+        keys = [node.key for node in graph.nodes]
     state = _live_state(run, keys)
     context = _header_context(run, state)
     context.update(
@@ -371,7 +375,7 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
             .first(),
         }
     )
-    if tab == "graph":
+    if graph is not None and keys is not None:
         context["graph_svg"] = graph_lib.render_svg(graph, phases=state.phases)
         context["nodes"] = [
             {"key": n.key, "label": n.label, "kind": n.kind, "phase": state.phases.get(n.key)}
@@ -498,8 +502,14 @@ def _log_context(run: Run, pod: Step | None) -> dict[str, Any]:
     client = get_client()
     client.config = dataclasses.replace(client.config, timeout=LOG_POLL_TIMEOUT)
     try:
-        text = client.get_log(
-            run.workflow_name, pod_name=pod.pod_name, namespace=run.workflow_namespace or None
+        # The tail only: the page polls every 2 s, and the whole log is copied at the end.
+        text = "\n".join(
+            client.iter_log(
+                run.workflow_name,
+                pod_name=pod.pod_name,
+                namespace=run.workflow_namespace or None,
+                tail_lines=LIVE_LOG_LINES,
+            )
         )
     except ArgoNotFound:
         text, error = "", "Argo no longer has this log, and the app has no copy of it."

@@ -414,3 +414,18 @@ def test_artifacts_panel_refreshes_while_the_step_runs(auth_client, run):
     assert response.status_code == 200
     assert 'hx-trigger="every 2s"' in response.content.decode()
     assert "Artifacts appear when the step ends." in response.content.decode()
+
+
+def test_output_tab_query_count_is_fixed(auth_client, run, django_assert_num_queries):
+    step = make_step(run, "evaluate", StepPhase.SUCCEEDED)
+    for i in range(3):
+        Metric.objects.create(run=run, step=step, name=f"m{i}", value=i)
+        add_artifact(run, step, f"a{i}", ArtifactKind.TABLE, data={"header": ["x"], "rows": []})
+    # session, user, run, steps, tab counts, metrics, artifacts
+    with django_assert_num_queries(7):
+        auth_client.get(run.get_absolute_url() + "?tab=output")
+    for i in range(3, 20):
+        Metric.objects.create(run=run, step=step, name=f"m{i}", value=i)
+        add_artifact(run, step, f"a{i}", ArtifactKind.TABLE, data={"header": ["x"], "rows": []})
+    with django_assert_num_queries(7):
+        auth_client.get(run.get_absolute_url() + "?tab=output")
