@@ -83,7 +83,9 @@ def experiment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     experiment = get_object_or_404(Experiment.objects.select_related("created_by"), pk=pk)
     runs = run_list_queryset().filter(experiment=experiment)
     archived_runs = request.GET.get("runs") == "archived"
-    runs = runs.filter(archived_at__isnull=not archived_runs)
+    if not experiment.is_archived:
+        # An archived experiment's runs went with it: all of them show, without tabs.
+        runs = runs.filter(archived_at__isnull=not archived_runs)
     filterset = RunFilter(request.GET, queryset=runs)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "experiments/experiment_detail.html"

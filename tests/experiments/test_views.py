@@ -166,3 +166,13 @@ def test_detail_query_count_is_fixed(auth_client, django_assert_num_queries):
     with django_assert_num_queries(5):
         response = auth_client.get(experiment.get_absolute_url())
     assert len(response.context["page"].object_list) == 20
+
+
+def test_archived_experiment_shows_the_runs_archived_with_it(auth_client):
+    version = make_version()
+    experiment = make_experiment("exp")
+    run = make_run(version, experiment, name="went-along")
+    archive_experiment(experiment)
+    body = auth_client.get(experiment.get_absolute_url()).content.decode()
+    assert run.get_absolute_url() in body
+    assert "This experiment is archived, with its runs." in body
