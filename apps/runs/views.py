@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -536,14 +537,16 @@ def node_panel(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
     """The side panel of one graph node. Without HTMX, the run page with the panel open."""
     panel = request.GET.get("panel", "")
     if not request.htmx:
-        url = reverse("runs:detail", args=[pk]) + f"?node={key}"
-        if panel:
-            url += f"&panel={panel}"
-        return redirect(url + "#step-panel")
+        query = {"node": key, **({"panel": panel} if panel else {})}
+        return redirect(f"{reverse('runs:detail', args=[pk])}?{urlencode(query)}#step-panel")
     run = _get_run(pk)
     context = {"run": run, **_panel_context(request, run, key, panel)}
     if context["node"] is None and context["step"] is None:
-        return HttpResponse(f"The pipeline has no step “{key}”.", status=404)
+        return HttpResponse(
+            f"The pipeline has no step “{key}”.",
+            status=404,
+            content_type="text/plain; charset=utf-8",
+        )
     response = render(request, "runs/step_panel.html", context)
     if panel == "artifacts" and request.GET.get("poll") and not context["artifacts_poll"]:
         response.status_code = HTMX_STOP_POLLING
