@@ -245,7 +245,7 @@ def test_panel_of_a_pending_node(auth_client, run):
 
 
 def test_panel_unknown_node_is_404(auth_client, run):
-    response = auth_client.get(reverse("runs:node", args=[run.pk, "<b>nope</b>"]), headers=HX)
+    response = auth_client.get(reverse("runs:node", args=[run.pk, "<i>nope"]), headers=HX)
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/plain")
 
