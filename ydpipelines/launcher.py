@@ -67,6 +67,10 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("DJANGO_SETTINGS_MODULE", "ydpipelines.settings")
+    if not env.get("ARGO_SERVER"):
+        # The app's processes find the embedded engine on the port it is started on.
+        env.setdefault("YDP_ENGINE_URL", f"http://127.0.0.1:{env.get('YDP_ENGINE_PORT', '2746')}")
+    env.setdefault("YDP_PUBLIC_URL", f"http://127.0.0.1:{env.get('PORT', '8000')}")
     lock = threading.Lock()
     children: dict[str, subprocess.Popen] = {}
     order = ["engine", "web", "worker", "beat"]

@@ -13,6 +13,9 @@ urlpatterns = [
     path("pipelines/", include("apps.pipelines.urls")),
     path("experiments/", include("apps.experiments.urls")),
     path("runs/recurring/", include("apps.runs.urls_recurring")),
+    path("runs/compare/", include("apps.runs.urls_compare")),
+    path("artifacts/", include("apps.runs.urls_artifacts")),
+    path("executions/", include("apps.runs.urls_executions")),
     path("runs/", include("apps.runs.urls")),
     # Signed downloads for running steps (bundle, step runner): no session, see bundles.py.
     path("steps/", include("apps.pipelines.urls_steps")),
