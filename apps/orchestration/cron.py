@@ -20,13 +20,15 @@ The cron part is built with Hera's models; the workflow spec is the version's st
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
+import requests
 from django.conf import settings
 from hera.workflows import models as m
 
-from apps.orchestration.argo import ArgoClient, ArgoError
+from apps.orchestration.argo import ArgoClient, ArgoError, ArgoNotFound
 from apps.pipelines.constants import SourceFormat
 from apps.runs.schedules import Trigger
 
@@ -40,6 +42,8 @@ FAILED_HISTORY = 5
 # The beat task checks every 5 s: act this much before a start or an end so that a schedule at
 # exactly that minute is taken (start) or not (end).
 WINDOW_LEAD = timedelta(seconds=10)
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+TOKEN_PATH = f"{SERVICE_ACCOUNT_DIR}/token"
 
 
 def cron_workflow_name(recurring: Any) -> str:
@@ -140,35 +144,37 @@ def render_cron_workflow(
 def set_semaphore_limit(client: ArgoClient, namespace: str, key: str, limit: int) -> None:
     """Write the limit of a recurring run's semaphore (ConfigMap ydpipelines-semaphores, `key`).
 
-    The embedded engine keeps its ConfigMaps behind its own small endpoint. A real cluster's
-    ConfigMap is a Kubernetes object that the Argo Server API cannot write: the app writes it
-    through the Kubernetes API when it runs in the cluster (its service account needs `patch` on
-    that ConfigMap), and refuses otherwise so that no workflow waits on a missing limit."""
-    if settings.ARGO_EMBEDDED:
-        client._json(
+    The embedded engine keeps its ConfigMaps behind its own small endpoint (also when ARGO_SERVER
+    names the engine explicitly). A real cluster's ConfigMap is a Kubernetes object that the Argo
+    Server API cannot write: the app writes it through the Kubernetes API when it runs in the
+    cluster (its service account needs `patch` on that ConfigMap), and refuses otherwise so that
+    no workflow waits on a missing limit."""
+    if not settings.ARGO_EMBEDDED and _in_cluster():
+        _patch_cluster_configmap(namespace, key, limit)
+        return
+    try:
+        client._json(  # the engine's one non-Argo endpoint, over the same transport
             "PUT",
             f"/api/v1/localargo/configmaps/{client._ns(namespace)}/{SEMAPHORE_CONFIGMAP}",
             body={"data": {key: str(limit)}},
         )
-        return
-    _patch_cluster_configmap(namespace, key, limit)
-
-
-def _patch_cluster_configmap(namespace: str, key: str, limit: int) -> None:
-    import os
-
-    import requests
-
-    token_path = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    host = os.environ.get("KUBERNETES_SERVICE_HOST")
-    if not host or not os.path.exists(token_path):
+    except ArgoNotFound:
+        # A real Argo Server (no such endpoint) and the app outside the cluster.
         raise ArgoError(
             f"Max concurrent runs above 1 needs key {key}={limit} in ConfigMap "
             f"{SEMAPHORE_CONFIGMAP} (namespace {namespace}), which the app can only write when it "
             "runs inside the cluster. Set it with kubectl, or choose 1."
-        )
+        ) from None
+
+
+def _in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(TOKEN_PATH)
+
+
+def _patch_cluster_configmap(namespace: str, key: str, limit: int) -> None:
+    host = os.environ["KUBERNETES_SERVICE_HOST"]
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    with open(token_path) as handle:
+    with open(TOKEN_PATH) as handle:
         token = handle.read().strip()
     url = f"https://{host}:{port}/api/v1/namespaces/{namespace}/configmaps/{SEMAPHORE_CONFIGMAP}"
     try:
@@ -179,7 +185,7 @@ def _patch_cluster_configmap(namespace: str, key: str, limit: int) -> None:
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/merge-patch+json",
             },
-            verify="/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            verify=f"{SERVICE_ACCOUNT_DIR}/ca.crt",
             timeout=settings.ARGO_TIMEOUT_SECONDS,
         )
     except requests.RequestException as exc:

@@ -192,6 +192,8 @@ def schedule_preview(data: Any) -> dict[str, Any]:
     form = PreviewForm(
         {k: ("" if data.get(k) is None else data.get(k)) for k in PreviewForm.base_fields}
     )
+    if data.get("trigger_type") == "cron" and not (data.get("cron") or "").strip():
+        return {"hint": "Type a cron expression: minute hour day-of-month month day-of-week."}
     try:
         trigger = form.trigger()
         return {

@@ -15,6 +15,7 @@ from apps.orchestration.cron import (
     RECURRING_LABEL,
     VERSION_LABEL,
     render_cron_workflow,
+    set_semaphore_limit,
     should_suspend,
 )
 from apps.orchestration.tasks import cache_lock
@@ -102,6 +103,13 @@ def reconcile_cron_workflows(client: ArgoClient, namespaces: list[str]) -> dict[
                         now=now,
                         parameters=parameters_for(version, recurring.parameters),
                     )
+                    if recurring.max_concurrency > 1:
+                        set_semaphore_limit(
+                            client,
+                            namespace,
+                            recurring.cron_workflow_name,
+                            recurring.max_concurrency,
+                        )
                     client.create_cron_workflow(manifest, namespace=namespace)
                     stats["recreated"] += 1
                     continue

@@ -146,3 +146,36 @@ def test_bad_trigger_and_unknown_parameter_are_refused(version):
         render(recurring(version, cron="61 * * * *"), version)
     with pytest.raises(ValueError, match="unknown parameter"):
         render(recurring(version, parameters={"nope": "1"}), version)
+
+
+def test_a_real_argo_server_outside_the_cluster_refuses_max_above_one(settings):
+    """A server without the engine's ConfigMap endpoint (a real Argo Server answers 404 there),
+    faked because the engine has the endpoint: the app says what to do instead."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from apps.orchestration.argo import ArgoClient, ArgoConfig, ArgoError
+    from apps.orchestration.cron import set_semaphore_limit
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_PUT(self):
+            body = json.dumps({"code": 5, "message": "Not Found"}).encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.ARGO_EMBEDDED = False
+        client = ArgoClient(ArgoConfig(server=f"http://127.0.0.1:{server.server_port}"))
+        with pytest.raises(ArgoError, match=r"key rr-x=4 in ConfigMap ydpipelines-semaphores"):
+            set_semaphore_limit(client, "argo", "rr-x", 4)
+    finally:
+        server.shutdown()

@@ -237,3 +237,13 @@ def test_max_two_lets_two_of_three_run_at_once(argo, experiment):
         time.sleep(0.3)
     assert phases == ["Succeeded"] * 3
     assert most_running == 2
+
+
+def test_reconcile_recreates_a_cron_workflow_gone_from_argo(argo, version, experiment):
+    rr = create_recurring_run(schedule_settings(version, experiment, max_concurrency=2))
+    client = get_client()
+    client.delete_cron_workflow(rr.cron_workflow_name)
+    assert reconcile_cron_workflows(client, ["argo"])["recreated"] == 1
+    cron = client.get_cron_workflow(rr.cron_workflow_name)
+    assert cron["spec"]["concurrencyPolicy"] == "Allow"
+    assert reconcile_cron_workflows(client, ["argo"])["recreated"] == 0
