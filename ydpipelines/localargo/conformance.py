@@ -27,6 +27,22 @@ from .server import make_server
 EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     "exit-handlers.yaml": (("Failed",), "its main step runs `exit 1` to show the failure handler"),
     "forever.yaml": (("Running",), "it sleeps forever by design"),
+    "synchronization-mutex-tmpl-level.yaml": (
+        ("Succeeded", "Running"),
+        "ten steps serialised by two mutexes (20 s and 50 s each): minutes by design",
+    ),
+    "synchronization-tmpl-level.yaml": (
+        ("Succeeded", "Running"),
+        "five 10 s steps behind a semaphore: longer than the bound by design",
+    ),
+    "synchronization-db-mutex-tmpl-level.yaml": (
+        ("Succeeded", "Running"),
+        "steps serialised by mutex `test`: minutes by design",
+    ),
+    "synchronization-db-mutex-wf-level.yaml": (
+        ("Succeeded", "Running"),
+        "waits for mutex `test`, held by the other mutex examples",
+    ),
     "pod-gc-strategy-with-label-selector.yaml": (("Failed",), "its `fail` step runs `exit 1`"),
     "timeouts-workflow.yaml": (("Failed",), "its 30 s workflow deadline stops day-long sleeps"),
     "resubmit.yaml": (("Succeeded", "Failed"), "its steps fail at random by design"),
@@ -146,7 +162,8 @@ class Runner:
             self.http.put(
                 f"{self.base}/api/v1/workflows/default/{name}/terminate", json={}, timeout=30
             )
-            if "Running" in want and phase == "Running":
+            waiting_lock = phase == "Pending" and message.startswith("Waiting for")
+            if "Running" in want and (phase == "Running" or waiting_lock):
                 return True, f"ran as documented (still running after {self.timeout:g}s: {why})"
             return False, f"hung (still {phase or 'Pending'} after {self.timeout:g}s: {message})"
         got = "Failed" if phase == "Error" and "Failed" in want else phase

@@ -513,7 +513,7 @@ class Operation:
             self.finish(node, "Error", str(exc))
             return node
         retry = tmpl.get("retryStrategy")
-        if retry:
+        if retry is not None:  # `retryStrategy: {}` retries until the step succeeds
             if node is None:
                 node = self.init_node(name, "Retry", tmpl, boundary, display)
                 if inputs:
@@ -530,7 +530,7 @@ class Operation:
         display: str,
         inputs: dict[str, Any],
     ) -> dict[str, Any]:
-        retry = tmpl["retryStrategy"]
+        retry = tmpl["retryStrategy"] or {}
         children = node.setdefault("children", [])
         n = len(children)
         if n:
