@@ -31,7 +31,7 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
             "ydpipelines",
             "worker",
             "--loglevel",
-            "INFO",
+            env.get("WORKER_LOG_LEVEL", "WARNING"),
             "--concurrency",
             env.get("WORKER_CONCURRENCY", "2"),
         ],
