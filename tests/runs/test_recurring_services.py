@@ -199,6 +199,11 @@ def test_every_minute_schedule_spawns_a_run_within_70_seconds(argo, version, exp
     run = rr.runs.get()
     assert run.workflow_name.startswith(f"{rr.cron_workflow_name}-")
     assert run.experiment_id == experiment.pk
+    # From here the regular sync follows it like any run.
+    from tests.integration.helpers import sync_until_finished
+
+    run = sync_until_finished(run, timeout=30)
+    assert run.state == RunState.SUCCEEDED, run.message
 
 
 SLEEPY_YAML = """\
