@@ -42,8 +42,10 @@ def test_bad_parameters_store_nothing_and_queue_nothing(
     version, django_capture_on_commit_callbacks
 ):
     experiment = Experiment.objects.create(name="e")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        with pytest.raises(ValidationError):
-            create_run(version=version, experiment=experiment, parameters={"n": "x"})
+    with (
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        pytest.raises(ValidationError),
+    ):
+        create_run(version=version, experiment=experiment, parameters={"n": "x"})
     assert callbacks == []
     assert not Run.objects.exists()
