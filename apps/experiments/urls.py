@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/", views.experiment_detail, name="detail"),
     path("<int:pk>/archive/", views.experiment_archive, name="archive"),
     path("<int:pk>/restore/", views.experiment_restore, name="restore"),
+    path("<int:pk>/delete/", views.experiment_delete, name="delete"),
 ]

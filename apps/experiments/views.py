@@ -113,18 +113,23 @@ def experiment_archive(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.info(request, f"“{experiment.name}” is archived already.")
         return redirect(experiment)
     if request.method == "POST":
-        result = services.archive_experiment(experiment)
-        messages.success(
-            request,
-            f"Archived “{experiment.name}” and {result.runs} run{'s' if result.runs != 1 else ''}."
-            " Find them under Archived; Restore brings them back.",
-        )
+        try:
+            result = services.archive_experiment(experiment)
+        except services.ExperimentArchiveError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, result.message(experiment))
         return redirect(experiment)
     active_runs = experiment.runs.filter(archived_at__isnull=True).count()
     return render(
         request,
         "experiments/experiment_confirm.html",
-        {"experiment": experiment, "action": "archive", "run_count": active_runs},
+        {
+            "experiment": experiment,
+            "action": "archive",
+            "run_count": active_runs,
+            "recurring_count": experiment.recurring_runs.filter(enabled=True).count(),
+        },
     )
 
 
@@ -136,11 +141,7 @@ def experiment_restore(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect(experiment)
     if request.method == "POST":
         result = services.restore_experiment(experiment)
-        messages.success(
-            request,
-            f"Restored “{experiment.name}” and the {result.runs} "
-            f"run{'s' if result.runs != 1 else ''} archived with it.",
-        )
+        messages.success(request, result.message(experiment))
         return redirect(experiment)
     return render(
         request,
@@ -150,4 +151,29 @@ def experiment_restore(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "action": "restore",
             "run_count": services.runs_to_restore(experiment),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def experiment_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Only from the archive: GET asks for confirmation, POST deletes for good."""
+    experiment = get_object_or_404(Experiment, pk=pk)
+    if not experiment.is_archived:
+        messages.error(
+            request, f"“{experiment.name}” is not archived: archive it first, then delete it."
+        )
+        return redirect(experiment)
+    if request.method == "POST":
+        name = experiment.name
+        try:
+            result = services.delete_experiment(experiment)
+        except services.ExperimentArchiveError as exc:
+            messages.error(request, str(exc))
+            return redirect(experiment)
+        messages.success(request, result.message(name))
+        return redirect(f"{reverse('experiments:list')}?tab=archived")
+    return render(
+        request,
+        "experiments/experiment_confirm.html",
+        {"experiment": experiment, "action": "delete", **services.delete_counts(experiment)},
     )

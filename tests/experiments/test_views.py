@@ -117,8 +117,8 @@ def test_detail_lists_runs_and_links_create_run(auth_client):
 def test_archive_confirmation_then_post(auth_client):
     version = make_version()
     experiment = make_experiment("exp")
-    make_run(version, experiment)
-    make_run(version, experiment)
+    make_run(version, experiment, state="Succeeded")
+    make_run(version, experiment, state="Succeeded")
     confirm = auth_client.get(reverse("experiments:archive", args=[experiment.pk]))
     assert "its 2 runs move to the Archived sections" in confirm.content.decode()
     assert Experiment.objects.get().archived_at is None  # GET changes nothing
@@ -132,8 +132,13 @@ def test_archive_confirmation_then_post(auth_client):
 def test_restore_brings_back_only_runs_archived_with_it(auth_client):
     version = make_version()
     experiment = make_experiment("exp")
-    earlier = make_run(version, experiment, archived_at=timezone.now() - timezone.timedelta(days=1))
-    together = make_run(version, experiment)
+    earlier = make_run(
+        version,
+        experiment,
+        state="Succeeded",
+        archived_at=timezone.now() - timezone.timedelta(days=1),
+    )
+    together = make_run(version, experiment, state="Succeeded")
     assert archive_experiment(experiment).runs == 1
     response = auth_client.post(reverse("experiments:restore", args=[experiment.pk]), follow=True)
     assert "and the 1 run archived with it" in response.content.decode()
@@ -171,7 +176,7 @@ def test_detail_query_count_is_fixed(auth_client, django_assert_num_queries):
 def test_archived_experiment_shows_the_runs_archived_with_it(auth_client):
     version = make_version()
     experiment = make_experiment("exp")
-    run = make_run(version, experiment, name="went-along")
+    run = make_run(version, experiment, state="Succeeded", name="went-along")
     archive_experiment(experiment)
     body = auth_client.get(experiment.get_absolute_url()).content.decode()
     assert run.get_absolute_url() in body

@@ -1,0 +1,200 @@
+"""Archiving, restoring and deleting runs, one or many at a time.
+
+Rules: an active run (Pending, Running) is not archived: it must be terminated or end first. A run
+of an archived experiment is not restored on its own: the experiment is restored with it. Only an
+archived run is deleted; deleting removes its steps, metrics and artifacts and, once the deletion
+has committed, the artifacts' files from storage (a rollback keeps them).
+
+Each function takes the selected ids and returns an Outcome: the runs it acted on and, for each
+one it left alone, the reason, so that a bulk action reports every run."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.storage import Storage
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.runs.constants import RUN_ACTIVE_STATES
+from apps.runs.models import Artifact, Run
+
+logger = logging.getLogger(__name__)
+
+MAX_SELECTION = 500  # runs one bulk action takes
+
+
+class SelectionError(ValueError):
+    """The selected ids cannot be read; the message says which one and why."""
+
+
+@dataclass
+class Outcome:
+    done: list[Run] = field(default_factory=list)
+    skipped: list[tuple[Run, str]] = field(default_factory=list)
+    missing: int = 0  # selected ids that match no run (deleted meanwhile)
+    files_removed: int = 0
+    bytes_removed: int = 0
+
+
+def parse_ids(values: Iterable[str]) -> list[uuid.UUID]:
+    """Run ids from form values, each a uuid or several joined by commas; in order, no repeats.
+    Raises SelectionError naming the bad value."""
+    ids: list[uuid.UUID] = []
+    for value in values:
+        for part in str(value).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                run_id = uuid.UUID(part)
+            except ValueError:
+                raise SelectionError(f"“{part[:60]}” is not a run id.") from None
+            if run_id not in ids:
+                ids.append(run_id)
+    if len(ids) > MAX_SELECTION:
+        raise SelectionError(f"Select at most {MAX_SELECTION} runs at a time ({len(ids)} given).")
+    return ids
+
+
+def selected_runs(ids: list[uuid.UUID]) -> QuerySet[Run]:
+    """The runs behind the ids with what the pages and messages show: one query."""
+    return (
+        Run.objects.filter(pk__in=ids)
+        .select_related("experiment", "pipeline_version__pipeline")
+        .only(
+            "id",
+            "name",
+            "state",
+            "archived_at",
+            "created_at",
+            "experiment__id",
+            "experiment__name",
+            "experiment__archived_at",
+            "pipeline_version__id",
+            "pipeline_version__name",
+            "pipeline_version__pipeline__id",
+            "pipeline_version__pipeline__name",
+        )
+    )
+
+
+def _locked(ids: list[uuid.UUID]) -> list[Run]:
+    """The selected runs in the order given, locked until the transaction ends."""
+    rows = {run.pk: run for run in selected_runs(ids).select_for_update(of=("self",))}
+    return [rows[run_id] for run_id in ids if run_id in rows]
+
+
+def archive_runs(ids: list[uuid.UUID]) -> Outcome:
+    now = timezone.now()
+    with transaction.atomic():
+        runs = _locked(ids)
+        outcome = Outcome(missing=len(ids) - len(runs))
+        for run in runs:
+            if run.archived_at is not None:
+                outcome.skipped.append((run, "is archived already"))
+            elif run.state in RUN_ACTIVE_STATES:
+                outcome.skipped.append(
+                    (run, f"is {run.state.lower()}: terminate it (or let it end) first")
+                )
+            else:
+                outcome.done.append(run)
+        Run.objects.filter(pk__in=[run.pk for run in outcome.done]).update(archived_at=now)
+    for run in outcome.done:
+        run.archived_at = now
+    return outcome
+
+
+def restore_runs(ids: list[uuid.UUID]) -> Outcome:
+    with transaction.atomic():
+        runs = _locked(ids)
+        outcome = Outcome(missing=len(ids) - len(runs))
+        for run in runs:
+            if run.archived_at is None:
+                outcome.skipped.append((run, "is not archived"))
+            elif run.experiment.archived_at is not None:
+                outcome.skipped.append(
+                    (
+                        run,
+                        f"belongs to the archived experiment “{run.experiment.name}”: "
+                        "restore the experiment to bring it back",
+                    )
+                )
+            else:
+                outcome.done.append(run)
+        Run.objects.filter(pk__in=[run.pk for run in outcome.done]).update(archived_at=None)
+    for run in outcome.done:
+        run.archived_at = None
+    return outcome
+
+
+def delete_runs(ids: list[uuid.UUID]) -> Outcome:
+    """Delete the archived runs among the ids, and their artifacts' files once committed."""
+    with transaction.atomic():
+        runs = _locked(ids)
+        outcome = Outcome(missing=len(ids) - len(runs))
+        for run in runs:
+            if run.archived_at is None:
+                outcome.skipped.append((run, "is not archived: archive it first"))
+            else:
+                outcome.done.append(run)
+        run_ids = [run.pk for run in outcome.done]
+        files = delete_run_rows(run_ids)
+    outcome.files_removed = len(files)
+    outcome.bytes_removed = sum(size for _, _, size in files)
+    return outcome
+
+
+def delete_run_rows(run_ids: list[Any]) -> list[tuple[Storage, str, int]]:
+    """Delete the runs (steps, metrics and artifacts go with them) inside the caller's
+    transaction, and arrange for their files to leave storage once it commits. Returns the
+    files, as (storage, name, size)."""
+    if not run_ids:
+        return []
+    storage = Artifact._meta.get_field("file").storage
+    files = [
+        (storage, name, size)
+        for name, size in Artifact.objects.filter(run_id__in=run_ids)
+        .exclude(file="")
+        .values_list("file", "size")
+    ]
+    Run.objects.filter(pk__in=run_ids).delete()
+    folders = [f"artifacts/{run_id}" for run_id in run_ids]
+    transaction.on_commit(lambda: remove_files(files, storage, folders))
+    return files
+
+
+def remove_files(
+    files: list[tuple[Storage, str, int]], storage: Storage, folders: list[str]
+) -> None:
+    """Remove the files, then the runs' emptied folders (local storage only). A file that will
+    not go is logged: the rows are gone already, and a stray file harms nobody."""
+    for file_storage, name, _size in files:
+        try:
+            file_storage.delete(name)
+        except OSError:
+            logger.exception("could not remove artifact file %s", name)
+    for folder in folders:
+        try:
+            path = storage.path(folder)
+        except NotImplementedError:  # remote storage has no folders
+            return
+        _remove_empty_tree(path)
+
+
+def _remove_empty_tree(path: str) -> None:
+    if not os.path.isdir(path):
+        return
+    for root, dirs, _files in os.walk(path, topdown=False):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(root, name))
+    with contextlib.suppress(OSError):  # not empty: something else lives there
+        os.rmdir(path)
