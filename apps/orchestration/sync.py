@@ -182,7 +182,10 @@ def sync_steps(runs_with_workflows: list[tuple[Run, dict[str, Any]]]) -> list[in
         workflow_name = (workflow.get("metadata") or {}).get("name") or run.workflow_name
         for node_id, node in ((workflow.get("status") or {}).get("nodes") or {}).items():
             node = {"id": node_id, **node}
-            if node_id == workflow_name or node.get("type") in HIDDEN_NODE_TYPES:
+            # The root node is the workflow itself, unless the entrypoint is a single Pod.
+            if node.get("type") in HIDDEN_NODE_TYPES or (
+                node_id == workflow_name and node.get("type") != "Pod"
+            ):
                 continue
             values = step_values(workflow_name, node)
             step = existing.get((run.pk, node_id))

@@ -231,12 +231,12 @@ def _node_details(version: PipelineVersion, graph: graph_lib.Graph, key: str) ->
 
 def _create_run_url(version: PipelineVersion) -> str | None:
     """Where "Create run" points, once the runs app provides the page; None until then."""
+    return _url_for_version("runs:create", version)
+
+
+def _url_for_version(name: str, version: PipelineVersion) -> str | None:
     try:
-        return f"{reverse('runs:create')}?version={version.pk}"
-    except NoReverseMatch:
-        pass
-    try:
-        return reverse("runs:create", args=[version.pk])
+        return f"{reverse(name)}?version={version.pk}"
     except NoReverseMatch:
         return None
 
@@ -348,6 +348,7 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
             ("files", "Files"),
         ],
         "create_run_url": _create_run_url(version),
+        "schedule_url": _url_for_version("recurring:create", version),
         "upload_url": _upload_url(version.pipeline),
         "other_versions": PipelineVersion.objects.filter(pipeline_id=pk)
         .only("id", "pipeline_id", "name", "created_at")

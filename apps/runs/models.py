@@ -78,7 +78,7 @@ class RecurringRun(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("runs:recurring_detail", args=[self.pk])
+        return reverse("recurring:detail", args=[self.pk])
 
 
 class Run(models.Model):
@@ -240,6 +240,12 @@ class Metric(models.Model):
     name = models.CharField(max_length=200)
     value = models.FloatField()
     format = models.CharField(max_length=12, choices=MetricFormat.choices, default=MetricFormat.RAW)
+    # Copies of the run's experiment, state and archived flag, so that the runs list filters
+    # and sorts by a metric from one index. Database triggers (migration 0002) keep them in
+    # step with the run on every write, bulk updates included; the app never sets them.
+    run_experiment_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    run_state = models.CharField(max_length=12, blank=True, editable=False)
+    run_archived = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -249,6 +255,17 @@ class Metric(models.Model):
         indexes = [
             # Filter and sort runs by a metric: WHERE name = ? AND value > ? ORDER BY value.
             models.Index(fields=["name", "value", "run"], name="metric_name_value_run"),
+            # The runs list with a metric filter or sort, across experiments / in one.
+            models.Index(
+                fields=["name", "run_archived", "value", "run"],
+                include=["run_state"],
+                name="metric_list_all",
+            ),
+            models.Index(
+                fields=["name", "run_experiment_id", "run_archived", "value", "run"],
+                include=["run_state"],
+                name="metric_list_experiment",
+            ),
         ]
 
     def __str__(self) -> str:
