@@ -1,4 +1,10 @@
-"""URLs of executions (filled in by their views)."""
+"""URLs of the Executions section: every step (Argo node) of every run."""
+
+from django.urls import path
+
+from apps.runs import catalog_views
 
 app_name = "executions"
-urlpatterns: list = []
+urlpatterns = [
+    path("", catalog_views.execution_list, name="list"),
+]
