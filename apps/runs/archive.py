@@ -92,20 +92,50 @@ def _locked(ids: list[uuid.UUID]) -> list[Run]:
     return [rows[run_id] for run_id in ids if run_id in rows]
 
 
+ARCHIVE, RESTORE, DELETE = "archive", "restore", "delete"
+ACTIONS = (ARCHIVE, RESTORE, DELETE)
+
+
+def refusal(action: str, run: Run) -> str | None:
+    """Why `action` cannot be done to the run (to follow its name in a sentence), or None."""
+    if action == ARCHIVE:
+        if run.archived_at is not None:
+            return "is archived already"
+        if run.state in RUN_ACTIVE_STATES:
+            return f"is {run.state.lower()}: terminate it (or let it end) first"
+    elif action == RESTORE:
+        if run.archived_at is None:
+            return "is not archived"
+        if run.experiment.archived_at is not None:
+            return (
+                f"belongs to the archived experiment “{run.experiment.name}”: restore the "
+                "experiment to bring it back"
+            )
+    elif action == DELETE:
+        if run.archived_at is None:
+            return "is not archived: archive it first; only archived runs can be deleted"
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    return None
+
+
+def _sort(action: str, ids: list[uuid.UUID]) -> tuple[Outcome, list[Run]]:
+    runs = _locked(ids)
+    outcome = Outcome(missing=len(ids) - len(runs))
+    for run in runs:
+        reason = refusal(action, run)
+        if reason is None:
+            outcome.done.append(run)
+        else:
+            outcome.skipped.append((run, reason))
+    return outcome, runs
+
+
 def archive_runs(ids: list[uuid.UUID]) -> Outcome:
+    """Archive the selected runs that are neither archived nor active."""
     now = timezone.now()
     with transaction.atomic():
-        runs = _locked(ids)
-        outcome = Outcome(missing=len(ids) - len(runs))
-        for run in runs:
-            if run.archived_at is not None:
-                outcome.skipped.append((run, "is archived already"))
-            elif run.state in RUN_ACTIVE_STATES:
-                outcome.skipped.append(
-                    (run, f"is {run.state.lower()}: terminate it (or let it end) first")
-                )
-            else:
-                outcome.done.append(run)
+        outcome, _ = _sort(ARCHIVE, ids)
         Run.objects.filter(pk__in=[run.pk for run in outcome.done]).update(archived_at=now)
     for run in outcome.done:
         run.archived_at = now
@@ -113,22 +143,9 @@ def archive_runs(ids: list[uuid.UUID]) -> Outcome:
 
 
 def restore_runs(ids: list[uuid.UUID]) -> Outcome:
+    """Restore the selected archived runs whose experiment is not archived."""
     with transaction.atomic():
-        runs = _locked(ids)
-        outcome = Outcome(missing=len(ids) - len(runs))
-        for run in runs:
-            if run.archived_at is None:
-                outcome.skipped.append((run, "is not archived"))
-            elif run.experiment.archived_at is not None:
-                outcome.skipped.append(
-                    (
-                        run,
-                        f"belongs to the archived experiment “{run.experiment.name}”: "
-                        "restore the experiment to bring it back",
-                    )
-                )
-            else:
-                outcome.done.append(run)
+        outcome, _ = _sort(RESTORE, ids)
         Run.objects.filter(pk__in=[run.pk for run in outcome.done]).update(archived_at=None)
     for run in outcome.done:
         run.archived_at = None
@@ -138,18 +155,14 @@ def restore_runs(ids: list[uuid.UUID]) -> Outcome:
 def delete_runs(ids: list[uuid.UUID]) -> Outcome:
     """Delete the archived runs among the ids, and their artifacts' files once committed."""
     with transaction.atomic():
-        runs = _locked(ids)
-        outcome = Outcome(missing=len(ids) - len(runs))
-        for run in runs:
-            if run.archived_at is None:
-                outcome.skipped.append((run, "is not archived: archive it first"))
-            else:
-                outcome.done.append(run)
-        run_ids = [run.pk for run in outcome.done]
-        files = delete_run_rows(run_ids)
+        outcome, _ = _sort(DELETE, ids)
+        files = delete_run_rows([run.pk for run in outcome.done])
     outcome.files_removed = len(files)
     outcome.bytes_removed = sum(size for _, _, size in files)
     return outcome
+
+
+SERVICES = {ARCHIVE: archive_runs, RESTORE: restore_runs, DELETE: delete_runs}
 
 
 def delete_run_rows(run_ids: list[Any]) -> list[tuple[Storage, str, int]]:

@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from apps.runs import artifact_views, views
+from apps.runs import archive_views, artifact_views, list_views, views
 
 app_name = "runs"
 urlpatterns = [
-    path("", views.run_list, name="list"),
+    path("", list_views.run_list, name="list"),
     path("new/", views.run_create, name="create"),
     path("<uuid:pk>/", views.run_detail, name="detail"),
     path("<uuid:pk>/status/", views.run_status, name="status"),
@@ -20,4 +20,10 @@ urlpatterns = [
         artifact_views.artifact_download,
         name="artifact_download",
     ),
+    path("archive/", archive_views.runs_archive, name="archive_many"),
+    path("restore/", archive_views.runs_restore, name="restore_many"),
+    path("delete/", archive_views.runs_delete, name="delete_many"),
+    path("<uuid:pk>/archive/", archive_views.run_archive, name="archive"),
+    path("<uuid:pk>/restore/", archive_views.run_restore, name="restore"),
+    path("<uuid:pk>/delete/", archive_views.run_delete, name="delete"),
 ]
