@@ -1,16 +1,36 @@
-"""FilterSets for the run pages."""
+"""FilterSets for the run pages.
+
+RunListFilter is the runs list's: state (several at once), experiment, pipeline, version,
+recurring run, created date range, text, and metric predicates (`m=accuracy:gt:0.9`, several).
+The select filters take their choices from one query each, made once per request, so that the
+form validates and renders without a query per option or per chosen value.
+"""
 
 from __future__ import annotations
 
-import django_filters
-from django.db.models import Q, QuerySet
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import FilteredRelation, Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from apps.experiments.models import Experiment
+from apps.pipelines.models import PipelineVersion
 from apps.runs.constants import RunState
-from apps.runs.models import Run
+from apps.runs.models import RecurringRun, Run
 
 
 class RunFilter(django_filters.FilterSet):
-    """The runs list: by state, and a text search over run, experiment and pipeline names."""
+    """The experiment page's runs: by state, and a text search over run, experiment and
+    pipeline names."""
 
     state = django_filters.ChoiceFilter(choices=RunState.choices, empty_label="All states")
     q = django_filters.CharFilter(method="search", label="Search")
@@ -27,3 +47,274 @@ class RunFilter(django_filters.FilterSet):
                 | Q(pipeline_version__pipeline__name__icontains=word)
             )
         return queryset
+
+
+# -- metric predicates ---------------------------------------------------------------------------
+
+OPERATORS: dict[str, tuple[str, str]] = {
+    # URL word -> (ORM lookup, what the page shows)
+    "gt": ("gt", ">"),
+    "gte": ("gte", "≥"),
+    "lt": ("lt", "<"),
+    "lte": ("lte", "≤"),
+    "eq": ("exact", "="),
+}
+MAX_PREDICATES = 10
+_METRIC_NAME = re.compile(r"^\S.{0,199}$")
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """One metric condition: `accuracy > 0.9` is Predicate("accuracy", "gt", 0.9)."""
+
+    metric: str
+    op: str
+    value: float
+
+    @property
+    def token(self) -> str:
+        """The URL form: accuracy:gt:0.9."""
+        return f"{self.metric}:{self.op}:{self.value:g}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.metric} {OPERATORS[self.op][1]} {self.value:g}"
+
+    @classmethod
+    def parse(cls, text: str) -> Predicate:
+        """`name:op:value`, or raise ValidationError saying what is wrong with it."""
+        text = text.strip()
+        parts = text.rsplit(":", 2)
+        if len(parts) != 3:
+            raise ValidationError(
+                f"“{text}” is not a metric filter: write metric:operator:value, "
+                "e.g. accuracy:gt:0.9."
+            )
+        metric, op, raw = (p.strip() for p in parts)
+        if not _METRIC_NAME.match(metric):
+            raise ValidationError(f"“{text}”: the metric name is missing.")
+        if op not in OPERATORS:
+            raise ValidationError(
+                f"“{text}”: unknown operator “{op}” (use one of {', '.join(OPERATORS)})."
+            )
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValidationError(f"“{text}”: “{raw}” is not a number.") from None
+        if not math.isfinite(value):
+            raise ValidationError(f"“{text}”: the value must be a finite number.")
+        return cls(metric, op, value)
+
+
+def metric_alias(name: str) -> str:
+    """The alias of the join to a run's metric `name`, shared by the filters and the sort so
+    that a predicate and a sort on the same metric use one join."""
+    return "metric_" + uuid.uuid5(uuid.NAMESPACE_OID, name).hex[:12]
+
+
+def join_metric(queryset: QuerySet[Run], name: str) -> QuerySet[Run]:
+    """A (LEFT) join to the run's metric `name`: at most one row, by the unique (run, name)."""
+    alias = metric_alias(name)
+    if alias in queryset.query.annotations or alias in queryset.query._filtered_relations:
+        return queryset
+    return queryset.alias(**{alias: FilteredRelation("metrics", condition=Q(metrics__name=name))})
+
+
+class PredicateWidget(forms.Widget):
+    """Every `m` of the query string, as a list."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        getlist = getattr(data, "getlist", None)
+        values = getlist(name) if getlist else data.get(name) or []
+        return [values] if isinstance(values, str) else list(values)
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return name not in data
+
+
+class PredicateField(forms.Field):
+    widget = PredicateWidget
+
+    def to_python(self, value: Any) -> list[Predicate]:
+        texts = [v for v in (value or []) if v and v.strip()]
+        if len(texts) > MAX_PREDICATES:
+            raise ValidationError(f"At most {MAX_PREDICATES} metric filters at once.")
+        predicates: list[Predicate] = []
+        errors: list[ValidationError] = []
+        for text in texts:
+            try:
+                predicate = Predicate.parse(text)
+            except ValidationError as error:
+                errors.append(error)
+                continue
+            if predicate not in predicates:
+                predicates.append(predicate)
+        if errors:
+            raise ValidationError(errors)
+        return predicates
+
+
+class PredicateFilter(django_filters.Filter):
+    field_class = PredicateField
+
+    def filter(self, qs: QuerySet[Run], value: list[Predicate] | None) -> QuerySet[Run]:
+        # Each predicate filters the join to its metric; a run without the metric fails it.
+        for predicate in value or []:
+            qs = join_metric(qs, predicate.metric)
+            lookup = f"{metric_alias(predicate.metric)}__value__{OPERATORS[predicate.op][0]}"
+            qs = qs.filter(**{lookup: predicate.value})
+        return qs
+
+
+# -- the runs list -----------------------------------------------------------------------------
+
+RECURRING_NONE = "none"
+RECURRING_ANY = "any"
+_HEX = re.compile(r"^[0-9a-f-]{4,36}$")
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class RunListFilter(django_filters.FilterSet):
+    """The runs list's filters. Bound to request.GET; `state` is left out of the state counts."""
+
+    q = django_filters.CharFilter(method="search", label="Search")
+    state = django_filters.MultipleChoiceFilter(
+        choices=RunState.choices, widget=forms.CheckboxSelectMultiple, label="State"
+    )
+    experiment = django_filters.ChoiceFilter(
+        field_name="experiment_id", label="Experiment", empty_label="All experiments"
+    )
+    pipeline = django_filters.ChoiceFilter(
+        field_name="pipeline_version__pipeline_id", label="Pipeline", empty_label="All pipelines"
+    )
+    version = django_filters.ChoiceFilter(
+        field_name="pipeline_version_id", label="Version", empty_label="All versions"
+    )
+    recurring = django_filters.ChoiceFilter(
+        method="filter_recurring", label="Recurring run", empty_label="Any origin"
+    )
+    created_after = django_filters.DateFilter(
+        method="filter_created_after",
+        label="Created from",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_before = django_filters.DateFilter(
+        method="filter_created_before",
+        label="Created to",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    m = PredicateFilter(label="Metric filters")
+
+    class Meta:
+        model = Run
+        fields: list[str] = []
+
+    def __init__(
+        self,
+        data: Any = None,
+        queryset: QuerySet[Run] | None = None,
+        *,
+        experiment: Experiment | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(data, queryset, **kwargs)
+        self.scoped_experiment = experiment
+        if experiment is not None:
+            # Inside an experiment page: the experiment is fixed, not a filter.
+            del self.filters["experiment"]
+        self._set_choices()
+
+    def _set_choices(self) -> None:
+        """One query per select, whatever the number of options."""
+        if "experiment" in self.filters:
+            self.filters["experiment"].extra["choices"] = [
+                (str(pk), name)
+                for pk, name in Experiment.objects.order_by("name").values_list("id", "name")
+            ]
+        versions = list(
+            PipelineVersion.objects.order_by("pipeline__name", "-created_at").values_list(
+                "id", "name", "pipeline_id", "pipeline__name"
+            )
+        )
+        pipelines: dict[str, str] = {}
+        for _, _, pipeline_id, pipeline_name in versions:
+            pipelines.setdefault(str(pipeline_id), pipeline_name)
+        self.filters["pipeline"].extra["choices"] = list(pipelines.items())
+        chosen_pipeline = str(self.data.get("pipeline") or "") if self.data else ""
+        self.filters["version"].extra["choices"] = [
+            (str(pk), f"{pipeline_name} · {name}")
+            for pk, name, pipeline_id, pipeline_name in versions
+            if not chosen_pipeline or chosen_pipeline == str(pipeline_id)
+        ]
+        recurring = RecurringRun.objects.order_by("name")
+        if self.scoped_experiment is not None:
+            recurring = recurring.filter(experiment=self.scoped_experiment)
+        self.filters["recurring"].extra["choices"] = [
+            (RECURRING_NONE, "One-off runs only"),
+            (RECURRING_ANY, "Any recurring run"),
+            *((str(pk), name) for pk, name in recurring.values_list("id", "name")),
+        ]
+
+    # -- methods of the filters --
+
+    def search(self, queryset: QuerySet[Run], name: str, value: str) -> QuerySet[Run]:
+        """Every word in the run's name or description, or a (prefix of the) run id."""
+        for word in value.split()[:8]:
+            condition = Q(name__icontains=word) | Q(description__icontains=word)
+            lowered = word.lower()
+            if _HEX.match(lowered):
+                try:
+                    condition |= Q(id=uuid.UUID(lowered))
+                except ValueError:
+                    condition |= Q(id_text__startswith=lowered)
+                    if "id_text" not in queryset.query.annotations:
+                        queryset = queryset.alias(id_text=Cast("id", TextField()))
+            queryset = queryset.filter(condition)
+        return queryset
+
+    def filter_recurring(self, queryset: QuerySet[Run], name: str, value: str) -> QuerySet[Run]:
+        if value == RECURRING_NONE:
+            return queryset.filter(recurring_run__isnull=True)
+        if value == RECURRING_ANY:
+            return queryset.filter(recurring_run__isnull=False)
+        return queryset.filter(recurring_run_id=value)
+
+    def filter_created_after(self, queryset: QuerySet[Run], name: str, value: date) -> QuerySet:
+        return queryset.filter(created_at__gte=_day_start(value))
+
+    def filter_created_before(self, queryset: QuerySet[Run], name: str, value: date) -> QuerySet:
+        # Inclusive: the whole of the last day.
+        return queryset.filter(created_at__lt=_day_start(value + timedelta(days=1)))
+
+    # -- helpers of the list --
+
+    def queryset_without(self, *names: str) -> QuerySet[Run]:
+        """The queryset filtered by every valid filter except `names` (the state counts)."""
+        self.errors  # noqa: B018 - validates the form
+        queryset = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name not in names:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    @property
+    def predicates(self) -> list[Predicate]:
+        self.errors  # noqa: B018
+        return list(self.form.cleaned_data.get("m") or [])
+
+    @property
+    def states(self) -> list[str]:
+        self.errors  # noqa: B018
+        return list(self.form.cleaned_data.get("state") or [])
+
+    def clean_errors(self) -> list[str]:
+        """The form's errors as sentences naming the filter."""
+        out = []
+        for name, errors in self.form.errors.items():
+            label = self.filters[name].label if name in self.filters else name
+            for error in errors:
+                out.append(f"{label}: {error}")
+        return out

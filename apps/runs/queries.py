@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Count, DurationField, ExpressionWrapper, F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
 from apps.runs.constants import STEP_FINAL_PHASES, StepPhase
-from apps.runs.models import Run, Step
+from apps.runs.models import Metric, Run, Step
 
 # What a run row of a list shows; parameters, messages and sync bookkeeping stay behind.
 RUN_LIST_FIELDS = (
@@ -180,3 +185,287 @@ def task_config(manifest: dict[str, Any], key: str) -> TaskConfig | None:
     if entry and not calls and entry.get("name") == key:
         return TaskConfig(task={"name": key}, template=entry)
     return None
+
+
+# -- the runs list: sort, keyset pages, state counts, metric columns ----------------------------
+#
+# A page is one query: the runs (with experiment, version and pipeline joined in) after or
+# before a cursor over (sort value, id), LIMIT size + 1, never OFFSET. A metric sort joins the
+# run's row of that metric (the join a predicate on the same metric already made, if any). On
+# PostgreSQL the metric rows carry copies of the run's experiment, state and archived flag
+# (triggers keep them in step), so a metric filter + sort + state is answered by walking one
+# index (metric_list_all / metric_list_experiment) and fetching only the page's runs.
+
+PAGE_SIZES = (10, 20, 50, 100)
+DEFAULT_PAGE_SIZE = 20
+DEFAULT_SORT = "-created"
+MAX_METRIC_COLUMNS = 12
+SORT_COLUMNS: dict[str, str] = {
+    # sort key -> column heading
+    "name": "Run",
+    "state": "State",
+    "experiment": "Experiment",
+    "pipeline": "Pipeline / version",
+    "created": "Created",
+    "duration": "Duration",
+}
+_SORT_FIELDS = {
+    "name": "name",
+    "state": "state",
+    "experiment": "experiment__name",
+    "pipeline": "pipeline_version__pipeline__name",
+    "created": "created_at",
+}
+METRIC_SORT_PREFIX = "m:"
+
+
+@dataclass(frozen=True)
+class Sort:
+    key: str  # a SORT_COLUMNS key, or "m:<metric>"
+    descending: bool
+
+    @property
+    def metric(self) -> str | None:
+        return (
+            self.key[len(METRIC_SORT_PREFIX) :] if self.key.startswith(METRIC_SORT_PREFIX) else None
+        )
+
+    @property
+    def token(self) -> str:
+        return ("-" if self.descending else "") + self.key
+
+    @classmethod
+    def parse(cls, text: str | None) -> Sort | None:
+        """`-created`, `name`, `-m:accuracy`; None when it names no column."""
+        text = (text or "").strip()
+        descending = text.startswith("-")
+        key = text.lstrip("-")
+        if key in SORT_COLUMNS or (key.startswith(METRIC_SORT_PREFIX) and len(key) > 2):
+            return cls(key, descending)
+        return None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts (after) or ends (before): the edge row's sort value and id."""
+
+    value: Any
+    id: str
+
+    def encode(self, sort: Sort) -> str:
+        value = self.value
+        if isinstance(value, timedelta):
+            value = {"us": value // timedelta(microseconds=1)}
+        elif hasattr(value, "isoformat"):
+            value = {"t": value.isoformat()}
+        raw = json.dumps([value, self.id], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str | None, sort: Sort) -> Cursor | None:
+        """The cursor of a link, or None if the token is not one (a hand-edited URL)."""
+        if not token:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            value, run_id = json.loads(raw)
+            run_id = str(uuid.UUID(str(run_id)))
+            if isinstance(value, dict) and "t" in value:
+                value = datetime.fromisoformat(value["t"])
+            elif isinstance(value, dict) and "us" in value:
+                value = timedelta(microseconds=int(value["us"]))
+            elif value is not None and not isinstance(value, (str, int, float)):
+                return None
+        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+            return None
+        if sort.metric is not None and isinstance(value, str):
+            return None
+        return cls(value, run_id)
+
+
+@dataclass
+class Hints:
+    """What the list is restricted to, copied onto metric rows (PostgreSQL only)."""
+
+    archived: bool
+    experiment_id: int | None = None
+    states: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunPage:
+    runs: list[Run]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def uses_metric_copies() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _sort_expression(queryset: QuerySet[Run], sort: Sort) -> tuple[QuerySet[Run], Any, bool]:
+    """The queryset annotated with `sort_value`, whether that value can be null, and whether
+    the sort is the inner join of a metric filter (so the metric row's copies can narrow it)."""
+    from apps.runs.filters import join_metric, metric_alias
+
+    metric = sort.metric
+    if metric is not None:
+        alias = metric_alias(metric)
+        inner = alias in queryset.query._filtered_relations
+        queryset = join_metric(queryset, metric)
+        return queryset.annotate(sort_value=F(f"{alias}__value")), not inner, inner
+    if sort.key == "duration":
+        expression = ExpressionWrapper(F("finished_at") - F("started_at"), DurationField())
+        return queryset.annotate(sort_value=expression), True, False
+    return queryset.annotate(sort_value=F(_SORT_FIELDS[sort.key])), False, False
+
+
+def _order(descending: bool, nullable: bool) -> list[OrderBy]:
+    value = F("sort_value")
+    if nullable:
+        # Runs without the value (no metric, not finished) go last, either way.
+        first = OrderBy(value, descending=descending, nulls_last=True)
+    else:
+        first = OrderBy(value, descending=descending)
+    return [first, OrderBy(F("pk"), descending=descending)]
+
+
+def _beyond(descending: bool, nullable: bool, cursor: Cursor) -> Q:
+    """The rows after the cursor in the order (value, id), nulls last."""
+    op = "lt" if descending else "gt"
+    if cursor.value is None:
+        return Q(sort_value__isnull=True, **{f"pk__{op}": cursor.id})
+    # The redundant `value <= v` bounds the index scan; the OR picks the ties after the id.
+    condition = Q(**{f"sort_value__{op}e": cursor.value}) & (
+        Q(**{f"sort_value__{op}": cursor.value}) | Q(**{f"pk__{op}": cursor.id})
+    )
+    if nullable:
+        condition |= Q(sort_value__isnull=True)
+    return condition
+
+
+def _before(descending: bool, nullable: bool, cursor: Cursor) -> Q:
+    """The rows before the cursor in the order (value, id), nulls last."""
+    op = "gt" if descending else "lt"
+    if cursor.value is None:
+        return Q(sort_value__isnull=False) | Q(sort_value__isnull=True, **{f"pk__{op}": cursor.id})
+    return Q(**{f"sort_value__{op}e": cursor.value}) & (
+        Q(**{f"sort_value__{op}": cursor.value}) | Q(**{f"pk__{op}": cursor.id})
+    )
+
+
+def page_queryset(
+    queryset: QuerySet[Run],
+    sort: Sort,
+    size: int,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    hints: Hints | None = None,
+) -> tuple[QuerySet[Run], bool]:
+    """The page's query (size + 1 rows, to know if there is more) and whether it runs backwards
+    (a `before` page is fetched in reverse order and flipped)."""
+    from apps.runs.filters import metric_alias
+
+    queryset, nullable, inner = _sort_expression(queryset, sort)
+    if inner and hints is not None and uses_metric_copies():
+        alias = metric_alias(sort.metric or "")
+        narrow: dict[str, Any] = {f"{alias}__run_archived": hints.archived}
+        if hints.experiment_id is not None:
+            narrow[f"{alias}__run_experiment_id"] = hints.experiment_id
+        if hints.states:
+            narrow[f"{alias}__run_state__in"] = hints.states
+        queryset = queryset.filter(**narrow)
+    backwards = before is not None and after is None
+    if backwards:
+        queryset = queryset.filter(_before(sort.descending, nullable, before))
+        # Reverse order: nulls (last in the list) come first.
+        value = F("sort_value")
+        first = (
+            OrderBy(value, descending=not sort.descending, nulls_first=True)
+            if nullable
+            else OrderBy(value, descending=not sort.descending)
+        )
+        order = [first, OrderBy(F("pk"), descending=not sort.descending)]
+    else:
+        if after is not None:
+            queryset = queryset.filter(_beyond(sort.descending, nullable, after))
+        order = _order(sort.descending, nullable)
+    return queryset.order_by(*order)[: size + 1], backwards
+
+
+def fetch_page(
+    queryset: QuerySet[Run],
+    sort: Sort,
+    size: int,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    hints: Hints | None = None,
+) -> RunPage:
+    """One page of runs, in one query, with the cursors of the next and previous pages."""
+    query, backwards = page_queryset(queryset, sort, size, after=after, before=before, hints=hints)
+    runs = list(query)
+    more = len(runs) > size
+    runs = runs[:size]
+    if backwards:
+        runs.reverse()
+        has_next, has_previous = True, more
+    else:
+        has_next, has_previous = more, after is not None
+    next_cursor = previous_cursor = None
+    if runs and has_next:
+        next_cursor = Cursor(runs[-1].sort_value, str(runs[-1].pk)).encode(sort)
+    if runs and has_previous:
+        previous_cursor = Cursor(runs[0].sort_value, str(runs[0].pk)).encode(sort)
+    return RunPage(runs, next_cursor, previous_cursor)
+
+
+def state_counts(
+    queryset: QuerySet[Run],
+    *,
+    metric_only: list[tuple[str, dict[str, Any]]] | None = None,
+    hints: Hints | None = None,
+) -> dict[str, int]:
+    """Runs per state, in one GROUP BY. `metric_only` (PostgreSQL) says the list is filtered by
+    nothing but the archived tab, an experiment and conditions on one metric: then the counts
+    come from that metric's index alone, without reading the runs."""
+    if metric_only and hints is not None and uses_metric_copies():
+        ((name, lookups),) = metric_only
+        rows = Metric.objects.filter(name=name, run_archived=hints.archived, **lookups)
+        if hints.experiment_id is not None:
+            rows = rows.filter(run_experiment_id=hints.experiment_id)
+        grouped = rows.values_list("run_state").annotate(n=Count("id")).order_by()
+    else:
+        grouped = queryset.order_by().values_list("state").annotate(n=Count("pk"))
+    return {state: n for state, n in grouped}
+
+
+def metric_names() -> list[str]:
+    """The names of all metrics, in one query that skips through the (name, ...) index:
+    a probe per distinct name instead of reading every metric row."""
+    table = Metric._meta.db_table
+    sql = (
+        f"WITH RECURSIVE names(name) AS ("
+        f" (SELECT name FROM {table} ORDER BY name LIMIT 1)"
+        f" UNION ALL"
+        f" SELECT (SELECT m.name FROM {table} m WHERE m.name > names.name ORDER BY m.name LIMIT 1)"
+        f" FROM names WHERE names.name IS NOT NULL"
+        f") SELECT name FROM names WHERE name IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def metric_values(run_ids: list[Any], names: list[str]) -> dict[Any, dict[str, tuple[float, str]]]:
+    """run id -> metric name -> (value, format), for the page's runs: one query."""
+    values: dict[Any, dict[str, tuple[float, str]]] = {}
+    if not run_ids or not names:
+        return values
+    rows = Metric.objects.filter(run_id__in=run_ids, name__in=names).values_list(
+        "run_id", "name", "value", "format"
+    )
+    for run_id, name, value, fmt in rows:
+        values.setdefault(run_id, {})[name] = (value, fmt)
+    return values

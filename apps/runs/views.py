@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -34,7 +33,6 @@ from apps.pipelines import graph as graph_lib
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.runs import queries
 from apps.runs.constants import RunState, StepPhase
-from apps.runs.filters import RunFilter
 from apps.runs.forms import (
     RunForm,
     default_run_name,
@@ -45,7 +43,6 @@ from apps.runs.models import Artifact, Metric, Run, Step
 from apps.runs.previews import display_order, prepare
 from apps.runs.services import create_run
 
-PAGE_SIZE = 20
 RUN_TABS = ("graph", "output", "details")
 STEP_PANELS = ("artifacts", "config", "logs")
 LOG_POLL_TIMEOUT = 3.0  # seconds: a live log fetch must not hold a web worker for long
@@ -59,28 +56,6 @@ class HtmxHttpRequest(HttpRequest):
 
 
 # -- list ---------------------------------------------------------------------------------------
-
-
-@require_GET
-def run_list(request: HtmxHttpRequest) -> HttpResponse:
-    archived = request.GET.get("tab") == "archived"
-    runs = queries.run_list_queryset().filter(archived_at__isnull=not archived)
-    filterset = RunFilter(request.GET, queryset=runs)
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    template = "runs/run_list.html"
-    if request.htmx and not request.htmx.boosted:
-        template += "#run-table"
-    return render(
-        request,
-        template,
-        {
-            "filter": filterset,
-            "page": page,
-            "archived": archived,
-            "query": request.GET.get("q", "").strip(),
-            "filtered": bool(request.GET.get("q", "").strip() or request.GET.get("state")),
-        },
-    )
 
 
 # -- the run form -------------------------------------------------------------------------------

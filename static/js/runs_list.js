@@ -1,0 +1,70 @@
+// The runs list: row selection (Compare / Clone links) and the "add a metric filter" row.
+(function () {
+  "use strict";
+
+  function picks(table) {
+    return Array.from(table.querySelectorAll("input.rl-pick"));
+  }
+
+  function refresh(root) {
+    const table = root.querySelector("#run-table");
+    if (!table) return;
+    const bar = table.querySelector("[data-run-selection]");
+    if (!bar) return;
+    const ids = picks(table).filter((box) => box.checked).map((box) => box.value);
+    bar.hidden = ids.length === 0;
+    const count = bar.querySelector("[data-selected-count]");
+    if (count) count.textContent = ids.length + " selected";
+    const compare = bar.querySelector("[data-compare]");
+    if (compare) {
+      const ok = ids.length >= 2 && ids.length <= 10;
+      compare.href = compare.dataset.base + "?runs=" + ids.join(",");
+      compare.classList.toggle("is-disabled", !ok);
+      compare.setAttribute("aria-disabled", ok ? "false" : "true");
+      compare.title = ok ? "Compare the selected runs" : "Select 2 to 10 runs to compare";
+    }
+    const clone = bar.querySelector("[data-clone]");
+    if (clone) {
+      const ok = ids.length === 1;
+      clone.href = clone.dataset.base + (ok ? "?clone=" + ids[0] : "");
+      clone.classList.toggle("is-disabled", !ok);
+      clone.setAttribute("aria-disabled", ok ? "false" : "true");
+      clone.title = ok ? "Open the run form with this run's settings" : "Select one run to clone";
+    }
+    const all = table.querySelector("[data-select-all]");
+    if (all) {
+      const boxes = picks(table);
+      all.checked = boxes.length > 0 && ids.length === boxes.length;
+      all.indeterminate = ids.length > 0 && ids.length < boxes.length;
+    }
+    table.querySelectorAll("[data-selected-ids]").forEach((input) => {
+      input.value = ids.join(",");
+    });
+  }
+
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (!(target instanceof HTMLInputElement)) return;
+    if (target.matches("[data-select-all]")) {
+      const table = target.closest("#run-table");
+      picks(table).forEach((box) => { box.checked = target.checked; });
+    }
+    if (target.matches("[data-select-all], input.rl-pick")) refresh(document);
+  });
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a.is-disabled");
+    if (link) event.preventDefault();
+  });
+
+  document.addEventListener("htmx:afterSwap", () => refresh(document));
+
+  // A metric filter once added lives in the URL (and a chip): empty the "add" row again.
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (!event.detail.successful || !(form instanceof HTMLFormElement) || form.id !== "run-filters") return;
+    form.querySelectorAll(".rl-add input").forEach((input) => { input.value = ""; });
+  });
+
+  document.addEventListener("DOMContentLoaded", () => refresh(document));
+})();
