@@ -97,7 +97,8 @@ def test_execution_row(auth_client, run):
     for text in ("train", "train-t", "nightly", "churn", "Failed", "1m 35s", "1m 15s", "1h 00m"):
         assert text in body
     assert f'href="{reverse("runs:detail", args=[run.pk])}?node=train"' in body
-    assert 'class="error-text">3<' in body and 'title="boom"' in body
+    assert '<span class="exit-code error-text"' in body and ">exit 3</span>" in body
+    assert 'title="boom"' in body
     assert ">DAG<" not in body
     shown = auth_client.get(EXECUTIONS + "?all=true", headers=HTMX).content.decode()
     assert ">DAG<" in shown and 'id="phase-count-failed" hx-swap-oob="true">2<' in shown
