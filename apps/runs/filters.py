@@ -18,7 +18,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import FilteredRelation, Q, QuerySet, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from apps.experiments.models import Experiment
 from apps.pipelines.models import PipelineVersion
 from apps.runs.constants import RunState
 from apps.runs.models import RecurringRun, Run
+from apps.runs.queries import Hints, join_metric, metric_alias
 
 
 class RunFilter(django_filters.FilterSet):
@@ -106,20 +107,6 @@ class Predicate:
         return cls(metric, op, value)
 
 
-def metric_alias(name: str) -> str:
-    """The alias of the join to a run's metric `name`, shared by the filters and the sort so
-    that a predicate and a sort on the same metric use one join."""
-    return "metric_" + uuid.uuid5(uuid.NAMESPACE_OID, name).hex[:12]
-
-
-def join_metric(queryset: QuerySet[Run], name: str) -> QuerySet[Run]:
-    """A (LEFT) join to the run's metric `name`: at most one row, by the unique (run, name)."""
-    alias = metric_alias(name)
-    if alias in queryset.query.annotations or alias in queryset.query._filtered_relations:
-        return queryset
-    return queryset.alias(**{alias: FilteredRelation("metrics", condition=Q(metrics__name=name))})
-
-
 class PredicateWidget(forms.Widget):
     """Every `m` of the query string, as a list."""
 
@@ -159,8 +146,9 @@ class PredicateFilter(django_filters.Filter):
 
     def filter(self, qs: QuerySet[Run], value: list[Predicate] | None) -> QuerySet[Run]:
         # Each predicate filters the join to its metric; a run without the metric fails it.
+        hints = getattr(self.parent, "metric_hints", None)
         for predicate in value or []:
-            qs = join_metric(qs, predicate.metric)
+            qs = join_metric(qs, predicate.metric, hints() if hints else None)
             lookup = f"{metric_alias(predicate.metric)}__value__{OPERATORS[predicate.op][0]}"
             qs = qs.filter(**{lookup: predicate.value})
         return qs
@@ -182,7 +170,10 @@ class RunListFilter(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="search", label="Search")
     state = django_filters.MultipleChoiceFilter(
-        choices=RunState.choices, widget=forms.CheckboxSelectMultiple, label="State"
+        choices=RunState.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="State",
+        distinct=False,  # one row per run already: no DISTINCT over the page
     )
     experiment = django_filters.ChoiceFilter(
         field_name="experiment_id", label="Experiment", empty_label="All experiments"
@@ -218,10 +209,15 @@ class RunListFilter(django_filters.FilterSet):
         queryset: QuerySet[Run] | None = None,
         *,
         experiment: Experiment | None = None,
+        archived: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(data, queryset, **kwargs)
         self.scoped_experiment = experiment
+        # The runs' archived flag (the tab), when the queryset is limited to one: with it, the
+        # metric joins use the copies on the metric rows (see queries.Hints).
+        self.archived = archived
+        self._without_state = False
         if experiment is not None:
             # Inside an experiment page: the experiment is fixed, not a filter.
             del self.filters["experiment"]
@@ -291,13 +287,29 @@ class RunListFilter(django_filters.FilterSet):
 
     # -- helpers of the list --
 
-    def queryset_without(self, *names: str) -> QuerySet[Run]:
-        """The queryset filtered by every valid filter except `names` (the state counts)."""
+    def metric_hints(self) -> Hints | None:
+        """What every run of the list shares, for the metric joins (None: nothing known)."""
+        if self.archived is None:
+            return None
+        self.errors  # noqa: B018 - validates the form
+        cleaned = self.form.cleaned_data
+        experiment = self.scoped_experiment.pk if self.scoped_experiment else None
+        if experiment is None and cleaned.get("experiment"):
+            experiment = int(cleaned["experiment"])
+        states = [] if self._without_state else list(cleaned.get("state") or [])
+        return Hints(archived=self.archived, experiment_id=experiment, states=states)
+
+    def queryset_without_state(self) -> QuerySet[Run]:
+        """The queryset filtered by every valid filter except the state (the state counts)."""
         self.errors  # noqa: B018 - validates the form
         queryset = self.queryset.all()
-        for name, value in self.form.cleaned_data.items():
-            if name not in names:
-                queryset = self.filters[name].filter(queryset, value)
+        self._without_state = True
+        try:
+            for name, value in self.form.cleaned_data.items():
+                if name != "state":
+                    queryset = self.filters[name].filter(queryset, value)
+        finally:
+            self._without_state = False
         return queryset
 
     @property

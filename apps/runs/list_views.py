@@ -30,7 +30,6 @@ from apps.runs.queries import (
     PAGE_SIZES,
     SORT_COLUMNS,
     Cursor,
-    Hints,
     Sort,
 )
 
@@ -167,7 +166,7 @@ def run_listing(
     added = _added_predicate(raw)
     if added:
         raw.appendlist("m", added)
-    filterset = RunListFilter(raw, queryset=queryset, experiment=experiment)
+    filterset = RunListFilter(raw, queryset=queryset, experiment=experiment, archived=archived)
     errors = filterset.clean_errors()
     sort = Sort.parse(raw.get("sort"))
     if sort is None:
@@ -215,12 +214,7 @@ def run_listing(
 
     # The queries: state counts over every filter but state; the page; its metric values.
     states = filterset.states
-    experiment_id = experiment.pk if experiment is not None else cleaned.get("experiment")
-    hints = Hints(
-        archived=archived,
-        experiment_id=int(experiment_id) if experiment_id else None,
-        states=states,
-    )
+    hints = filterset.metric_hints()
     predicates = filterset.predicates
     metric_only = None
     others = [n for n in cleaned if n not in ("state", "experiment", "m") and cleaned.get(n)]
@@ -229,7 +223,7 @@ def run_listing(
         if len(lookups) == len(predicates):
             metric_only = [(predicates[0].metric, lookups)]
     counts = queries.state_counts(
-        filterset.queryset_without("state"), metric_only=metric_only, hints=hints
+        filterset.queryset_without_state(), metric_only=metric_only, hints=hints
     )
     page = queries.fetch_page(filterset.qs, sort, size, after=after, before=before, hints=hints)
     values = queries.metric_values([run.pk for run in page.runs], columns)

@@ -125,6 +125,18 @@ class Run(models.Model):
             models.Index(fields=["archived_at", "-created_at"], name="run_archived_created"),
             models.Index(fields=["pipeline_version", "-created_at"], name="run_version_created"),
             models.Index(fields=["recurring_run", "-created_at"], name="run_recurring_created"),
+            # The runs list (Active tab): newest first with the id as tie-break (keyset pages),
+            # per state too, and the state counts read from this index alone.
+            models.Index(
+                fields=["-created_at", "-id"],
+                name="run_list_active_created",
+                condition=models.Q(archived_at__isnull=True),
+            ),
+            models.Index(
+                fields=["state", "-created_at", "-id"],
+                name="run_list_active_state",
+                condition=models.Q(archived_at__isnull=True),
+            ),
             # The sync task's query: the runs that are not final yet.
             models.Index(
                 fields=["last_synced_at"],

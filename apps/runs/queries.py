@@ -13,7 +13,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DurationField, ExpressionWrapper, F, OrderBy, Q, QuerySet
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    OrderBy,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from apps.runs.constants import STEP_FINAL_PHASES, StepPhase
@@ -303,21 +312,47 @@ def uses_metric_copies() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _sort_expression(queryset: QuerySet[Run], sort: Sort) -> tuple[QuerySet[Run], Any, bool]:
-    """The queryset annotated with `sort_value`, whether that value can be null, and whether
-    the sort is the inner join of a metric filter (so the metric row's copies can narrow it)."""
-    from apps.runs.filters import join_metric, metric_alias
+def metric_alias(name: str) -> str:
+    """The alias of the join to a run's metric `name`, shared by the filters and the sort so
+    that a predicate and a sort on the same metric use one join."""
+    return "metric_" + uuid.uuid5(uuid.NAMESPACE_OID, name).hex[:12]
 
+
+def join_metric(queryset: QuerySet[Run], name: str, hints: Hints | None = None) -> QuerySet[Run]:
+    """A (LEFT) join to the run's metric `name`: at most one row, by the unique (run, name).
+
+    With hints (PostgreSQL), the join also asks for the metric rows' copies of what the runs
+    list is restricted to. That changes no result, since a run that the copies leave out is
+    one the list's own conditions on the run leave out too, but it lets the planner walk the
+    metric_list_* indexes in value order and stop after a page."""
+    alias = metric_alias(name)
+    if alias in queryset.query._filtered_relations:
+        return queryset
+    condition = Q(metrics__name=name)
+    if hints is not None and uses_metric_copies():
+        condition &= Q(metrics__run_archived=hints.archived)
+        if hints.experiment_id is not None:
+            condition &= Q(metrics__run_experiment_id=hints.experiment_id)
+        if hints.states:
+            condition &= Q(metrics__run_state__in=hints.states)
+    return queryset.alias(**{alias: FilteredRelation("metrics", condition=condition)})
+
+
+def _sort_expression(
+    queryset: QuerySet[Run], sort: Sort, hints: Hints | None
+) -> tuple[QuerySet[Run], bool]:
+    """The queryset annotated with `sort_value`, and whether that value can be null (false for
+    a metric the filters already require)."""
     metric = sort.metric
     if metric is not None:
         alias = metric_alias(metric)
         inner = alias in queryset.query._filtered_relations
-        queryset = join_metric(queryset, metric)
-        return queryset.annotate(sort_value=F(f"{alias}__value")), not inner, inner
+        queryset = join_metric(queryset, metric, hints)
+        return queryset.annotate(sort_value=F(f"{alias}__value")), not inner
     if sort.key == "duration":
         expression = ExpressionWrapper(F("finished_at") - F("started_at"), DurationField())
-        return queryset.annotate(sort_value=expression), True, False
-    return queryset.annotate(sort_value=F(_SORT_FIELDS[sort.key])), False, False
+        return queryset.annotate(sort_value=expression), True
+    return queryset.annotate(sort_value=F(_SORT_FIELDS[sort.key])), False
 
 
 def _order(descending: bool, nullable: bool) -> list[OrderBy]:
@@ -365,17 +400,7 @@ def page_queryset(
 ) -> tuple[QuerySet[Run], bool]:
     """The page's query (size + 1 rows, to know if there is more) and whether it runs backwards
     (a `before` page is fetched in reverse order and flipped)."""
-    from apps.runs.filters import metric_alias
-
-    queryset, nullable, inner = _sort_expression(queryset, sort)
-    if inner and hints is not None and uses_metric_copies():
-        alias = metric_alias(sort.metric or "")
-        narrow: dict[str, Any] = {f"{alias}__run_archived": hints.archived}
-        if hints.experiment_id is not None:
-            narrow[f"{alias}__run_experiment_id"] = hints.experiment_id
-        if hints.states:
-            narrow[f"{alias}__run_state__in"] = hints.states
-        queryset = queryset.filter(**narrow)
+    queryset, nullable = _sort_expression(queryset, sort, hints)
     backwards = before is not None and after is None
     if backwards:
         queryset = queryset.filter(_before(sort.descending, nullable, before))
