@@ -1,4 +1,10 @@
-"""URLs of compare (filled in by their views)."""
+"""URLs of compare."""
+
+from django.urls import path
+
+from apps.runs import compare_views
 
 app_name = "compare"
-urlpatterns: list = []
+urlpatterns = [
+    path("", compare_views.compare_runs, name="compare"),
+]
