@@ -74,6 +74,28 @@ def parameter_field(param: dict[str, Any]) -> forms.Field:
     return field
 
 
+class ActiveExperimentField(forms.ModelChoiceField):
+    """Lists the active experiments; an archived one chosen anyway (an old link, a clone, a
+    stale page) is refused by name rather than as "not one of the available choices"."""
+
+    def to_python(self, value: Any) -> Experiment | None:
+        if value in self.empty_values:
+            return None
+        try:
+            experiment = Experiment.objects.get(pk=value)
+        except (ValueError, TypeError, Experiment.DoesNotExist):
+            raise ValidationError(
+                "That experiment no longer exists: choose another.", code="invalid_choice"
+            ) from None
+        if experiment.archived_at is not None:
+            raise ValidationError(
+                f"“{experiment.name}” is archived and takes no new runs: restore it first, or "
+                "choose another experiment.",
+                code="archived",
+            )
+        return experiment
+
+
 class RunForm(forms.Form):
     pipeline = forms.ModelChoiceField(
         queryset=Pipeline.objects.order_by("name"), empty_label="Choose a pipeline…"
@@ -85,7 +107,7 @@ class RunForm(forms.Form):
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Description"
     )
-    experiment = forms.ModelChoiceField(
+    experiment = ActiveExperimentField(
         queryset=Experiment.objects.filter(archived_at__isnull=True).order_by("name"),
         required=False,
         empty_label="Choose an experiment…",
@@ -138,7 +160,7 @@ class RunForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         missing = not data.get("experiment") and not data.get("new_experiment")
-        if missing and "new_experiment" not in self.errors:
+        if missing and "new_experiment" not in self.errors and "experiment" not in self.errors:
             self.add_error(
                 "experiment", "Choose the experiment this run belongs to, or name a new one."
             )

@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HTMX_STOP_POLLING
 from django_htmx.middleware import HtmxDetails
@@ -40,6 +41,7 @@ from apps.runs.forms import (
     param_field_name,
 )
 from apps.runs.models import Artifact, Metric, Run, Step
+from apps.runs.parameters import coerce_value
 from apps.runs.previews import display_order, prepare
 from apps.runs.services import create_run
 
@@ -138,11 +140,25 @@ def _initial(raw: Any, pipeline: Pipeline | None, version: PipelineVersion | Non
     initial["name"], initial["auto_name"] = name, auto
     for param in version.parameters if version else []:
         key = param_field_name(param["name"])
+        kind = param.get("type") or "String"
         value = raw.get(key)
-        if value is None:  # a parameter the previous version did not have: its default
+        if value is None or not _fits(kind, value):
+            # New in this version, or of another type here (a switched version, a clone of an
+            # older one): the declared default rather than a value this version would refuse.
             value = param.get("default")
-        initial[key] = display_value(param.get("type") or "String", value)
+        initial[key] = display_value(kind, value)
     return initial
+
+
+def _fits(kind: str, value: Any) -> bool:
+    """Whether a carried value is of the parameter's type (an empty one always is)."""
+    if value == "":
+        return True
+    try:
+        coerce_value(kind, value)
+    except ValueError:
+        return False
+    return True
 
 
 @require_http_methods(["GET", "POST"])
@@ -153,6 +169,16 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
     clone_source = None
     raw: Any = request.POST if request.method == "POST" else request.GET
     clone_id = _uuid_or_none(raw.get("clone"))
+    selected = raw.getlist("runs") if request.method == "GET" and not clone_id else []
+    if selected:
+        # "Clone" pressed in a list: the selection must be exactly one run.
+        ids = [value for value in ",".join(selected).split(",") if value.strip()]
+        clone_id = _uuid_or_none(ids[0]) if len(ids) == 1 else None
+        if clone_id is None:
+            messages.error(request, f"Select exactly one run to clone ({len(ids)} selected).")
+            back = request.headers.get("referer") or ""
+            safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+            return redirect(back if back and safe else reverse("runs:list"))
     if clone_id:
         clone_source = (
             Run.objects.select_related("experiment", "pipeline_version__pipeline")
@@ -160,8 +186,16 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
             .filter(pk=clone_id)
             .first()
         )
+    if clone_id and clone_source is None and request.method == "GET":
+        messages.error(request, "The run to clone no longer exists: start a new run instead.")
     if request.method == "GET" and clone_source is not None and "version" not in raw:
         raw = _clone_values(clone_source)
+        if clone_source.experiment.archived_at is not None:
+            messages.warning(
+                request,
+                f"The original experiment “{clone_source.experiment.name}” is archived: "
+                "choose another experiment for the clone (or restore it first).",
+            )
     pipeline, version = _choose(raw)
     starting = request.method == "POST" and "refresh" not in request.POST
 
