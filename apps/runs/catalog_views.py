@@ -9,17 +9,19 @@ partial, with the facet counts swapped out of band."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from apps.pipelines.models import Pipeline
 from apps.runs.catalog_filters import ArtifactFilter, ExecutionFilter, with_duration
 from apps.runs.constants import ArtifactKind, StepPhase
 from apps.runs.models import Artifact, Step
@@ -96,6 +98,27 @@ def resource_usage(resources: dict[str, Any] | None) -> list[dict[str, str]]:
     return usage
 
 
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """A short "how long ago" that fits a narrow column: 40s, 5 min, 3 h, 2 d ago; the date
+    past a week."""
+    if moment is None:
+        return ""
+    now = now or timezone.now()
+    seconds = int((now - moment).total_seconds())
+    if seconds < 0:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    if seconds < 7 * 86400:
+        return f"{seconds // 86400} d ago"
+    local = timezone.localtime(moment)
+    return local.strftime("%b %-d" if local.year == timezone.localtime(now).year else "%b %-d, %Y")
+
+
 def _facets(filterset: Any, choices: list[tuple[str, str]], param: str) -> dict[str, Any]:
     counts = filterset.facet_counts()
     chosen = filterset.form.cleaned_data.get(param) if filterset.is_valid() else ""
@@ -116,6 +139,14 @@ def _template(request: HtmxHttpRequest, page: str, partial: str) -> str:
     if request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request:
         return f"{page}#{partial}"
     return page
+
+
+def _first_steps(page: Page, filtered: bool) -> dict[str, bool]:
+    """For an empty, unfiltered list: whether there is a pipeline to run yet (one query, only
+    then), so that the empty state points at the next thing to do."""
+    if page.object_list or filtered:
+        return {}
+    return {"has_pipelines": Pipeline.objects.exists()}
 
 
 def _paginate(request: HttpRequest, queryset: Any) -> Page:
@@ -148,9 +179,12 @@ def artifact_queryset():
 @vary_on_headers("HX-Request")
 def artifact_list(request: HtmxHttpRequest) -> HttpResponse:
     filterset = ArtifactFilter(request.GET, queryset=artifact_queryset())
+    filtered = _filtered(request, ("q", "run", "kind", "pipeline", "experiment"))
     page = _paginate(request, filterset.qs)
+    now = timezone.now()
     for artifact in page.object_list:
         artifact.node_key = node_key(artifact.step.display_name) if artifact.step else ""
+        artifact.ago = ago(artifact.created_at, now)
     return render(
         request,
         _template(request, "artifacts/artifact_list.html", "artifact-table"),
@@ -158,7 +192,8 @@ def artifact_list(request: HtmxHttpRequest) -> HttpResponse:
             "filter": filterset,
             "page": page,
             "facets": _facets(filterset, ArtifactKind.choices, "kind"),
-            "filtered": _filtered(request, ("q", "run", "kind", "pipeline", "experiment")),
+            "filtered": filtered,
+            **_first_steps(page, filtered),
             "sort": request.GET.get("sort", "") or "-created",
             "page_sizes": PAGE_SIZES,
             "cap": COUNT_CAP,
@@ -213,9 +248,12 @@ def execution_queryset():
 @vary_on_headers("HX-Request")
 def execution_list(request: HtmxHttpRequest) -> HttpResponse:
     filterset = ExecutionFilter(request.GET, queryset=execution_queryset())
+    filtered = _filtered(request, ("q", "run", "phase", "pipeline", "experiment"))
     page = _paginate(request, filterset.qs)
+    now = timezone.now()
     for step in page.object_list:
         step.node_key = node_key(step.display_name)
+        step.ago = ago(step.started_at, now)
         step.usage = resource_usage(step.resources)
     return render(
         request,
@@ -224,7 +262,8 @@ def execution_list(request: HtmxHttpRequest) -> HttpResponse:
             "filter": filterset,
             "page": page,
             "facets": _facets(filterset, StepPhase.choices, "phase"),
-            "filtered": _filtered(request, ("q", "run", "phase", "pipeline", "experiment")),
+            "filtered": filtered,
+            **_first_steps(page, filtered),
             "show_all": bool(request.GET.get("all")),
             "sort": request.GET.get("sort", "") or "-started",
             "page_sizes": PAGE_SIZES,

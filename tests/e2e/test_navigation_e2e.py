@@ -105,8 +105,9 @@ def test_empty_sections_by_keyboard(page, live_server, walker, shot):
         assert empty.is_visible(), f"{section}: no empty state"
         assert empty.locator("h2, h3").count() == 1, f"{section}: empty state without a title"
         if section in ("Artifacts", "Executions"):
+            # No pipeline yet: the next step is to upload one.
             assert "start a run" in empty.inner_text()
-            assert empty.get_by_role("link", name="Create run").is_visible()
+            assert empty.get_by_role("link", name="Upload pipeline").is_visible()
     assert page.js_errors == []
 
 

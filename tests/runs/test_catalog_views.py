@@ -9,7 +9,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.runs.catalog_views import COUNT_CAP, CappedPaginator, node_key, resource_usage
+from apps.runs.catalog_views import (
+    COUNT_CAP,
+    CappedPaginator,
+    ago,
+    node_key,
+    resource_usage,
+)
 from apps.runs.constants import ArtifactKind, RunState, StepPhase
 from apps.runs.models import Artifact, Step
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
@@ -28,13 +34,19 @@ def test_pages_need_login(client, url):
 
 
 def test_empty_states_say_what_to_do_next(auth_client):
+    # Nothing to run yet: upload a pipeline first.
     body = auth_client.get(ARTIFACTS).content.decode()
     assert "No artifacts yet" in body and "start a run" in body
-    assert f'href="{reverse("runs:create")}"' in body
+    assert f'href="{reverse("pipelines:upload")}"' in body
     assert '<span aria-current="page">Artifacts</span>' in body  # breadcrumb
     body = auth_client.get(EXECUTIONS).content.decode()
-    assert "No executions yet" in body and f'href="{reverse("runs:create")}"' in body
+    assert "No executions yet" in body and f'href="{reverse("pipelines:upload")}"' in body
     assert '<span aria-current="page">Executions</span>' in body
+    # A pipeline, no run: start one.
+    make_version()
+    for url in (ARTIFACTS, EXECUTIONS):
+        body = auth_client.get(url).content.decode()
+        assert f'href="{reverse("runs:create")}"' in body and "Create run" in body
 
 
 def test_filtered_empty_state_offers_to_clear(auth_client):
@@ -102,6 +114,17 @@ def test_execution_row(auth_client, run):
     assert ">DAG<" not in body
     shown = auth_client.get(EXECUTIONS + "?all=true", headers=HTMX).content.decode()
     assert ">DAG<" in shown and 'id="phase-count-failed" hx-swap-oob="true">2<' in shown
+
+
+def test_short_ago():
+    now = timezone.now()
+    assert ago(now - timedelta(seconds=40), now) == "40s ago"
+    assert ago(now - timedelta(minutes=5, seconds=3), now) == "5 min ago"
+    assert ago(now - timedelta(hours=3), now) == "3 h ago"
+    assert ago(now - timedelta(days=2), now) == "2 d ago"
+    assert ago(now + timedelta(seconds=2), now) == "just now"
+    assert ago(None) == ""
+    assert ago(now - timedelta(days=400), now).endswith(str(timezone.localtime(now).year - 1))
 
 
 def test_node_key_and_resources():
