@@ -115,7 +115,7 @@ def main() -> int:
     from apps.pipelines.rendering import workflow_for_run
     from apps.pipelines.services import create_version
     from apps.runs.models import Run, Step
-    from tests.integration.conftest import EngineProcess
+    from tests.processes import EngineProcess
 
     Run.objects.all().delete()
     engine = EngineProcess(Path(tempfile.mkdtemp(prefix="ydp-bench-engine-")) / "data").start()

@@ -19,8 +19,8 @@ import pytest
 import redis
 
 from apps.runs.models import Run
-from tests.integration.conftest import app_env, free_port, wait_for_http
 from tests.integration.helpers import ROOT, zip_folder
+from tests.processes import app_env, free_port, wait_for_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 PASSWORD = "pw-e2e-runner-7"

@@ -7,8 +7,8 @@ from apps.orchestration.argo import get_client
 from apps.orchestration.sync import sync_active_runs
 from apps.orchestration.tasks import submit_run
 from apps.runs.models import Run
-from tests.integration.conftest import free_port
 from tests.integration.test_run_lifecycle import start
+from tests.processes import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

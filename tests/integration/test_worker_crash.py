@@ -13,8 +13,8 @@ from apps.orchestration.argo import get_client
 from apps.pipelines.services import create_version
 from apps.runs.models import Artifact, Run
 from apps.runs.services import create_run
-from tests.integration.conftest import CeleryProcess, app_env
 from tests.integration.helpers import ROOT, zip_folder
+from tests.processes import CeleryProcess, app_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
 

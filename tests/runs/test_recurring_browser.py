@@ -2,7 +2,6 @@
 submit, an every-minute schedule with max 1 concurrent run, a run appearing, then disabling it.
 Screenshots go to screenshots/ (recurring-*.png)."""
 
-# ruff: noqa: F811 - fixtures are imported from the e2e and integration conftests
 from __future__ import annotations
 
 import re
@@ -12,8 +11,6 @@ import pytest
 from apps.experiments.models import Experiment
 from apps.runs.models import RecurringRun
 from apps.runs.recurring import create_recurring_run
-from tests.e2e.conftest import browser, page, shot  # noqa: F401 - fixtures
-from tests.integration.conftest import argo, engine  # noqa: F401 - fixtures
 from tests.runs.recurring_fixtures import hello_version, schedule_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the engine fixtures are imported from tests.integration.conftest
 """Recurring-run services against the embedded engine over HTTP: the row and its CronWorkflow
 stay in step; when Argo is away nothing is stored; spawned workflows become runs, once."""
 
@@ -26,7 +25,6 @@ from apps.runs.recurring import (
     update_recurring_run,
 )
 from apps.runs.tasks import discover_recurring_runs, discover_spawned_runs, reconcile_cron_workflows
-from tests.integration.conftest import argo, engine  # noqa: F401 - fixtures
 from tests.runs.recurring_fixtures import hello_version, schedule_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]

@@ -1,7 +1,6 @@
 """Recurring-run pages: list (queries pinned), detail, live preview, form refusals; and, against
 the engine, the form creating a schedule and the actions."""
 
-# ruff: noqa: F811 - the engine fixtures are imported from tests.integration.conftest
 from __future__ import annotations
 
 import time
@@ -15,7 +14,6 @@ from apps.experiments.models import Experiment
 from apps.orchestration.argo import ArgoNotFound, get_client
 from apps.runs.constants import RunState
 from apps.runs.models import RecurringRun, Run
-from tests.integration.conftest import argo, engine  # noqa: F401 - fixtures
 from tests.runs.recurring_fixtures import hello_version
 
 pytestmark = pytest.mark.django_db

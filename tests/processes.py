@@ -1,0 +1,160 @@
+"""The app's processes in tests: the embedded engine, Celery worker and beat, their environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+class EngineProcess:
+    """`python -m ydpipelines.localargo` on a free port with its own data folder."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log_path = data_dir.parent / f"engine-{self.port}.log"
+
+    def start(self) -> EngineProcess:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ydpipelines.localargo",
+                "--port",
+                str(self.port),
+                "--data",
+                str(self.data_dir),
+            ],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_http(f"{self.url}/api/v1/version")
+        return self
+
+    def kill(self) -> None:
+        """kill -9 of the engine and every step process it started."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+class CeleryProcess:
+    """A real Celery worker (and, with beat=True, the beat scheduler) in its own process,
+    against the test database and a Redis database of its own."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, beat: bool = False) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.beat = beat
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> CeleryProcess:
+        command = [sys.executable, "-m", "celery", "-A", "ydpipelines"]
+        if self.beat:
+            command += [
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(self.log_path.with_suffix(".schedule")),
+            ]
+        else:
+            command += [
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+def app_env(settings, *, redis_url: str, data_dir: Path, extra: dict[str, str] | None = None):
+    """The environment of the app's own processes in a test: the test database, the test's
+    engine and live server, the test's Redis broker."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": (
+                f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
+                f"{db['NAME']}"
+            ),
+            "REDIS_URL": redis_url,
+            "ARGO_SERVER": settings.ARGO_SERVER,
+            "ARGO_NAMESPACE": settings.ARGO_NAMESPACE,
+            "YDP_PUBLIC_URL": settings.YDP_PUBLIC_URL,
+            "YDP_DATA_DIR": str(data_dir),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
