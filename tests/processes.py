@@ -32,38 +32,28 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
-class EngineProcess:
-    """`python -m ydpipelines.localargo` on a free port with its own data folder."""
+class ChildProcess:
+    """A process in its own session (so that kill reaches its children), output to a log."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    stop_timeout = 15.0
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
         self.process: subprocess.Popen | None = None
-        self.log_path = data_dir.parent / f"engine-{self.port}.log"
 
-    def start(self) -> EngineProcess:
+    def spawn(self, command: list[str], env: dict[str, str] | None = None) -> None:
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ydpipelines.localargo",
-                "--port",
-                str(self.port),
-                "--data",
-                str(self.data_dir),
-            ],
+            command,
             cwd=ROOT,
+            env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for_http(f"{self.url}/api/v1/version")
-        return self
 
     def kill(self) -> None:
-        """kill -9 of the engine and every step process it started."""
+        """kill -9 of the process and everything it started."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -72,32 +62,53 @@ class EngineProcess:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
 
 
-class CeleryProcess:
-    """A real Celery worker (and, with beat=True, the beat scheduler) in its own process,
-    against the test database and a Redis database of its own."""
+class EngineProcess(ChildProcess):
+    """`python -m ydpipelines.localargo` on a free port with its own data folder."""
+
+    stop_timeout = 10.0
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(data_dir.parent / f"engine-{self.port}.log")
+
+    def start(self) -> EngineProcess:
+        self.spawn(
+            [
+                sys.executable,
+                "-m",
+                "ydpipelines.localargo",
+                "--port",
+                str(self.port),
+                "--data",
+                str(self.data_dir),
+            ]
+        )
+        wait_for_http(f"{self.url}/api/v1/version")
+        return self
+
+
+class CeleryProcess(ChildProcess):
+    """A real Celery worker (or, with beat=True, the beat scheduler) in its own process, on
+    the test database and the test's Redis broker."""
 
     def __init__(self, env: dict[str, str], log_path: Path, *, beat: bool = False) -> None:
+        super().__init__(log_path)
         self.env = env
-        self.log_path = log_path
         self.beat = beat
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> CeleryProcess:
         command = [sys.executable, "-m", "celery", "-A", "ydpipelines"]
         if self.beat:
-            command += [
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(self.log_path.with_suffix(".schedule")),
-            ]
+            schedule = str(self.log_path.with_suffix(".schedule"))
+            command += ["beat", "--loglevel", "INFO", "--schedule", schedule]
         else:
             command += [
                 "worker",
@@ -108,30 +119,8 @@ class CeleryProcess:
                 "--without-gossip",
                 "--without-mingle",
             ]
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.spawn(command, self.env)
         return self
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
 
 
 def app_env(settings, *, redis_url: str, data_dir: Path, extra: dict[str, str] | None = None):
