@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the engine fixtures are imported from tests.integration.conftest
 """Archiving an experiment against the embedded engine: its recurring runs are disabled (their
 CronWorkflows suspended), restore says what it brings back, delete only from the archive."""
 
@@ -21,7 +20,6 @@ from apps.runs.constants import RunState
 from apps.runs.models import Artifact, RecurringRun, Run
 from apps.runs.recurring import create_recurring_run
 from tests.experiments.builders import closed_port_url, make_run
-from tests.integration.conftest import argo, engine  # noqa: F401 - fixtures
 from tests.runs.recurring_fixtures import hello_version, schedule_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
