@@ -48,7 +48,8 @@ def report(request: HttpRequest, action: str, outcome: archive.Outcome) -> None:
     if outcome.done:
         text = f"{PAST[action]} {_runs_phrase(outcome.done)}"
         if action == archive.ARCHIVE:
-            text += ". Find them in the Archived tab of Runs; Restore brings them back."
+            them = "it" if len(outcome.done) == 1 else "them"
+            text += f". Find {them} in the Archived tab of Runs; Restore brings {them} back."
         elif action == archive.DELETE and outcome.files_removed:
             text += (
                 f" and {outcome.files_removed} artifact file"

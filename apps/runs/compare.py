@@ -6,6 +6,7 @@ metrics, their comparable artifacts. Each run keeps one colour everywhere on the
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from collections.abc import Iterable
@@ -230,6 +231,17 @@ def _number(value: str | None) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
+def roc_auc(points: list[Any]) -> float | None:
+    """The area under a ROC curve of [fpr, tpr, ...] points (trapezoids, sorted by fpr)."""
+    try:
+        pairs = sorted((float(p[0]), float(p[1])) for p in points)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if len(pairs) < 2:
+        return None
+    return sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1), (x2, y2) in itertools.pairwise(pairs))
+
+
 def load_runs(ids: list[uuid.UUID]) -> list[Run]:
     """The runs in the order given; raises CompareError naming the ids that match no run."""
     found = {
@@ -352,6 +364,10 @@ def compare(ids: list[uuid.UUID], *, base_url: str = "") -> Comparison:
         # Markdown and tables are read from storage here; charts carry their data inline.
         prepare([item for item in group.items if item is not None], full=True)
         group.panels = list(zip(columns, group.items, strict=True))
+        if group.kind == ArtifactKind.ROC:
+            for item in group.items:
+                if item is not None:
+                    item.auc = roc_auc(item.data.get("points") or [])
     return Comparison(
         columns=columns,
         parameters=_parameter_rows(runs),

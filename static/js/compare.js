@@ -174,7 +174,6 @@
       series.push({ name: "chance", type: "line", data: [[0, 0], [1, 1]], silent: true, showSymbol: false, lineStyle: { type: "dashed", color: "#9aa5b8", width: 1 }, tooltip: { show: false } });
       init(el, {
         animation: false,
-        legend: { data: roc.curves.map(function (c) { return data.runs[c.run].name; }), bottom: 0, type: "scroll" },
         tooltip: {
           trigger: "item",
           formatter: function (p) {
@@ -182,7 +181,7 @@
             return esc(p.seriesName) + "<br>FPR " + (+v[0]).toFixed(3) + ", TPR " + (+v[1]).toFixed(3) + (v[2] !== "" && v[2] !== undefined && v[2] !== null ? "<br>threshold " + esc(v[2]) : "");
           }
         },
-        grid: { left: 56, right: 24, top: 16, bottom: 72 },
+        grid: { left: 56, right: 24, top: 16, bottom: 48 },
         xAxis: { type: "value", min: 0, max: 1, name: "False positive rate", nameLocation: "middle", nameGap: 28 },
         yAxis: { type: "value", min: 0, max: 1, name: "True positive rate", nameLocation: "middle", nameGap: 40 },
         series: series

@@ -134,7 +134,7 @@ def test_run_page_offers_archive_then_restore_and_delete(auth_client, version, e
     assert reverse("runs:delete", args=[run.pk]) not in body
     response = auth_client.post(reverse("runs:archive", args=[run.pk]), follow=True)
     assert response.redirect_chain[-1][0] == run.get_absolute_url()
-    assert _texts(response)[0].startswith(f"Archived “{run.name}”. Find them in the Archived tab")
+    assert _texts(response)[0].startswith(f"Archived “{run.name}”. Find it in the Archived tab")
     body = response.content.decode()
     assert reverse("runs:restore", args=[run.pk]) in body
     assert reverse("runs:delete", args=[run.pk]) in body

@@ -224,3 +224,13 @@ def test_get_only_and_login_required(client, auth_client, world):
     assert auth_client.post(_url(world)).status_code == 405
     response = Client().get(_url(world))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_roc_area_is_computed_for_the_key(world):
+    from apps.runs.compare import roc_auc
+
+    assert roc_auc([[0, 0], [1, 1]]) == pytest.approx(0.5)
+    assert roc_auc([[1, 1, ""], [0, 0, ""], [0.2, 0.8, "0.5"]]) == pytest.approx(0.8)
+    assert roc_auc([["x", 1]]) is None
+    roc = next(g for g in compare([r.pk for r in world]).groups if g.kind == "roc")
+    assert roc.items[0].auc == pytest.approx(0.8)
