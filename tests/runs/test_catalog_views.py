@@ -3,6 +3,7 @@ empty states, pagination, and a query count that does not grow with the page."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -194,3 +195,22 @@ def test_run_filter_link_on_executions(auth_client, run):
     assert ">mine<" in body and ">theirs<" not in body
     assert f'name="run" value="{run.pk}"' in body
     assert Step.objects.count() == 2
+
+
+def test_execution_pages_keep_the_sort(auth_client, run):
+    """The page's ids are picked in a subquery: the order and the offset must survive it."""
+    now = timezone.now()
+    for n in range(12):
+        make_step(
+            run,
+            f"s{n:02d}",
+            StepPhase.SUCCEEDED,
+            started_at=now - timedelta(hours=1),
+            finished_at=now - timedelta(hours=1) + timedelta(seconds=10 * (n + 1)),
+        )
+    make_step(run, "waiting", StepPhase.PENDING)  # no duration: last either way
+    body = auth_client.get(EXECUTIONS + "?sort=-duration&size=10&page=2").content.decode()
+    names = re.findall(r'\?node=([\w-]+)"', body)
+    assert names == ["s01", "s00", "waiting"]
+    body = auth_client.get(EXECUTIONS + "?sort=duration&size=10").content.decode()
+    assert re.findall(r'\?node=([\w-]+)"', body) == [f"s{n:02d}" for n in range(10)]
