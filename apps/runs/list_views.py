@@ -254,7 +254,8 @@ def run_listing(
     hidden = [(k, v) for k, v in params if k in ("sort", "size", "metrics", "m")]
     listing = Listing(
         runs=page.runs,
-        columns=fixed + metric_cols,
+        # The chosen metrics right after the state: what the user came to compare stays in view.
+        columns=fixed[:2] + metric_cols + fixed[2:],
         metric_columns=columns,
         total=total,
         state_counts=[(s, counts.get(s, 0), s in chosen_states) for s in RunState.values],

@@ -3,11 +3,13 @@ engine cost more than the page's queries; here a row is a few string joins."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -15,6 +17,7 @@ from apps.runs.templatetags.runs_ui import duration, metric_value
 
 register = template.Library()
 _PLACEHOLDER_UUID = "00000000-0000-0000-0000-000000000000"
+RECENT = timedelta(days=1)
 
 
 def _prefix(name: str, *args: Any) -> str:
@@ -31,6 +34,7 @@ def run_rows(listing: Any) -> SafeString:
     version_url = reverse("pipelines:version", args=[0, _PLACEHOLDER_UUID])
     version_url = version_url.replace("/0/", "/{p}/", 1).replace(_PLACEHOLDER_UUID, "{v}")
     out: list[str] = []
+    now = timezone.now()
     for run in listing.runs:
         name = escape(run.name)
         state = run.state
@@ -42,31 +46,38 @@ def run_rows(listing: Any) -> SafeString:
         cells = [
             f'<tr><td class="rl-sel"><input type="checkbox" class="rl-pick" value="{run.pk}"'
             f' aria-label="Select {name}"></td>',
-            f'<td class="primary-cell"><a href="{run_url}{run.pk}/">{name}</a></td>',
+            f'<td class="primary-cell nowrap"><a href="{run_url}{run.pk}/">{name}</a></td>',
             f'<td class="nowrap"><span class="badge state state-{state.lower()}">'
             f'<span class="dot" aria-hidden="true"></span>{state}</span>{progress}</td>',
         ]
+        for cell in run.metric_cells:
+            if cell is None:
+                cells.append('<td class="num muted">—</td>')
+            else:
+                cells.append(f'<td class="num mono">{metric_value(cell[0], cell[1])}</td>')
         if not listing.hide_experiment:
             cells.append(
                 f'<td><a href="{experiment_url}{run.experiment.pk}/">'
                 f"{escape(run.experiment.name)}</a></td>"
             )
         cells.append(
-            f'<td><a href="{pipeline_url}{pipeline.pk}/">{escape(pipeline.name)}</a> '
+            f'<td class="nowrap"><a href="{pipeline_url}{pipeline.pk}/">'
+            f"{escape(pipeline.name)}</a> "
             f'<a class="chip" href="{version_url.format(p=pipeline.pk, v=version.pk)}">'
             f"{escape(version.name)}</a></td>"
         )
         created = run.created_at
+        # Recent runs read best as "5 minutes ago"; older ones as a date that stays short.
+        shown = (
+            naturaltime(created)
+            if now - created < RECENT
+            else f"{created:%b} {created.day}, {created.year}"
+        )
         cells.append(
             f'<td class="nowrap"><time datetime="{created.isoformat()}"'
-            f' title="{created:%Y-%m-%d %H:%M:%S} UTC">{escape(naturaltime(created))}</time></td>'
+            f' title="{created:%Y-%m-%d %H:%M:%S} UTC">{escape(shown)}</time></td>'
             f'<td class="num nowrap">{duration(run.duration)}</td>'
         )
-        for cell in run.metric_cells:
-            if cell is None:
-                cells.append('<td class="num muted">—</td>')
-            else:
-                cells.append(f'<td class="num mono">{metric_value(cell[0], cell[1])}</td>')
         cells.append("</tr>")
         out.append("".join(cells))
     return mark_safe("".join(out))
