@@ -82,7 +82,7 @@ class Listing:
     first_url: str | None
     hidden: list[tuple[str, str]]  # what the filter form must carry: sort, size, columns, m
     filtered: bool
-    archived: bool
+    archived: bool | None
     compare_url: str | None
     hide_experiment: bool
     bulk_url: str | None  # archive (Active) or restore (Archived) the selected runs, by POST
@@ -154,14 +154,25 @@ def run_listing(
     queryset: Any,
     *,
     base_url: str,
-    archived: bool,
+    archived: bool | None,
     experiment: Experiment | None = None,
     keep: tuple[tuple[str, str], ...] = (),
 ) -> tuple[Listing, RunListFilter, str]:
     """The list of `queryset`'s runs as the request asks (filters, sort, columns, page), for
     the runs list and an experiment's page; also the filterset and the canonical URL.
 
-    `keep` holds parameters of the page that are not the list's (e.g. the tab)."""
+    `archived` says whether every run of `queryset` is archived (True), none is (False), or
+    either (None); `keep` holds parameters of the page that are not the list's (e.g. a tab).
+
+    An experiment's page uses it so (its template includes runs/_run_table.html as now):
+
+        listing, filterset, _ = run_listing(
+            request, runs, base_url=experiment.get_absolute_url(),
+            archived=None if experiment.is_archived else archived_runs,
+            experiment=experiment, keep=(("runs", "archived"),) if archived_runs else (),
+        )
+        context: "listing": listing, "filter": filterset
+    """
     raw = request.GET.copy()
     added = _added_predicate(raw)
     if added:
@@ -288,7 +299,9 @@ def run_listing(
         archived=archived,
         compare_url=_url_or_none("compare:compare"),
         hide_experiment=experiment is not None,
-        bulk_url=_url_or_none("runs:restore_many" if archived else "runs:archive_many"),
+        bulk_url=_url_or_none("runs:restore_many" if archived else "runs:archive_many")
+        if archived is not None
+        else None,
         bulk_label="Restore" if archived else "Archive",
         here=canonical,
     )

@@ -293,3 +293,30 @@ def test_run_rows_escape_and_link(auth_client):
     body = auth_client.get(LIST).content.decode()
     assert re.search(r'aria-label="Select a&quot;b"', body)
     assert "e&quot;x" in body
+
+
+def test_run_listing_inside_an_experiment(rf, user):
+    from apps.runs.list_views import run_listing
+    from apps.runs.queries import run_list_queryset
+
+    version = make_version()
+    inside, outside = make_experiment("inside"), make_experiment("outside")
+    for name, experiment, accuracy in (
+        ("a", inside, 0.95),
+        ("b", inside, 0.5),
+        ("c", outside, 0.99),
+    ):
+        add_metrics(make_run(version, experiment, name=name), accuracy=accuracy)
+    request = rf.get("/x/?m=accuracy:gt:0.9&sort=-m:accuracy&metrics=accuracy")
+    request.user = user
+    runs = run_list_queryset().filter(experiment=inside, archived_at__isnull=True)
+    listing, filterset, canonical = run_listing(
+        request, runs, base_url="/x/", archived=False, experiment=inside
+    )
+    assert [r.name for r in listing.runs] == ["a"] and listing.total == 1
+    assert "experiment" not in [c.key for c in listing.columns]
+    assert "experiment" not in filterset.filters
+    assert canonical.startswith("/x/?m=accuracy")
+    # Unknown archived state (an archived experiment's page): no bulk action, same rows.
+    listing, _, _ = run_listing(request, runs, base_url="/x/", archived=None, experiment=inside)
+    assert [r.name for r in listing.runs] == ["a"] and listing.bulk_url is None

@@ -1,0 +1,56 @@
+"""The metric rows' copies of their run's experiment, state and archived flag (the runs list's
+indexes read them) follow the run through every kind of write: the triggers of migration 0002."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from apps.runs.constants import RunState
+from apps.runs.models import Metric, Run
+from tests.experiments.builders import make_experiment, make_run, make_version
+
+pytestmark = pytest.mark.django_db
+
+
+def copies(run: Run) -> set[tuple]:
+    return set(
+        Metric.objects.filter(run=run).values_list("run_experiment_id", "run_state", "run_archived")
+    )
+
+
+def test_copies_follow_the_run():
+    experiment = make_experiment()
+    run = make_run(make_version(), experiment, state=RunState.RUNNING)
+    Metric.objects.bulk_create(
+        [Metric(run=run, name="accuracy", value=0.9), Metric(run=run, name="loss", value=0.1)]
+    )
+    assert copies(run) == {(experiment.pk, "Running", False)}
+
+    Run.objects.filter(pk=run.pk).update(state=RunState.SUCCEEDED)  # a bulk update, no save()
+    assert copies(run) == {(experiment.pk, "Succeeded", False)}
+
+    run.refresh_from_db()
+    run.archived_at = timezone.now()
+    run.save(update_fields=["archived_at"])
+    assert copies(run) == {(experiment.pk, "Succeeded", True)}
+
+    # A metric saved from a stale instance cannot write wrong copies.
+    metric = Metric.objects.get(run=run, name="loss")
+    metric.run_state, metric.run_archived = "Pending", False
+    metric.value = 0.2
+    metric.save()
+    assert copies(run) == {(experiment.pk, "Succeeded", True)}
+
+
+def test_list_with_metric_filter_sees_state_changes(auth_client):
+    run = make_run(make_version(), make_experiment(), name="r", state=RunState.RUNNING)
+    Metric.objects.create(run=run, name="accuracy", value=0.95)
+    url = "/runs/?state=Succeeded&m=accuracy:gt:0.9&sort=-m:accuracy"
+    assert auth_client.get(url).context["listing"].total == 0
+    Run.objects.filter(pk=run.pk).update(state=RunState.SUCCEEDED)
+    listing = auth_client.get(url).context["listing"]
+    assert listing.total == 1 and [r.name for r in listing.runs] == ["r"]
+    Run.objects.filter(pk=run.pk).update(archived_at=timezone.now())
+    assert auth_client.get(url).context["listing"].total == 0
+    assert auth_client.get(url + "&tab=archived").context["listing"].total == 1
