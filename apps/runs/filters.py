@@ -23,10 +23,9 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apps.experiments.models import Experiment
-from apps.pipelines.models import PipelineVersion
 from apps.runs.constants import RunState
-from apps.runs.models import RecurringRun, Run
-from apps.runs.queries import Hints, join_metric, metric_alias
+from apps.runs.models import Run
+from apps.runs.queries import Hints, join_metric, list_choices, metric_alias
 
 
 class RunFilter(django_filters.FilterSet):
@@ -224,34 +223,25 @@ class RunListFilter(django_filters.FilterSet):
         self._set_choices()
 
     def _set_choices(self) -> None:
-        """One query per select, whatever the number of options."""
+        """The selects' options (and the metric names, for the list): one query in all."""
+        scoped = self.scoped_experiment.pk if self.scoped_experiment is not None else None
+        self.choices = choices = list_choices(scoped)
         if "experiment" in self.filters:
-            self.filters["experiment"].extra["choices"] = [
-                (str(pk), name)
-                for pk, name in Experiment.objects.order_by("name").values_list("id", "name")
-            ]
-        versions = list(
-            PipelineVersion.objects.order_by("pipeline__name", "-created_at").values_list(
-                "id", "name", "pipeline_id", "pipeline__name"
-            )
-        )
+            self.filters["experiment"].extra["choices"] = choices.experiments
         pipelines: dict[str, str] = {}
-        for _, _, pipeline_id, pipeline_name in versions:
-            pipelines.setdefault(str(pipeline_id), pipeline_name)
+        for _, _, pipeline_id, pipeline_name in choices.versions:
+            pipelines.setdefault(pipeline_id, pipeline_name)
         self.filters["pipeline"].extra["choices"] = list(pipelines.items())
         chosen_pipeline = str(self.data.get("pipeline") or "") if self.data else ""
         self.filters["version"].extra["choices"] = [
-            (str(pk), f"{pipeline_name} · {name}")
-            for pk, name, pipeline_id, pipeline_name in versions
-            if not chosen_pipeline or chosen_pipeline == str(pipeline_id)
+            (pk, f"{pipeline_name} · {name}")
+            for pk, name, pipeline_id, pipeline_name in choices.versions
+            if not chosen_pipeline or chosen_pipeline == pipeline_id
         ]
-        recurring = RecurringRun.objects.order_by("name")
-        if self.scoped_experiment is not None:
-            recurring = recurring.filter(experiment=self.scoped_experiment)
         self.filters["recurring"].extra["choices"] = [
             (RECURRING_NONE, "One-off runs only"),
             (RECURRING_ANY, "Any recurring run"),
-            *((str(pk), name) for pk, name in recurring.values_list("id", "name")),
+            *choices.recurring,
         ]
 
     # -- methods of the filters --

@@ -188,7 +188,7 @@ def run_listing(
     size_text = raw.get("size") or ""
     size = int(size_text) if size_text.isdigit() and int(size_text) in PAGE_SIZES else None
     size = size or DEFAULT_PAGE_SIZE
-    names = queries.metric_names()
+    names = filterset.choices.metric_names
     columns = _metric_columns(raw, names)
 
     # The canonical query string: what the URL bar shows and every link builds on.

@@ -26,7 +26,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from apps.runs.constants import STEP_FINAL_PHASES, StepPhase
-from apps.runs.models import Metric, Run, Step
+from apps.runs.models import Metric, RecurringRun, Run, Step
 
 # What a run row of a list shows; parameters, messages and sync bookkeeping stay behind.
 RUN_LIST_FIELDS = (
@@ -551,21 +551,79 @@ def state_counts(
     return {state: n for state, n in grouped}
 
 
+_NAMES_CTE = (
+    # A probe per distinct metric name through the (name, ...) index, instead of reading
+    # every metric row: 20 names among 2,000,000 rows cost 21 index lookups.
+    "WITH RECURSIVE names(name) AS ("
+    " (SELECT name FROM {metric} ORDER BY name LIMIT 1)"
+    " UNION ALL"
+    " SELECT (SELECT m.name FROM {metric} m WHERE m.name > names.name ORDER BY m.name LIMIT 1)"
+    " FROM names WHERE names.name IS NOT NULL)"
+)
+
+
 def metric_names() -> list[str]:
-    """The names of all metrics, in one query that skips through the (name, ...) index:
-    a probe per distinct name instead of reading every metric row."""
-    table = Metric._meta.db_table
-    sql = (
-        f"WITH RECURSIVE names(name) AS ("
-        f" (SELECT name FROM {table} ORDER BY name LIMIT 1)"
-        f" UNION ALL"
-        f" SELECT (SELECT m.name FROM {table} m WHERE m.name > names.name ORDER BY m.name LIMIT 1)"
-        f" FROM names WHERE names.name IS NOT NULL"
-        f") SELECT name FROM names WHERE name IS NOT NULL"
-    )
+    """The names of all metrics, in one query that skips through the index."""
+    sql = _NAMES_CTE.format(metric=Metric._meta.db_table)
+    sql += " SELECT name FROM names WHERE name IS NOT NULL"
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return [row[0] for row in cursor.fetchall()]
+
+
+@dataclass
+class ListChoices:
+    experiments: list[tuple[str, str]]  # (id, name), by name
+    versions: list[tuple[str, str, str, str]]  # (id, name, pipeline id, pipeline name)
+    recurring: list[tuple[str, str]]  # (id, name), by name
+    metric_names: list[str]
+
+
+def list_choices(experiment_id: int | None = None) -> ListChoices:
+    """What the runs list's filters offer (experiments, pipeline versions, recurring runs of the
+    experiment if one is given) and the metric names, in one query: four lists a page would
+    otherwise pay a round trip each for."""
+    from apps.experiments.models import Experiment
+    from apps.pipelines.models import Pipeline, PipelineVersion
+
+    where = "WHERE experiment_id = %s" if experiment_id is not None else ""
+    experiment = Experiment._meta.db_table
+    version, pipeline = PipelineVersion._meta.db_table, Pipeline._meta.db_table
+    schedules = RecurringRun._meta.db_table
+    sql = _NAMES_CTE.format(metric=Metric._meta.db_table) + (
+        f" SELECT 'e', CAST(id AS TEXT), name, NULL, NULL, NULL FROM {experiment}"
+        " UNION ALL"
+        " SELECT 'v', CAST(v.id AS TEXT), v.name, CAST(p.id AS TEXT), p.name,"
+        f" CAST(v.created_at AS TEXT) FROM {version} v JOIN {pipeline} p ON p.id = v.pipeline_id"
+        " UNION ALL"
+        f" SELECT 'r', CAST(id AS TEXT), name, NULL, NULL, NULL FROM {schedules} {where}"
+        " UNION ALL"
+        " SELECT 'm', NULL, name, NULL, NULL, NULL FROM names WHERE name IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [experiment_id] if experiment_id is not None else [])
+        rows = cursor.fetchall()
+    experiments, versions, recurring, names = [], [], [], []
+    for kind, pk, name, pipeline_id, pipeline_name, created in rows:
+        if kind == "e":
+            experiments.append((pk, name))
+        elif kind == "v":
+            versions.append((pk, name, pipeline_id, pipeline_name, created))
+        elif kind == "r":
+            recurring.append((pk, name))
+        else:
+            names.append(name)
+    experiments.sort(key=lambda row: row[1])
+    recurring.sort(key=lambda row: row[1])
+    # By pipeline name, the newest version first.
+    versions.sort(key=lambda row: row[4], reverse=True)
+    versions.sort(key=lambda row: row[3])
+    return ListChoices(
+        experiments=experiments,
+        versions=[row[:4] for row in versions],
+        recurring=recurring,
+        metric_names=sorted(names),
+    )
 
 
 def metric_values(run_ids: list[Any], names: list[str]) -> dict[Any, dict[str, tuple[float, str]]]:
