@@ -95,6 +95,7 @@ def _confirm(
             "files": files,
             "back": back,
             "single": runs[0] if len(ids) == 1 and runs else None,
+            "done_word": PAST[action].lower(),
         },
     )
 

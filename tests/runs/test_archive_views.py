@@ -146,6 +146,7 @@ def test_run_page_offers_archive_then_restore_and_delete(auth_client, version, e
 def test_archiving_an_active_run_says_to_terminate_it(auth_client, version, experiment):
     run = make_run(version, experiment, state=RunState.RUNNING, name="busy")
     page = auth_client.get(reverse("runs:archive", args=[run.pk])).content.decode()
+    assert "This run cannot be archived now:" in page
     assert "Archive refused: it is running: terminate it (or let it end) first." in page
     assert reverse("runs:terminate", args=[run.pk]) in page
     assert 'type="submit"' not in page.split('class="card confirm-card"')[1]
