@@ -137,6 +137,11 @@ class Run(models.Model):
                 name="run_list_active_state",
                 condition=models.Q(archived_at__isnull=True),
             ),
+            models.Index(
+                fields=["name", "id"],
+                name="run_list_active_name",
+                condition=models.Q(archived_at__isnull=True),
+            ),
             # The sync task's query: the runs that are not final yet.
             models.Index(
                 fields=["last_synced_at"],
