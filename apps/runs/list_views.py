@@ -221,7 +221,8 @@ def run_listing(
         cursor_params.append(("after", raw["after"]))
     elif before is not None:
         cursor_params.append(("before", raw["before"]))
-    canonical = ListUrls(base_url, params + cursor_params).url()
+    query = urlencode(params + cursor_params)
+    canonical = f"{base_url}?{query}" if query else base_url
 
     # The queries: state counts over every filter but state; the page; its metric values.
     states = filterset.states

@@ -320,3 +320,13 @@ def test_run_listing_inside_an_experiment(rf, user):
     # Unknown archived state (an archived experiment's page): no bulk action, same rows.
     listing, _, _ = run_listing(request, runs, base_url="/x/", archived=None, experiment=inside)
     assert [r.name for r in listing.runs] == ["a"] and listing.bulk_url is None
+
+
+def test_htmx_next_page_pushes_its_cursor(auth_client):
+    version, experiment = make_version(), make_experiment()
+    for _ in range(12):
+        make_run(version, experiment)
+    first = auth_client.get(LIST + "?size=10")
+    next_url = first.context["listing"].next_url
+    response = auth_client.get(next_url, headers={"HX-Request": "true"})
+    assert response["HX-Push-Url"] == next_url and "after=" in next_url
