@@ -330,3 +330,17 @@ def test_htmx_next_page_pushes_its_cursor(auth_client):
     next_url = first.context["listing"].next_url
     response = auth_client.get(next_url, headers={"HX-Request": "true"})
     assert response["HX-Push-Url"] == next_url and "after=" in next_url
+
+
+def test_bulk_archive_form_archives_the_selected_runs(auth_client):
+    version, experiment = make_version(), make_experiment()
+    runs = [make_run(version, experiment, state=RunState.SUCCEEDED) for _ in range(3)]
+    body = auth_client.get(LIST).content.decode()
+    action = reverse("runs:archive_many")
+    assert f'action="{action}"' in body and 'name="runs"' in body and 'name="next"' in body
+    picked = ",".join(str(run.pk) for run in runs[:2])
+    response = auth_client.post(action, {"runs": picked, "next": LIST + "?size=10"})
+    assert response.status_code == 302 and response["Location"] == LIST + "?size=10"
+    assert Run.objects.filter(archived_at__isnull=False).count() == 2
+    archived = auth_client.get(LIST + "?tab=archived").content.decode()
+    assert f'action="{reverse("runs:restore_many")}"' in archived
