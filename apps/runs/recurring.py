@@ -225,6 +225,11 @@ def update_recurring_run(recurring: RecurringRun, settings_: Settings) -> Recurr
 
 def set_enabled(recurring: RecurringRun, enabled: bool) -> RecurringRun:
     """Enable (resume, if within its start and end) or disable (suspend) the schedule."""
+    if enabled and recurring.experiment.archived_at is not None:
+        raise RecurringError(
+            f"Experiment {recurring.experiment.name!r} is archived: restore it before enabling "
+            "its recurring runs."
+        )
     client = get_client()
     with transaction.atomic():
         locked = RecurringRun.objects.select_for_update().get(pk=recurring.pk)

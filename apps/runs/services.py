@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.experiments.models import Experiment
@@ -32,6 +33,10 @@ def create_run(
     Raises django.core.exceptions.ValidationError for bad parameters; nothing is stored then."""
     from apps.orchestration.tasks import submit_run
 
+    if experiment.archived_at is not None:
+        raise ValidationError(
+            {"experiment": f"Experiment {experiment.name!r} is archived: restore it to add runs."}
+        )
     values = resolve_parameters(version.parameters, parameters or {})
     with transaction.atomic():
         run = Run(

@@ -49,3 +49,36 @@ def test_bad_parameters_store_nothing_and_queue_nothing(
         create_run(version=version, experiment=experiment, parameters={"n": "x"})
     assert callbacks == []
     assert not Run.objects.exists()
+
+
+def test_an_archived_experiment_takes_no_new_runs(version):
+    from django.utils import timezone
+
+    experiment = Experiment.objects.create(name="old", archived_at=timezone.now())
+    with pytest.raises(ValidationError) as info:
+        create_run(version=version, experiment=experiment)
+    assert "archived" in info.value.message_dict["experiment"][0]
+    assert not Run.objects.exists()
+
+
+def test_a_recurring_run_of_an_archived_experiment_cannot_be_enabled(version):
+    from django.utils import timezone
+
+    from apps.runs.models import RecurringRun
+    from apps.runs.recurring import RecurringError, set_enabled
+
+    experiment = Experiment.objects.create(name="old", archived_at=timezone.now())
+    recurring = RecurringRun.objects.create(
+        name="nightly",
+        experiment=experiment,
+        pipeline=version.pipeline,
+        trigger_type="cron",
+        cron="0 3 * * *",
+        enabled=False,
+        cron_workflow_name="cron-x",
+        namespace="argo",
+    )
+    with pytest.raises(RecurringError, match="archived"):
+        set_enabled(recurring, True)
+    recurring.refresh_from_db()
+    assert recurring.enabled is False
