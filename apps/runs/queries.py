@@ -16,12 +16,16 @@ from django.db import connection
 from django.db.models import (
     Count,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     FilteredRelation,
+    FloatField,
     OrderBy,
+    OuterRef,
     Q,
     QuerySet,
+    Value,
 )
 from django.utils import timezone
 
@@ -513,9 +517,16 @@ def fetch_page(
     before: Cursor | None = None,
     hints: Hints | None = None,
 ) -> RunPage:
-    """One page of runs, in one query, with the cursors of the next and previous pages."""
-    query, backwards = page_queryset(queryset, sort, size, after=after, before=before, hints=hints)
-    runs = [RunRow(row) for row in query.values_list(*_ROW_FIELDS, "sort_value")]
+    """One page of runs, with the cursors of the next and previous pages: one query (two on
+    the page where a metric sort passes from the runs with the metric to those without)."""
+    metric = sort.metric
+    if metric is not None and metric_alias(metric) not in queryset.query._filtered_relations:
+        runs, backwards = _metric_sort_rows(queryset, sort, size, after, before, hints)
+    else:
+        query, backwards = page_queryset(
+            queryset, sort, size, after=after, before=before, hints=hints
+        )
+        runs = _rows(query)
     more = len(runs) > size
     runs = runs[:size]
     if backwards:
@@ -529,6 +540,60 @@ def fetch_page(
     if runs and has_previous:
         previous_cursor = Cursor(runs[0].sort_value, str(runs[0].pk)).encode(sort)
     return RunPage(runs, next_cursor, previous_cursor)
+
+
+def _rows(query: QuerySet[Run]) -> list[RunRow]:
+    return [RunRow(row) for row in query.values_list(*_ROW_FIELDS, "sort_value")]
+
+
+def _metric_sort_rows(
+    queryset: QuerySet[Run],
+    sort: Sort,
+    size: int,
+    after: Cursor | None,
+    before: Cursor | None,
+    hints: Hints | None,
+) -> tuple[list[RunRow], bool]:
+    """A metric sort with no filter on the metric, in two parts: the runs with the metric, in
+    value order through the metric's index (a LEFT JOIN sorted with NULLS LAST would sort every
+    run), then the runs without it, by id. A page takes what it needs from each part; the
+    cursor's value is None in the second. Returns the rows in query order and whether that
+    order is backwards, as page_queryset does."""
+    metric = sort.metric or ""
+    alias = metric_alias(metric)
+    having = join_metric(queryset, metric, hints).filter(**{f"{alias}__value__isnull": False})
+    lacking = queryset.exclude(
+        Exists(Metric.objects.filter(run_id=OuterRef("pk"), name=metric))
+    ).annotate(sort_value=Value(None, output_field=FloatField()))
+    ahead = "lt" if sort.descending else "gt"
+    back = "gt" if sort.descending else "lt"
+
+    def lacking_rows(condition: Q, descending: bool, limit: int) -> list[RunRow]:
+        order = OrderBy(F("pk"), descending=descending)
+        return _rows(lacking.filter(condition).order_by(order)[:limit])
+
+    if before is not None and after is None:
+        if before.value is not None:
+            query, _ = page_queryset(having, sort, size, before=before, hints=hints)
+            return _rows(query), True
+        rows = lacking_rows(Q(**{f"pk__{back}": before.id}), not sort.descending, size + 1)
+        if len(rows) <= size:
+            # Back across the boundary: the last runs with the metric, in reverse order.
+            annotated, _ = _sort_expression(having, sort, hints)
+            flipped = not sort.descending
+            order = [
+                OrderBy(F("sort_value"), descending=flipped),
+                OrderBy(F("pk"), descending=flipped),
+            ]
+            rows += _rows(annotated.order_by(*order)[: size + 1 - len(rows)])
+        return rows, True
+    if after is not None and after.value is None:
+        return lacking_rows(Q(**{f"pk__{ahead}": after.id}), sort.descending, size + 1), False
+    query, _ = page_queryset(having, sort, size, after=after, hints=hints)
+    rows = _rows(query)
+    if len(rows) <= size:
+        rows += lacking_rows(Q(), sort.descending, size + 1 - len(rows))
+    return rows, False
 
 
 def state_counts(
