@@ -223,26 +223,38 @@ class RunListFilter(django_filters.FilterSet):
         self._set_choices()
 
     def _set_choices(self) -> None:
-        """The selects' options (and the metric names, for the list): one query in all."""
+        """The selects' options (and the metric names, for the list): one query in all. They
+        go on the form's own fields once it is built: set on the filters, every option would
+        be deep-copied with the form class's fields."""
         scoped = self.scoped_experiment.pk if self.scoped_experiment is not None else None
         self.choices = choices = list_choices(scoped)
-        if "experiment" in self.filters:
-            self.filters["experiment"].extra["choices"] = choices.experiments
         pipelines: dict[str, str] = {}
         for _, _, pipeline_id, pipeline_name in choices.versions:
             pipelines.setdefault(pipeline_id, pipeline_name)
-        self.filters["pipeline"].extra["choices"] = list(pipelines.items())
         chosen_pipeline = str(self.data.get("pipeline") or "") if self.data else ""
-        self.filters["version"].extra["choices"] = [
-            (pk, f"{pipeline_name} · {name}")
-            for pk, name, pipeline_id, pipeline_name in choices.versions
-            if not chosen_pipeline or chosen_pipeline == pipeline_id
-        ]
-        self.filters["recurring"].extra["choices"] = [
-            (RECURRING_NONE, "One-off runs only"),
-            (RECURRING_ANY, "Any recurring run"),
-            *choices.recurring,
-        ]
+        self._choices = {
+            "experiment": choices.experiments,
+            "pipeline": list(pipelines.items()),
+            "version": [
+                (pk, f"{pipeline_name} · {name}")
+                for pk, name, pipeline_id, pipeline_name in choices.versions
+                if not chosen_pipeline or chosen_pipeline == pipeline_id
+            ],
+            "recurring": [
+                (RECURRING_NONE, "One-off runs only"),
+                (RECURRING_ANY, "Any recurring run"),
+                *choices.recurring,
+            ],
+        }
+
+    @property
+    def form(self) -> forms.Form:
+        if not hasattr(self, "_form"):
+            form = super().form
+            for name, options in self._choices.items():
+                if name in form.fields:
+                    form.fields[name].choices = options  # the field adds its empty label
+        return self._form
 
     # -- methods of the filters --
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
@@ -120,33 +120,42 @@ def _url_or_none(name: str) -> str | None:
         return None
 
 
+def _pair(key: str, value: str) -> str:
+    return f"{quote_plus(key)}={quote_plus(value)}"
+
+
 class ListUrls:
-    """Query strings of the list: the canonical current one and its variations."""
+    """Query strings of the list: the canonical current one and its variations. A page links
+    to a hundred variations (sort, columns, sizes, cursors), so each pair is encoded once."""
 
     def __init__(self, base_url: str, params: list[tuple[str, str]]) -> None:
         self.base_url = base_url
         self.params = params
+        self._encoded = [(k, v, _pair(k, v)) for k, v in params]
+
+    def _join(self, pairs: list[str]) -> str:
+        return f"{self.base_url}?{'&'.join(pairs)}" if pairs else self.base_url
 
     def url(self, *, drop: tuple[str, ...] = (), **changes: Any) -> str:
         """The list's URL without the keys in `drop` and the cursor, with `changes` set (a
         None value removes the key)."""
         drop = (*drop, "after", "before", *changes)
-        params = [(k, v) for k, v in self.params if k not in drop]
+        pairs = [encoded for k, _, encoded in self._encoded if k not in drop]
         for key, value in changes.items():
             if value is None:
                 continue
-            if isinstance(value, list):
-                params.extend((key, v) for v in value)
-            else:
-                params.append((key, str(value)))
-        query = urlencode(params)
-        return f"{self.base_url}?{query}" if query else self.base_url
+            values = value if isinstance(value, list) else [value]
+            pairs.extend(_pair(key, str(v)) for v in values)
+        return self._join(pairs)
 
     def without(self, key: str, value: str) -> str:
-        params = [(k, v) for k, v in self.params if (k, v) != (key, value)]
-        params = [(k, v) for k, v in params if k not in ("after", "before")]
-        query = urlencode(params)
-        return f"{self.base_url}?{query}" if query else self.base_url
+        return self._join(
+            [
+                encoded
+                for k, v, encoded in self._encoded
+                if (k, v) != (key, value) and k not in ("after", "before")
+            ]
+        )
 
 
 def run_listing(
@@ -235,7 +244,7 @@ def run_listing(
         if len(lookups) == len(predicates):
             metric_only = [(predicates[0].metric, lookups)]
     counts = queries.state_counts(
-        filterset.queryset_without_state(), metric_only=metric_only, hints=hints
+        filterset.queryset_without_state, metric_only=metric_only, hints=hints
     )
     page = queries.fetch_page(filterset.qs, sort, size, after=after, before=before, hints=hints)
     values = queries.metric_values([run.pk for run in page.runs], columns)

@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -597,14 +597,15 @@ def _metric_sort_rows(
 
 
 def state_counts(
-    queryset: QuerySet[Run],
+    queryset: QuerySet[Run] | Callable[[], QuerySet[Run]],
     *,
     metric_only: list[tuple[str, dict[str, Any]]] | None = None,
     hints: Hints | None = None,
 ) -> dict[str, int]:
     """Runs per state, in one GROUP BY. `metric_only` (PostgreSQL) says the list is filtered by
     nothing but the archived tab, an experiment and conditions on one metric: then the counts
-    come from that metric's index alone, without reading the runs."""
+    come from that metric's index alone, without reading the runs. `queryset` may be a
+    callable, so that it is built only when needed."""
     if metric_only and hints is not None and uses_metric_copies():
         ((name, lookups),) = metric_only
         rows = Metric.objects.filter(name=name, run_archived=hints.archived, **lookups)
@@ -612,7 +613,8 @@ def state_counts(
             rows = rows.filter(run_experiment_id=hints.experiment_id)
         grouped = rows.values_list("run_state").annotate(n=Count("*")).order_by()
     else:
-        grouped = queryset.order_by().values_list("state").annotate(n=Count("*"))
+        runs = queryset() if callable(queryset) else queryset
+        grouped = runs.order_by().values_list("state").annotate(n=Count("*"))
     return {state: n for state, n in grouped}
 
 
