@@ -57,7 +57,7 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-# -- list ---------------------------------------------------------------------------------------
+# The runs list lives in list_views.py.
 
 
 # -- the run form -------------------------------------------------------------------------------
