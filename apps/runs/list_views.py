@@ -88,6 +88,9 @@ class Listing:
     bulk_url: str | None  # archive (Active) or restore (Archived) the selected runs, by POST
     bulk_label: str
     here: str  # the canonical URL, where a bulk action comes back to
+    base_url: str
+    keep: tuple[tuple[str, str], ...]
+    operators: list[tuple[str, str]]
 
 
 def _metric_columns(raw: QueryDict, names: list[str]) -> list[str]:
@@ -314,6 +317,9 @@ def run_listing(
         else None,
         bulk_label="Restore" if archived else "Archive",
         here=canonical,
+        base_url=base_url,
+        keep=keep,
+        operators=[(key, symbol) for key, (_, symbol) in OPERATORS.items()],
     )
     return listing, filterset, canonical
 
@@ -340,7 +346,6 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
             "archived": archived,
             "oob": partial,
             "list_url": reverse("runs:list"),
-            "operators": [(k, v[1]) for k, v in OPERATORS.items()],
         },
     )
     if partial:
