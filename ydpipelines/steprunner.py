@@ -11,9 +11,12 @@ What it does, in order, printing a ``[ydp] ...`` line before each part (a live l
 
 1. unpacks the node's file and its dependency globs from the bundle zip into the work dir, keeping
    bundle paths (the node runs in its own folder inside the work dir, Elyra's convention);
-2. copies the upstream steps' output folders into the node's folder (where Elyra puts them);
+2. copies the upstream steps' output folders into the node's folder (where Elyra puts them) and
+   into ``<out-dir>/outputs/``: a step passes on what it received, so its children see every
+   ancestor's files through it alone;
 3. runs the node with the environment it was given (pipeline parameters arrive as env vars);
-4. collects the declared outputs into ``<out-dir>/outputs/`` and Kubeflow's
+4. collects the declared outputs into ``<out-dir>/outputs/`` (they win over a passed-on file of
+   the same name) and Kubeflow's
    ``mlpipeline-metrics.json`` / ``mlpipeline-ui-metadata.json`` into ``<out-dir>/`` (validated;
    local file sources inlined so the app needs only the JSON); a notebook's executed copy goes to
    ``<out-dir>/notebook.ipynb`` and its HTML rendering to ``<out-dir>/notebook.html``.
@@ -43,6 +46,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -248,45 +252,86 @@ def unpack(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path]:
     return node_dir, root / node_rel
 
 
-def _copy_tree(src: Path, dst: Path) -> list[str]:
+def _make_room(target: Path, area: Path) -> None:
+    """Make room for the file `target` inside the folder `area`: what comes later wins, so a file
+    or folder of the same name that is in the way goes (a warning says so when its kind differs;
+    a file replacing a file is the ordinary case)."""
+    current = area
+    for part in target.relative_to(area).parts[:-1]:
+        current = current / part
+        if current.exists() and not current.is_dir():
+            warn(f"{current.relative_to(area).as_posix()}: a folder replaces the file of that name")
+            current.unlink()
+    if target.is_dir() and not target.is_symlink():
+        warn(f"{target.relative_to(area).as_posix()}: a file replaces the folder of that name")
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _copy_file(src: Path, target: Path, area: Path) -> None:
+    _make_room(target, area)
+    shutil.copy2(src, target)
+
+
+def _copy_tree(src: Path, dst: Path, area: Path | None = None) -> list[str]:
+    """Copy the files below `src` to `dst` (inside `area`, default `dst`), keeping relative
+    paths; returns them."""
+    area = dst if area is None else area
     copied = []
     for path in sorted(src.rglob("*")):
         if path.is_dir():
             continue
         rel = path.relative_to(src)
-        target = dst / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        _copy_file(path, dst / rel, area)
         copied.append(rel.as_posix())
     return copied
 
 
-def copy_upstream(upstreams: list[str], node_dir: Path) -> None:
-    """Upstream outputs land in the node's folder, as Elyra downloads its inputs into the cwd."""
+def _extract_upstream(src: Path, dest: Path) -> int:
+    """Extract a tgz artifact that arrived still archived, refusing entries that escape."""
+    with tarfile.open(src) as tar:
+        members = []
+        for member in tar.getmembers():
+            name = normalize(member.name, "upstream archive entry")
+            if name and (member.isfile() or member.isdir()):
+                members.append(member)
+        # Python >= 3.12 (and patched 3.8+) can refuse unsafe members on its own too.
+        extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(dest, members=members, **extra)
+    return len(members)
+
+
+def copy_upstream(upstreams: list[str], node_dir: Path, export_dir: Path) -> None:
+    """Upstream outputs land in the node's folder, as Elyra downloads its inputs into the cwd,
+    and in `export_dir` (out/outputs) too: each step passes on what it received, so a step needs
+    only its direct parents' outputs to see every ancestor's files (docs/steps.md). A later
+    upstream wins on a name clash; the step's declared outputs, collected later, win over all."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+    passed_on = set()
     for upstream in upstreams:
         src = Path(upstream)
         if not src.exists():
             say(f"upstream {src}: nothing there (the step declared no output it produced)")
             continue
-        if src.is_file() and tarfile.is_tarfile(src):
-            # A tgz artifact that was not extracted on the way in: extract it safely here.
-            with tarfile.open(src) as tar:
-                members = []
-                for member in tar.getmembers():
-                    name = normalize(member.name, "upstream archive entry")
-                    if name and (member.isfile() or member.isdir()):
-                        members.append(member)
-                # Python >= 3.12 (and patched 3.8+) can refuse unsafe members on its own too.
-                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tar.extractall(node_dir, members=members, **extra)
-            say(f"upstream {src}: extracted {len(members)} entries")
-            continue
-        if src.is_file():
-            shutil.copy2(src, node_dir / src.name)
+        if src.is_file() and not tarfile.is_tarfile(src):
+            _copy_file(src, node_dir / src.name, node_dir)
+            _copy_file(src, export_dir / src.name, export_dir)
+            passed_on.add(src.name)
             say(f"upstream {src}: copied {src.name}")
             continue
-        copied = _copy_tree(src, node_dir)
-        say(f"upstream {src}: {', '.join(copied) if copied else 'no files'}")
+        with tempfile.TemporaryDirectory(prefix="ydp-upstream-") as tmp:
+            root = src
+            if src.is_file():
+                # A tgz artifact that was not extracted on the way in: extract it safely here.
+                root = Path(tmp)
+                say(f"upstream {src}: extracted {_extract_upstream(src, root)} entries")
+            copied = _copy_tree(root, node_dir)
+            _copy_tree(root, export_dir)
+            passed_on.update(copied)
+        if src.is_dir():
+            say(f"upstream {src}: {', '.join(copied) if copied else 'no files'}")
+    if passed_on:
+        say(f"passing on {len(passed_on)} upstream file(s) with this step's outputs")
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,11 +529,12 @@ def collect_outputs(patterns: list[str], node_dir: Path, out_dir: Path, strict: 
             continue
         for match in matches:
             rel = match.relative_to(node_dir)
+            # Declared outputs replace what the step passes on from upstream (same name).
             if match.is_dir():
-                collected += [f"{rel.as_posix()}/{f}" for f in _copy_tree(match, dest_root / rel)]
+                copied = _copy_tree(match, dest_root / rel, dest_root)
+                collected += [f"{rel.as_posix()}/{f}" for f in copied]
             else:
-                (dest_root / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(match, dest_root / rel)
+                _copy_file(match, dest_root / rel, dest_root)
                 collected.append(rel.as_posix())
     say(f"collected outputs: {', '.join(collected) if collected else 'none'}")
     if missing:
@@ -667,7 +713,9 @@ def run(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     node_dir, node_file = unpack(args, workdir)
     node_dir.mkdir(parents=True, exist_ok=True)
-    copy_upstream(args.upstream, node_dir)
+    # out/outputs always exists: a step with nothing to pass on still yields its (empty)
+    # `outputs` artifact, so a child's input from it always resolves.
+    copy_upstream(args.upstream, node_dir, out_dir / "outputs")
     if args.kind == "notebook":
         code = run_notebook(node_file, node_dir, out_dir.resolve())
     elif args.kind == "python":

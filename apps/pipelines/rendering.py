@@ -135,32 +135,41 @@ def _resources(node: Node) -> m.ResourceRequirements | None:
     return m.ResourceRequirements(requests=requests or None, limits=limits or None)
 
 
-def _ancestors(spec: PipelineSpec) -> dict[str, list[str]]:
-    """node id -> all its ancestors' ids, in node order."""
+def _parents(spec: PipelineSpec) -> dict[str, list[str]]:
+    """node id -> its direct parents' ids (those in the pipeline), in node order."""
     order = {n.id: i for i, n in enumerate(spec.nodes)}
-    parents = {n.id: [d for d in n.depends_on if d in order] for n in spec.nodes}
-    memo: dict[str, set[str]] = {}
+    return {
+        n.id: sorted({d for d in n.depends_on if d in order}, key=order.__getitem__)
+        for n in spec.nodes
+    }
 
-    def walk(node_id: str) -> set[str]:
+
+def _carriers(spec: PipelineSpec, parents: dict[str, list[str]]) -> set[str]:
+    """The nodes whose `outputs` artifact can hold files: those declaring outputs and those
+    below one that does (each step re-exports what it received, docs/steps.md)."""
+    declares = {n.id: bool(n.outputs) for n in spec.nodes}
+    memo: dict[str, bool] = {}
+    for node in spec.nodes:
         # Iterative: a 1,000-node chain must not hit the recursion limit.
-        stack = [node_id]
+        # `expanding`: nodes whose parents are being walked (the current path up the DAG).
+        stack, expanding = [node.id], set()
         while stack:
             current = stack[-1]
+            if current in memo:
+                stack.pop()
+                continue
             pending = [p for p in parents[current] if p not in memo]
             if pending:
+                looped = [p for p in pending if p in expanding]
+                if looped:  # the importer refuses cycles; never loop forever on one
+                    raise ValueError(f"node {looped[0]!r} depends on itself (a dependency cycle)")
+                expanding.add(current)
                 stack.extend(pending)
                 continue
             stack.pop()
-            if current in memo:
-                continue
-            found: set[str] = set()
-            for p in parents[current]:
-                found.add(p)
-                found |= memo[p]
-            memo[current] = found
-        return memo[node_id]
-
-    return {n.id: sorted(walk(n.id), key=order.__getitem__) for n in spec.nodes}
+            expanding.discard(current)
+            memo[current] = declares[current] or any(memo[p] for p in parents[current])
+    return {node_id for node_id, carries in memo.items() if carries}
 
 
 def _runner_args(node: Node, upstream: list[str]) -> list[str]:
@@ -211,12 +220,13 @@ def _volumes(node: Node) -> list[Any]:
     return volumes
 
 
-def _outputs(node: Node) -> list[Artifact]:
+def _outputs(node: Node, carries: bool) -> list[Artifact]:
     def file(name: str, path: str) -> Artifact:
         return Artifact(name=name, path=path, optional=True, archive=NoneArchiveStrategy())
 
     outputs = []
-    if node.outputs:
+    # Optional: a step may end with nothing there (its upstream brought nothing, or it failed).
+    if carries:
         outputs.append(Artifact(name="outputs", path=f"{OUT_DIR}/outputs", optional=True))
     outputs.append(file("mlpipeline-metrics", f"{OUT_DIR}/mlpipeline-metrics.json"))
     outputs.append(file("mlpipeline-ui-metadata", f"{OUT_DIR}/mlpipeline-ui-metadata.json"))
@@ -232,6 +242,7 @@ def _container(
     upstream: list[str],
     upstream_inputs: dict[str, m.Artifact],
     *,
+    carries: bool,
     bundle: str,
     runner: str,
     parameter_names: set[str],
@@ -252,7 +263,7 @@ def _container(
         args=_runner_args(node, upstream),
         env=_env(node, parameter_names),
         inputs=inputs,
-        outputs=_outputs(node),
+        outputs=_outputs(node, carries),
         resources=_resources(node),
         volumes=_volumes(node) or None,
         tolerations=tolerations or None,
@@ -278,8 +289,8 @@ def _argument(param: SpecParameter) -> Parameter:
 def build_workflow(spec: PipelineSpec, *, version_id: uuid.UUID | str) -> Workflow:
     """The Hera Workflow of an Elyra pipeline version (see render_elyra_manifest)."""
     names = task_names(spec.nodes)
-    ancestors = _ancestors(spec)
-    with_outputs = {n.id for n in spec.nodes if n.outputs}
+    parents = _parents(spec)
+    carriers = _carriers(spec, parents)
     parameter_names = {p.name for p in spec.parameters}
     bundle, runner = bundle_url(version_id), runner_url()
 
@@ -295,28 +306,34 @@ def build_workflow(spec: PipelineSpec, *, version_id: uuid.UUID | str) -> Workfl
         pod_gc=m.PodGC(strategy="OnPodCompletion", delete_delay_duration=POD_GC_DELAY),
         ttl_strategy=m.TTLStrategy(seconds_after_completion=TTL_SECONDS_AFTER_COMPLETION),
     ) as workflow:
-        # An ancestor's outputs reach every descendant (Elyra's rule), so a big pipeline repeats
-        # the same upstream artifact many times: build each one once, as a Hera model, which Hera
-        # takes as is (its own Artifact class deep-copies itself on every use: 4 s at 1,000 nodes).
+        # A node sees all its ancestors' outputs (Elyra's rule) through its direct parents only:
+        # each step re-exports what it received (docs/steps.md), so a task takes one input per
+        # parent that carries files, and the manifest grows with the edges, not depth squared.
+        # Each upstream artifact is built once, as a Hera model, which Hera takes as is (its own
+        # Artifact class deep-copies itself on every use).
         upstream_inputs: dict[str, m.Artifact] = {}
         upstream_args: dict[str, m.Artifact] = {}
-        for node_id in with_outputs:
+        for node_id in carriers:
             task = names[node_id]
             upstream_inputs[task] = m.Artifact(
                 name=f"upstream-{task}", path=f"{UPSTREAM_DIR}/{task}", optional=True
             )
+            # Optional on both sides: a parent may end with nothing to pass on.
             upstream_args[task] = m.Artifact(
-                name=f"upstream-{task}", from_="{{tasks." + task + ".outputs.artifacts.outputs}}"
+                name=f"upstream-{task}",
+                from_="{{tasks." + task + ".outputs.artifacts.outputs}}",
+                optional=True,
             )
         containers = {}
         for node in spec.nodes:
-            upstream = [names[a] for a in ancestors[node.id] if a in with_outputs]
+            upstream = [names[p] for p in parents[node.id] if p in carriers]
             containers[node.id] = (
                 _container(
                     node,
                     names[node.id],
                     upstream,
                     upstream_inputs,
+                    carries=node.id in carriers,
                     bundle=bundle,
                     runner=runner,
                     parameter_names=parameter_names,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
+import random
 import uuid
 from pathlib import Path
 
@@ -198,11 +200,12 @@ def test_node_container_follows_the_step_contract():
         "archive": {"none": {}},
     }
     assert outputs["notebook-html"]["path"] == "/tmp/ydp/out/notebook.html"
-    # A script node has no notebook outputs, and no `outputs` when it declares none.
+    # A script node has no notebook outputs; declaring none, it still passes on its ancestors'.
     report = templates_by_name(manifest)["train-2"]
     assert {a["name"] for a in report["outputs"]["artifacts"]} == {
-        "mlpipeline-metrics", "mlpipeline-ui-metadata",
+        "outputs", "mlpipeline-metrics", "mlpipeline-ui-metadata",
     }  # fmt: skip
+    assert "--output" not in report["container"]["args"]
 
 
 def test_env_parameters_and_secrets():
@@ -265,27 +268,166 @@ def test_volumes_shm_tolerations_metadata_retry_and_timeout():
     assert "volumes" not in train and "tolerations" not in train
 
 
-def test_upstream_outputs_reach_every_descendant():
-    manifest = render_elyra_manifest(full_spec(), version_id=VERSION)
+def upstream_of(manifest) -> dict[str, list[str]]:
+    """task -> the tasks whose `outputs` it takes, checked consistent across the task's arguments,
+    its template's inputs and its runner's --upstream args."""
     templates = templates_by_name(manifest)
-    tasks = {t["name"]: t for t in templates["pipeline"]["dag"]["tasks"]}
-    # "train-2" descends from both nodes that declare outputs (its parent and grandparent).
-    inputs = {a["name"]: a for a in templates["train-2"]["inputs"]["artifacts"]}
-    assert inputs["upstream-load-data"] == {
-        "name": "upstream-load-data",
-        "path": "/tmp/ydp/upstream/load-data",
-        "optional": True,
+    found = {}
+    for task in templates["pipeline"]["dag"]["tasks"]:
+        name = task["name"]
+        given = (task.get("arguments") or {}).get("artifacts") or []
+        parents = [a["name"].removeprefix("upstream-") for a in given]
+        assert given == [
+            {
+                "name": f"upstream-{p}",
+                "from": "{{tasks." + p + ".outputs.artifacts.outputs}}",
+                "optional": True,
+            }
+            for p in parents
+        ], name
+        assert set(parents) <= set(task.get("dependencies") or []), name
+        template = templates[task["template"]]
+        taken = [a for a in template["inputs"]["artifacts"] if a["name"].startswith("upstream-")]
+        assert taken == [
+            {"name": f"upstream-{p}", "path": f"/tmp/ydp/upstream/{p}", "optional": True}
+            for p in parents
+        ], name
+        args = template["container"]["args"]
+        ups = [args[i + 1] for i, arg in enumerate(args) if arg == "--upstream"]
+        assert ups == [f"/tmp/ydp/upstream/{p}" for p in parents], name
+        found[name] = parents
+    return found
+
+
+def carriers_of(manifest) -> set[str]:
+    """The templates that have an `outputs` output artifact."""
+    return {
+        t["name"]
+        for t in manifest["spec"]["templates"]
+        if any(a["name"] == "outputs" for a in (t.get("outputs") or {}).get("artifacts") or [])
     }
-    assert inputs["upstream-train"]["path"] == "/tmp/ydp/upstream/train"
-    assert tasks["train-2"]["arguments"]["artifacts"] == [
-        {"name": "upstream-load-data", "from": "{{tasks.load-data.outputs.artifacts.outputs}}"},
-        {"name": "upstream-train", "from": "{{tasks.train.outputs.artifacts.outputs}}"},
-    ]
-    args = templates["train-2"]["container"]["args"]
-    assert args[-4:] == [
-        "--upstream", "/tmp/ydp/upstream/load-data", "--upstream", "/tmp/ydp/upstream/train",
-    ]  # fmt: skip
+
+
+def test_a_task_takes_its_direct_parents_outputs_only():
+    manifest = render_elyra_manifest(full_spec(), version_id=VERSION)
+    # A chain load-data -> train -> train-2: train-2 sees load-data's outputs through train.
+    assert upstream_of(manifest) == {"load-data": [], "train": ["load-data"], "train-2": ["train"]}
+    tasks = {t["name"]: t for t in templates_by_name(manifest)["pipeline"]["dag"]["tasks"]}
     assert "arguments" not in tasks["load-data"]
+    assert carriers_of(manifest) == {"load-data", "train", "train-2"}
+
+
+def python_node(node_id: str, depends_on=(), outputs=()) -> Node:
+    return Node(
+        id=node_id,
+        label=node_id,
+        kind="python",
+        filename=f"{node_id}.py",
+        runtime_image="python:3.11",
+        depends_on=list(depends_on),
+        outputs=list(outputs),
+    )
+
+
+def test_diamond_takes_both_parents_and_not_the_grandparent(workflow_validator):
+    nodes = [
+        python_node("a", outputs=["a.csv"]),
+        python_node("b", ["a"]),
+        python_node("c", ["a"], outputs=["c.csv"]),
+        python_node("d", ["c", "b"]),  # parents listed out of order: inputs follow node order
+        # A branch with no outputs anywhere: nothing to take, nothing to pass on.
+        python_node("x"),
+        python_node("y", ["x"]),
+        python_node("z", ["x", "d"]),
+    ]
+    manifest = render_elyra_manifest(PipelineSpec(name="diamond", nodes=nodes), version_id=VERSION)
+    assert_valid(workflow_validator, manifest)
+    assert upstream_of(manifest) == {
+        "a": [],
+        "b": ["a"],
+        "c": ["a"],
+        "d": ["b", "c"],
+        "x": [],
+        "y": [],
+        "z": ["d"],  # x carries nothing: it stays a dependency only
+    }
+    tasks = {t["name"]: t for t in templates_by_name(manifest)["pipeline"]["dag"]["tasks"]}
+    assert tasks["z"]["dependencies"] == ["x", "d"]
+    assert "arguments" not in tasks["y"]
+    # b declares nothing but carries a's outputs; x and y carry nothing.
+    assert carriers_of(manifest) == {"a", "b", "c", "d", "z"}
+
+
+def test_a_dependency_cycle_is_refused_not_looped_on():
+    nodes = [python_node("a", ["c"], outputs=["a.csv"]), python_node("b", ["a"]),
+             python_node("c", ["b"])]  # fmt: skip
+    with pytest.raises(ValueError, match="dependency cycle"):
+        render_elyra_manifest(PipelineSpec(name="loop", nodes=nodes), version_id=VERSION)
+
+
+def layered_spec(count: int, *, width: int = 10, seed: int = 7) -> PipelineSpec:
+    """bench/render.py's shape: layers of `width` nodes, each depending on 1 to 3 nodes of the
+    layer before, one node in eight declaring an output."""
+    rng = random.Random(seed)
+    nodes, previous = [], []
+    while len(nodes) < count:
+        layer = []
+        for _ in range(min(width, count - len(nodes))):
+            i = len(nodes)
+            deps = rng.sample(previous, k=min(len(previous), rng.randint(1, 3)))
+            nodes.append(
+                Node(
+                    id=f"n{i}",
+                    label=f"Step {i} {['notebook', 'python', 'r'][i % 3]}",
+                    kind=["notebook", "python", "r"][i % 3],
+                    filename=f"steps/step_{i}.x",
+                    runtime_image="python:3.11-slim",
+                    depends_on=sorted(deps),
+                    cpu=1,
+                    memory_gb=2,
+                    env={"STEP": str(i)},
+                    outputs=[f"out_{i}.csv"] if i % 8 == 0 else [],
+                    parameters=["alpha"],
+                )
+            )
+            layer.append(f"n{i}")
+        previous = layer
+    return PipelineSpec(
+        name=f"layered {count}", nodes=nodes, parameters=[Parameter("alpha", "Float", 0.1)]
+    )
+
+
+def manifest_bytes(manifest) -> int:
+    return len(json.dumps(manifest, separators=(",", ":")))
+
+
+# Measured: 200 nodes render to 0.35 MiB (the former every-ancestor shape: 0.57 MiB, and
+# 12.4 MiB at 1,000 nodes). The bound leaves room for small additions, not for the old shape.
+MAX_BYTES_200_NODES = 450 * 1024
+
+
+def test_a_200_node_pipeline_stays_small_and_grows_linearly(workflow_validator):
+    manifest = render_elyra_manifest(layered_spec(200), version_id=VERSION)
+    size = manifest_bytes(manifest)
+    assert size < MAX_BYTES_200_NODES, f"{size / 2**20:.2f} MiB"
+    # No task takes more than its (at most 3) parents' outputs, whatever its depth.
+    upstream = upstream_of(manifest)
+    assert max(len(p) for p in upstream.values()) <= 3
+    assert sum(len(p) for p in upstream.values()) > 200  # most tasks do take some
+    # Twice the nodes, about twice the bytes (the every-ancestor shape gave 3.5 times).
+    double = manifest_bytes(render_elyra_manifest(layered_spec(400), version_id=VERSION))
+    assert double / size < 2.3, double / size
+    # Only the template count stops a real cluster now: 201 templates for 200 nodes...
+    assert argo_limit_problems(manifest) == [
+        "201 templates: Argo's CRD allows at most 200 (one template per node), so a cluster "
+        "with the full CRDs installed refuses it"
+    ]
+    # ...and the CRD schema agrees: 199 nodes validate, with no limit problem, 200 do not.
+    biggest = render_elyra_manifest(layered_spec(199), version_id=VERSION)
+    assert_valid(workflow_validator, biggest)
+    assert argo_limit_problems(biggest) == []
+    errors = [e.message for e in workflow_validator.iter_errors(manifest)]
+    assert len(errors) == 1 and errors[0].endswith("is too long")
 
 
 @pytest.mark.parametrize(
@@ -356,6 +498,9 @@ def test_argo_limits_are_reported():
     problems = argo_limit_problems(big)
     assert problems[0].startswith("201 templates: Argo's CRD allows at most 200")
     assert len(problems) == 1  # 200 DAG tasks are still allowed
+    # 199 nodes (plus the DAG template) are the most a cluster takes.
+    fits = PipelineSpec(name="fits", nodes=nodes[: ARGO_MAX_TEMPLATES - 1])
+    assert argo_limit_problems(render_elyra_manifest(fits, version_id=VERSION)) == []
 
 
 def test_manifest_is_plain_json_and_deterministic():

@@ -92,15 +92,17 @@ def pipeline_nodes(pipeline_file: Path) -> tuple[list[dict], dict[str, str]]:
         for node_id, node in nodes.items():
             if node_id not in order and all(p in order for p in node["parents"]):
                 order.append(node_id)
+    # A node carries outputs when it or an ancestor declares some (docs/steps.md): only those
+    # parents hand their `outputs` to a child.
+    carries: dict[str, bool] = {}
+    for node_id in order:
+        own = bool(nodes[node_id]["params"].get("outputs"))
+        carries[node_id] = own or any(carries[p] for p in nodes[node_id]["parents"])
     result = []
     for node_id in order:
         node, params = nodes[node_id], nodes[node_id]["params"]
-        ancestors, stack = set(), list(node["parents"])
-        while stack:
-            parent = stack.pop()
-            if parent not in ancestors:
-                ancestors.add(parent)
-                stack += nodes[parent]["parents"]
+        # Direct parents that carry outputs, in the file's node order (the renderer's order).
+        parents = [p for p in nodes if p in node["parents"] and carries[p]]
         args = ["--kind", EXTENSIONS[Path(params["filename"]).suffix]]
         args += ["--file", params["filename"]]
         for dep in params.get("dependencies", []):
@@ -118,8 +120,8 @@ def pipeline_nodes(pipeline_file: Path) -> tuple[list[dict], dict[str, str]]:
                 "args": args,
                 "env": env,
                 "parameters": params.get("pipeline_parameters", []),
-                "ancestors": sorted(Path(nodes[a]["params"]["filename"]).stem for a in ancestors),
-                "ancestor_labels": sorted(nodes[a]["label"] for a in ancestors),
+                "parents": [Path(nodes[p]["params"]["filename"]).stem for p in parents],
+                "parent_labels": [nodes[p]["label"] for p in parents],
             }
         )
     return result, defaults

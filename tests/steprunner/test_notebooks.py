@@ -60,8 +60,9 @@ def test_notebook_with_env_parameter_metrics_and_inlined_confusion_matrix(tmp_pa
 
 
 def run_pipeline(tmp_path, folder, params=None):
-    """Run each node of an example pipeline in DAG order, each with its upstream outputs, as the
-    rendered workflow does. Stops at the first failing node; returns {node name: Step}."""
+    """Run each node of an example pipeline in DAG order, each with its direct parents' outputs
+    (which hold what they passed on from their own ancestors), as the rendered workflow does.
+    Stops at the first failing node; returns {node name: Step}."""
     bundle = bundle_folder(folder, tmp_path / "bundle.zip")
     (pipeline_file,) = folder.glob("*.pipeline")
     nodes, defaults = pipeline_nodes(pipeline_file)
@@ -71,8 +72,8 @@ def run_pipeline(tmp_path, folder, params=None):
         env = dict(node["env"])
         env.update({name: values[name] for name in node["parameters"]})
         upstream = []
-        for ancestor in node["ancestors"]:
-            upstream += ["--upstream", str(steps[ancestor].out / "outputs")]
+        for parent in node["parents"]:
+            upstream += ["--upstream", str(steps[parent].out / "outputs")]
         steps[node["name"]] = run_step(
             tmp_path, node["name"], *node["args"], *upstream, bundle=bundle, env=env
         )
@@ -130,9 +131,14 @@ def test_demo_pipeline_runs_node_by_node(tmp_path):
     assert points[0][:2] == (0.0, 0.0) and points[-1][:2] == (1.0, 1.0)
     assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in itertools.pairwise(points))
     assert table["type"] == "table" and table["header"] == ["feature", "importance"]
-    assert {"confusion_matrix.csv", "roc.csv"} == {
+    # Its declared outputs, and what it passes on: train's model and, through train, prepare's
+    # data (evaluate's only parent is train; it still read test.csv above).
+    assert {"confusion_matrix.csv", "roc.csv", "model.json", "train.csv", "test.csv"} == {
         p.name for p in (evaluate.out / "outputs").iterdir()
     }
+    assert (evaluate.out / "outputs/test.csv").read_bytes() == (
+        prepare.out / "outputs/test.csv"
+    ).read_bytes()
 
 
 def test_failing_example_stops_at_the_notebook_that_raises(tmp_path):
@@ -224,7 +230,7 @@ def test_rendered_demo_calls_the_runner_as_these_tests_do(tmp_path):
             "/tmp/ydp/out",
         ]
         upstream = []
-        for label in node["ancestor_labels"]:
+        for label in node["parent_labels"]:
             upstream += ["--upstream", "/tmp/ydp/upstream/" + label.lower().replace(" ", "-")]
         assert drop_flags(args, paths) == node["args"] + upstream, node["label"]
         env = {e["name"]: e.get("value") for e in container.get("env", [])}

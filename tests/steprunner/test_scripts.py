@@ -17,6 +17,7 @@ import pytest
 
 from tests.steprunner.helpers import make_bundle, run_step
 from ydpipelines import steprunner
+from ydpipelines.localargo.artifacts import Repository
 
 
 def script(source: str) -> str:
@@ -220,6 +221,133 @@ def test_upstream_outputs_land_in_the_node_folder(tmp_path):
     assert 'x,y {"depth": 3}' in step.log
     assert f"[ydp] upstream {extracted}: prepared/train.csv" in step.log
     assert (step.work / "steps/prepared/train.csv").exists()
+
+
+def test_a_grandchild_sees_its_grandparent_files_through_its_parent(tmp_path):
+    """Three steps a -> b -> c chained as the engine chains them: each step's out/outputs saved
+    as a tgz artifact, then extracted into the child's --upstream dir. c is given b's outputs
+    only (its direct parent) and still finds a's files (docs/steps.md, "Upstream outputs")."""
+    bundle = make_bundle(
+        tmp_path / "b.zip",
+        {
+            "a.py": script(
+                """
+                import os
+                os.makedirs("data", exist_ok=True)
+                open("data/raw.csv", "w").write("raw from a")
+                open("note.txt", "w").write("note from a")
+                """
+            ),
+            "b.py": script(
+                """
+                print("b sees", open("data/raw.csv").read())
+                open("data/raw.csv", "w").write("changed by b")  # not declared: not passed on
+                open("clean.csv", "w").write("clean from b")
+                open("note.txt", "w").write("note from b")  # declared: wins over a's
+                """
+            ),
+            "c.py": script(
+                """
+                for name in ("data/raw.csv", "clean.csv", "note.txt"):
+                    print("c sees", name, "=", open(name).read())
+                """
+            ),
+        },
+    )
+    repo = Repository(tmp_path / "repository")
+
+    def handed_over(parent: str, step) -> str:
+        """What the engine does between two steps: save the parent's `outputs` artifact (a tgz),
+        then place it in the child's /tmp/ydp/upstream/<parent>."""
+        key = repo.save(step.out / "outputs", f"wf/{parent}", {"name": "outputs"})
+        assert key == f"wf/{parent}/outputs.tgz"
+        dest = tmp_path / "upstream" / parent
+        repo.place(key, dest)
+        assert dest.is_dir()
+        return str(dest)
+
+    a = run_step(tmp_path, "a", "--kind", "python", "--file", "a.py",
+                 "--output", "data/raw.csv", "--output", "note.txt", bundle=bundle)  # fmt: skip
+    assert a.code == 0, a.log
+    b = run_step(tmp_path, "b", "--kind", "python", "--file", "b.py",
+                 "--output", "clean.csv", "--output", "note.txt",
+                 "--upstream", handed_over("a", a), bundle=bundle)  # fmt: skip
+    assert b.code == 0, b.log
+    assert "b sees raw from a" in b.log
+    assert "[ydp] passing on 2 upstream file(s) with this step's outputs" in b.log
+    passed = {p.relative_to(b.out / "outputs").as_posix() for p in (b.out / "outputs").rglob("*")}
+    assert passed == {"data", "data/raw.csv", "clean.csv", "note.txt"}
+    # What b was given, not what it did to it; its declared note.txt wins over a's.
+    assert (b.out / "outputs/data/raw.csv").read_text() == "raw from a"
+    assert (b.out / "outputs/note.txt").read_text() == "note from b"
+
+    c = run_step(tmp_path, "c", "--kind", "python", "--file", "c.py",
+                 "--upstream", handed_over("b", b), bundle=bundle)  # fmt: skip
+    assert c.code == 0, c.log
+    assert "c sees data/raw.csv = raw from a" in c.log
+    assert "c sees clean.csv = clean from b" in c.log
+    assert "c sees note.txt = note from b" in c.log
+    # c declares no output and still passes everything on to its own children.
+    assert (c.out / "outputs/data/raw.csv").read_text() == "raw from a"
+    assert sorted(p.name for p in (c.out / "outputs").iterdir()) == [
+        "clean.csv", "data", "note.txt",
+    ]  # fmt: skip
+
+
+def test_passed_on_files_later_upstream_then_declared_outputs_win(tmp_path):
+    bundle = make_bundle(
+        tmp_path / "b.zip",
+        {
+            "n.py": script(
+                """
+                import os
+                print("x is", open("x.txt").read())
+                os.remove("thing")  # the upstream file "thing": this node makes it a folder
+                os.makedirs("thing")
+                open("thing/inner.txt", "w").write("mine")
+                open("y.txt", "w").write("mine")
+                """
+            )
+        },
+    )
+    first, second, empty = (tmp_path / "up" / n for n in ("first", "second", "empty"))
+    for folder, files in (
+        (first, {"x.txt": "first", "y.txt": "first", "thing": "a file", "only/first.txt": "1"}),
+        (second, {"x.txt": "second"}),
+        (empty, {}),
+    ):
+        folder.mkdir(parents=True)
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+    step = run_step(
+        tmp_path,
+        "n",
+        *["--kind", "python", "--file", "n.py", "--output", "thing", "--output", "y.txt"],
+        *["--upstream", str(first), "--upstream", str(second), "--upstream", str(empty)],
+        bundle=bundle,
+    )
+    assert step.code == 0, step.log
+    assert "x is second" in step.log  # the later upstream wins, in the node's folder too
+    assert f"[ydp] upstream {empty}: no files" in step.log
+    assert "[ydp] WARNING: thing: a folder replaces the file of that name" in step.log
+    out = step.out / "outputs"
+    assert (out / "x.txt").read_text() == "second"
+    assert (out / "only/first.txt").read_text() == "1"  # relative paths kept
+    assert (out / "y.txt").read_text() == "mine"  # declared outputs win over passed-on files
+    assert (out / "thing/inner.txt").read_text() == "mine"
+
+
+def test_a_step_with_nothing_to_pass_on_still_has_an_outputs_folder(tmp_path):
+    """An empty out/outputs still makes an `outputs` artifact, so a child's input resolves."""
+    bundle = make_bundle(tmp_path / "b.zip", {"n.py": "print('hi')\n"})
+    absent = tmp_path / "never-produced"
+    step = run_step(tmp_path, "n", "--kind", "python", "--file", "n.py",
+                    "--upstream", str(absent), bundle=bundle)  # fmt: skip
+    assert step.code == 0, step.log
+    assert f"[ydp] upstream {absent}: nothing there" in step.log
+    assert (step.out / "outputs").is_dir() and not list((step.out / "outputs").iterdir())
+    assert "passing on" not in step.log
 
 
 def test_zip_entries_escaping_the_workdir_are_refused(tmp_path):
