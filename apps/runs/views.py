@@ -1,4 +1,5 @@
-"""Run pages: the list, the run form, the live run page with its step panel, and the actions.
+"""Run pages: the run form, the live run page with its step panel, and the actions (the list
+is in list_views.py).
 
 Live updates: while a run is active the page polls `runs:status` every second. That answer is
 the header (state, progress, duration, actions) plus, out of band, a small element carrying the
