@@ -7,6 +7,7 @@ import copy
 import heapq
 import json
 import os
+import posixpath
 import shutil
 import threading
 import time
@@ -24,9 +25,11 @@ from .store import Store
 from .sync import Sync
 from .templating import Scope
 from .validate import ApiError, validate_workflow
+from .volumes import StepFS, VolumeError, Volumes
 
 PHASE_LABEL = "workflows.argoproj.io/phase"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
+SCRIPT = "/tmp/.argo/script"  # where a script template's source is written
 
 
 class Engine:
@@ -144,12 +147,23 @@ class Engine:
         labels[PHASE_LABEL] = phase
         if phase in ("Succeeded", "Failed", "Error"):
             labels[COMPLETED_LABEL] = "true"
-            if before not in ("Succeeded", "Failed", "Error") and self.cron is not None:
-                self.cron.workflow_finished(wf)
+            if before not in ("Succeeded", "Failed", "Error"):
+                strategy = (wf["spec"].get("volumeClaimGC") or {}).get("strategy")
+                if phase == "Succeeded" or strategy == "OnWorkflowCompletion":
+                    self._drop_claims(wf)
+                if self.cron is not None:
+                    self.cron.workflow_finished(wf)
         else:
             labels[COMPLETED_LABEL] = "false"
         ns, name = wf["metadata"].get("namespace", "default"), wf["metadata"]["name"]
         self.store.touch("workflows", ns, name)
+
+    def _drop_claims(self, wf: dict[str, Any]) -> None:
+        """The folders of the workflow's volumeClaimTemplates go with it (volumeClaimGC)."""
+        ns, name = wf["metadata"].get("namespace", "default"), wf["metadata"]["name"]
+        for vct in wf["spec"].get("volumeClaimTemplates") or []:
+            claim = f"{name}-{(vct.get('metadata') or {}).get('name', '')}"
+            shutil.rmtree(self.data / "volumes" / ns / claim, ignore_errors=True)
 
     # -- steps ---------------------------------------------------------------------
 
@@ -254,18 +268,13 @@ class Engine:
             )
             if not command and not args:
                 raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
-        if is_script:
-            (tmp / ".argo").mkdir()
-            script = tmp / ".argo" / "script"
-            script.write_text(spec.get("source", ""))
-            script.chmod(0o755)  # `sh -c /tmp/.argo/script` runs the file itself
-            argv = [*command, "/tmp/.argo/script", *args]
-        else:
-            argv = [*command, *args]
+        argv = [*command, SCRIPT, *args] if is_script else [*command, *args]
         env = {
             "PATH": step_path(),
             "HOME": "/tmp",
             "LANG": os.environ.get("LANG", "C.UTF-8"),
+            # Python steps write stdout as they go, so the log keeps stdout/stderr in order
+            "PYTHONUNBUFFERED": "1",
             "ARGO_POD_NAME": pod,
             "ARGO_NODE_ID": node["id"],
             "ARGO_WORKFLOW_NAME": op.name,
@@ -273,14 +282,24 @@ class Engine:
         }
         for var in spec.get("env") or []:
             env[var["name"]] = self._env_value(op, var, pod)
-        cwd = spec.get("workingDir") or "/tmp"
-        if not (cwd == "/tmp" or cwd.startswith("/tmp/")) and not os.path.isdir(cwd):
-            raise StepError(f"workingDir {cwd} is outside /tmp and does not exist on this machine")
-        for mount in spec.get("volumeMounts") or []:
-            host = container_to_host(tmp, mount["mountPath"])
-            if host is None:
-                raise StepError(f"volumeMount {mount['mountPath']} is outside /tmp")
-            host.mkdir(parents=True, exist_ok=True)
+        cwd = posixpath.join("/tmp", spec.get("workingDir") or "/tmp")
+        fs = self._step_fs(op, scope, base, tmp, tmpl, spec, node.get("inputs") or {})
+        if is_script:
+            script = fs.host_path(SCRIPT)
+            if script is None:
+                raise StepError(f"the script's path {SCRIPT} is not reachable from the engine")
+            script.parent.mkdir(parents=True, exist_ok=True)
+            script.write_text(spec.get("source", ""))
+            script.chmod(0o755)  # `sh -c /tmp/.argo/script` runs the file itself
+        try:
+            plan = fs.plan(cwd, base / "root")
+        except VolumeError as exc:
+            raise StepError(str(exc)) from exc
+        plan_path = None
+        if plan is not None:
+            (base / "root").mkdir()
+            plan_path = base / "mounts.json"
+            plan_path.write_text(json.dumps(plan))
         inputs = node.get("inputs") or {}
         log = self.log_path(op.ns, op.name, pod)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -292,10 +311,46 @@ class Engine:
             tmp_dir=tmp,
             cwd=cwd,
             log_path=log,
-            prepare=lambda: self._place_inputs(inputs, tmp, cwd),
+            prepare=lambda: self._place_inputs(inputs, fs, cwd),
             outputs=copy.deepcopy(tmpl.get("outputs") or {}),
             pod=pod,
+            fs=fs,
+            mount_plan=plan_path,
         )
+
+    def _step_fs(
+        self,
+        op: Operation,
+        scope: Scope,
+        base: Path,
+        tmp: Path,
+        tmpl: dict[str, Any],
+        spec: dict[str, Any],
+        inputs: dict[str, Any],
+    ) -> StepFS:
+        """The step's /tmp and volumes as host folders (see volumes.py)."""
+        outputs = tmpl.get("outputs") or {}
+        visible = [SCRIPT] if "script" in tmpl else []
+        visible += [a.get("path", "") for a in inputs.get("artifacts") or []]
+        visible += [a.get("path", "") for a in outputs.get("artifacts") or []]
+        visible += [
+            (p.get("valueFrom") or {}).get("path", "") for p in outputs.get("parameters") or []
+        ]
+        # the template's own volumes were rendered with the template; the workflow's are not yet
+        pod_volumes = [
+            *scope.substitute(op.spec.get("volumes") or []),
+            *(tmpl.get("volumes") or []),
+        ]
+        try:
+            return Volumes(self.data, op.ns, op.name, base).build(
+                tmp,
+                pod_volumes,
+                op.spec.get("volumeClaimTemplates") or [],
+                spec.get("volumeMounts") or [],
+                [v for v in visible if v],
+            )
+        except VolumeError as exc:
+            raise StepError(str(exc)) from exc
 
     def _env_value(self, op: Operation, var: dict[str, Any], pod: str) -> str:
         if "value" in var:
@@ -321,11 +376,14 @@ class Engine:
             "status.podIP": "127.0.0.1",
         }.get(field, "")
 
-    def _place_inputs(self, inputs: dict[str, Any], tmp: Path, cwd: str) -> None:
+    def _place_inputs(self, inputs: dict[str, Any], fs: StepFS, cwd: str) -> None:
         for art in inputs.get("artifacts", []):
-            dest = container_to_host(tmp, art["path"])
+            dest = fs.host_path(art["path"])
             if dest is None:
-                raise ArtifactError(f"input artifact {art['name']}: {art['path']} is outside /tmp")
+                raise ArtifactError(
+                    f"input artifact {art['name']}: {art['path']} is outside /tmp "
+                    "and the step's volumes"
+                )
             if "raw" in art:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(art["raw"].get("data", ""))
@@ -335,10 +393,9 @@ class Engine:
                 self.repo.place(art["s3"]["key"], dest, art.get("subPath"))
             if art.get("mode") is not None and dest.exists():
                 os.chmod(dest, int(art["mode"]))
-        if cwd.startswith("/tmp"):
-            host = container_to_host(tmp, cwd)
-            if host is not None:
-                host.mkdir(parents=True, exist_ok=True)
+        host = fs.host_path(cwd)
+        if host is not None:
+            host.mkdir(parents=True, exist_ok=True)
 
     def _step_done(self, run: StepRun, code: int, reason: str | None) -> None:
         """Executor callback (its own thread): collect outputs, then record the node's end."""
@@ -399,7 +456,7 @@ class Engine:
             vf = p.get("valueFrom") or {}
             out = {k: v for k, v in p.items() if k != "value"}
             if "path" in vf:
-                host = container_to_host(run.tmp_dir, vf["path"])
+                host = run.fs.host_path(vf["path"])
                 if host is not None and host.is_file():
                     out["value"] = host.read_text(errors="replace").rstrip("\n")
                 elif "default" in vf:
@@ -414,7 +471,7 @@ class Engine:
         arts = []
         prefix = f"{wf_name}/{run.pod}"
         for a in declared.get("artifacts", []) or []:
-            host = container_to_host(run.tmp_dir, a.get("path", ""))
+            host = run.fs.host_path(a.get("path", ""))
             key = self.repo.save(host, prefix, a) if host is not None else None
             if key is None:
                 if a.get("optional") or lenient or code != 0:
@@ -542,6 +599,7 @@ class Engine:
                 ] = "Archived"
                 self.store.put("archive", ns, wf["metadata"]["uid"], archived, now=True)
             self.store.delete("workflows", ns, name)
+        self._drop_claims(wf)
         shutil.rmtree(self.data / "steps" / ns / name, ignore_errors=True)
 
     def archived(self, uid: str) -> dict[str, Any]:
@@ -695,10 +753,13 @@ class Engine:
         while True:
             data = b""
             if path.exists():
-                with open(path, "rb") as fh:
-                    fh.seek(pos)
-                    data = fh.read()
-                    pos += len(data)
+                try:
+                    with open(path, "rb") as fh:
+                        fh.seek(pos)
+                        data = fh.read()
+                except OSError as exc:
+                    raise ApiError(500, f"cannot read the log of {pod}: {exc}") from exc
+                pos += len(data)
             buf += data
             *lines, buf = buf.split(b"\n")
             for line in lines:
@@ -780,20 +841,6 @@ def scoped_to(tmpl: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
         for step in group or []:
             fix(step)
     return tmpl
-
-
-def container_to_host(tmp: Path, path: str) -> Path | None:
-    """Where a container path lives on the host: under the step's private /tmp, or None."""
-    if not path:
-        return None
-    norm = os.path.normpath(path)
-    if norm == "/tmp":
-        return tmp
-    if norm.startswith("/tmp/"):
-        return tmp / norm[len("/tmp/") :]
-    if not norm.startswith("/"):
-        return tmp / norm
-    return None
 
 
 def run_note(tmpl: dict[str, Any]) -> str:

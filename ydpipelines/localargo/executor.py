@@ -17,8 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .volumes import StepFS
+
 SHIMS = Path(__file__).with_name("shims")
+MOUNTNS = Path(__file__).with_name("mountns.py")
 RESULT_LIMIT = 256 * 1024  # Argo caps outputs.result too
+PARTIAL_WAIT = 0.5  # seconds a line without its end waits for the rest before it is logged
 
 # The wrapper that runs inside the new mount namespace: bind the step's own folder over /tmp,
 # then exec the step. "$0" is the step's tmp folder, "$1" its working directory.
@@ -68,6 +72,8 @@ class StepRun:
     prepare: Callable[[], None] | None = None  # places input artifacts, in the step's thread
     outputs: dict = field(default_factory=dict)  # the template's declared outputs
     pod: str = ""
+    fs: StepFS | None = None  # container paths -> host paths (/tmp and the volumes)
+    mount_plan: Path | None = None  # volumes to mount (mountns.py); None: a private /tmp only
 
 
 class _Skip(Exception):
@@ -117,6 +123,9 @@ class Executor:
                 "cannot give the step a private /tmp: `unshare --mount` is unavailable here "
                 "(run the engine as root or enable unprivileged user namespaces)"
             )
+        if run.mount_plan is not None:
+            helper = [sys.executable, "-I", "-S", str(MOUNTNS), str(run.mount_plan), "--"]
+            return [*self.prefix, "--", *helper, *run.argv]
         return [*self.prefix, "--", "/bin/sh", "-c", _WRAPPER, str(run.tmp_dir), run.cwd, *run.argv]
 
     def _run(self, run: StepRun) -> None:
@@ -159,21 +168,46 @@ class Executor:
         self.on_done(run, code, error or run.kill_reason)
 
     def _pump(self, run: StepRun, log) -> None:
+        """Copy stdout and stderr into the log as the process writes them. Whole lines go in at
+        once; a line's start without its end waits (up to PARTIAL_WAIT) for the rest, so a line
+        of one stream is not cut in two by a line of the other."""
         assert run.proc is not None and run.proc.stdout and run.proc.stderr
         sel = selectors.DefaultSelector()
         sel.register(run.proc.stdout, selectors.EVENT_READ, "out")
         sel.register(run.proc.stderr, selectors.EVENT_READ, "err")
+        pending = {"out": b"", "err": b""}
+        since: dict[str, float] = {}  # when a stream's pending partial line began
         open_streams = 2
         while open_streams:
-            for key, _ in sel.select():
+            timeout = None
+            if since:
+                timeout = max(0.0, min(since.values()) + PARTIAL_WAIT - time.monotonic())
+            for key, _ in sel.select(timeout):
+                name = key.data
                 chunk = os.read(key.fileobj.fileno(), 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
                     open_streams -= 1
+                    log.write(pending[name])
+                    pending[name] = b""
+                    since.pop(name, None)
                     continue
-                log.write(chunk)
-                if key.data == "out" and len(run.stdout) < RESULT_LIMIT:
+                if name == "out" and len(run.stdout) < RESULT_LIMIT:
                     run.stdout.extend(chunk[: RESULT_LIMIT - len(run.stdout)])
+                data = pending[name] + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    log.write(data[:cut])
+                    since.pop(name, None)
+                pending[name] = data[cut:]
+                if pending[name]:
+                    since.setdefault(name, time.monotonic())
+            now = time.monotonic()
+            for name, started in list(since.items()):
+                if now - started >= PARTIAL_WAIT:  # a prompt or a progress bar: show it
+                    log.write(pending[name])
+                    pending[name] = b""
+                    del since[name]
         sel.close()
 
 

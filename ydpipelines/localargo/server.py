@@ -318,22 +318,54 @@ class Handler(BaseHTTPRequestHandler):
         return e.create_workflow(ns, wf, dry_run=dry)
 
     def _logs(self, ns: str, name: str, pod: str | None, query: dict[str, list[str]]) -> None:
+        """Argo's log stream: one ``{"result": {...}}`` line per log line. An error is one
+        ``{"error": {...}}`` line, as grpc-gateway sends it: with the error's HTTP status when
+        nothing was sent yet (no such workflow or pod), else at the end of a 200 stream."""
         follow = _bool(_param(query, "logOptions.follow", "false"))
         tail_raw = _param(query, "logOptions.tailLines")
-        tail = int(tail_raw) if tail_raw else None
         grep = _param(query, "grep")
-        stream = self.engine.logs(ns, name, pod, follow, tail)
-        self.send_response(200)
+        # bad query values fail before the stream, with the plain error body (as Argo's do)
+        try:
+            tail = int(tail_raw) if tail_raw else None
+        except ValueError:
+            raise ApiError(400, f"logOptions.tailLines {tail_raw!r} is not an integer") from None
+        try:
+            pattern = re.compile(grep) if grep else None
+        except re.error as exc:
+            raise ApiError(400, f"grep {grep!r} is not a valid regular expression: {exc}") from None
+        try:
+            stream = self.engine.logs(ns, name, pod, follow, tail)
+        except ApiError as exc:
+            self._start_stream(exc.status)
+            self._chunk(exc.frame())
+            self._end_stream()
+            return
+        self._start_stream(200)
+        try:
+            for entry in stream:
+                if pattern and not pattern.search(entry["content"]):
+                    continue
+                self._chunk({"result": entry})
+        except ApiError as exc:
+            self._chunk(exc.frame())
+        except (BrokenPipeError, ConnectionResetError):
+            raise
+        except Exception as exc:  # an engine fault ends the stream with Argo's Internal error
+            self._chunk(ApiError(500, f"{type(exc).__name__}: {exc}").frame())
+        self._end_stream()
+
+    def _start_stream(self, status: int) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        pattern = re.compile(grep) if grep else None
-        for entry in stream:
-            if pattern and not pattern.search(entry["content"]):
-                continue
-            line = json.dumps({"result": entry}).encode() + b"\n"
-            self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
-            self.wfile.flush()
+
+    def _chunk(self, obj: dict[str, Any]) -> None:
+        line = json.dumps(obj).encode() + b"\n"
+        self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
 
     def _artifact_file(self, parts: list[str], method: str) -> None:

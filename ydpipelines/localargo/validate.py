@@ -4,10 +4,20 @@ engine cannot run gets ``unsupported: <field path>`` instead of a workflow that 
 from __future__ import annotations
 
 import os
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .expressions import ExpressionError, check_expr
 from .templating import find_tags
+from .volumes import (
+    CLAIM_NAME,
+    KINDS,
+    VolumeError,
+    mount_path_problem,
+    parse_quantity,
+    sub_path_problem,
+    under,
+)
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -27,9 +37,20 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": GRPC_CODES.get(self.status, 2), "message": self.message}
 
+    def frame(self) -> dict[str, Any]:
+        """The error as one line of a stream (grpc-gateway's StreamError, e.g. in logs)."""
+        return {
+            "error": {
+                "grpc_code": GRPC_CODES.get(self.status, 2),
+                "http_code": self.status,
+                "message": self.message,
+                "http_status": HTTPStatus(self.status).phrase,
+            }
+        }
+
 
 UNSUPPORTED_TEMPLATE_KINDS = ("resource", "containerSet", "data", "http", "plugin")
-UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize", "volumes")
+UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize")
 REMOTE_ARTIFACTS = ("s3", "gcs", "git", "hdfs", "artifactory", "azure", "oss", "plugin")
 RUNNABLE = ("container", "script", "dag", "steps", "suspend")
 
@@ -38,9 +59,19 @@ def unsupported(path: str, why: str = "") -> ApiError:
     return ApiError(400, f"unsupported: {path}" + (f" ({why})" if why else ""))
 
 
-def in_tmp(path: str) -> bool:
+def reachable(path: str, mounts: list[str]) -> bool:
+    """Can the engine reach this container path from the host: under the step's private /tmp
+    (relative paths are), or under one of the template's volume mounts?"""
     norm = os.path.normpath(path)
-    return norm == "/tmp" or norm.startswith("/tmp/") or not norm.startswith("/")
+    return not norm.startswith("/") or any(under(norm, base) for base in ("/tmp", *mounts))
+
+
+def mount_paths(body: dict[str, Any] | None) -> list[str]:
+    return [
+        os.path.normpath(m["mountPath"])
+        for m in (body or {}).get("volumeMounts") or []
+        if isinstance(m, dict) and isinstance(m.get("mountPath"), str)
+    ]
 
 
 def validate_workflow(wf: dict[str, Any], engine: Engine | None = None) -> None:
@@ -66,13 +97,14 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
         raise ApiError(400, f"{where}.entrypoint is required")
     if entry and templates and entry not in names and "{{" not in entry:
         raise ApiError(400, f"{where}.entrypoint template {entry!r} is not defined")
-    for field in ("volumeClaimTemplates", "artifactRepositoryRef", "podGCLabelSelector"):
+    for field in ("artifactRepositoryRef", "podGCLabelSelector"):
         if spec.get(field):
             raise unsupported(f"{where}.{field}")
-    for j, vol in enumerate(spec.get("volumes") or []):
-        if set(vol) - {"name", "emptyDir"}:
-            kind = next(k for k in vol if k != "name")
-            raise unsupported(f"{where}.volumes[{j}].{kind}", "only emptyDir volumes map here")
+    for j, vct in enumerate(spec.get("volumeClaimTemplates") or []):
+        name = (vct.get("metadata") or {}).get("name") if isinstance(vct, dict) else None
+        if not name or not CLAIM_NAME.match(str(name)):
+            raise ApiError(400, f"{where}.volumeClaimTemplates[{j}].metadata.name is required")
+    _check_volumes(spec.get("volumes"), f"{where}.volumes")
     hooks = spec.get("hooks") or {}
     for name in hooks:
         if name != "exit":
@@ -106,15 +138,17 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
     if (tmpl.get("nodeSelector") or {}).get("kubernetes.io/os") == "windows":
         raise unsupported(f"{where}.nodeSelector", "windows nodes")
     _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
+    _check_volumes(tmpl.get("volumes"), f"{where}.volumes")
     body = tmpl.get("container") or tmpl.get("script")
     if body:
         _check_container(body, f"{where}.{'container' if 'container' in tmpl else 'script'}")
+    mounts = mount_paths(body)
     inputs = tmpl.get("inputs") or {}
     for j, p in enumerate(inputs.get("parameters") or []):
         if (p.get("valueFrom") or {}).get("configMapKeyRef"):
             raise unsupported(f"{where}.inputs.parameters[{j}].valueFrom.configMapKeyRef")
     for j, art in enumerate(inputs.get("artifacts") or []):
-        _check_artifact(art, f"{where}.inputs.artifacts[{j}]", body is not None)
+        _check_artifact(art, f"{where}.inputs.artifacts[{j}]", body is not None, mounts)
     outputs = tmpl.get("outputs") or {}
     for j, p in enumerate(outputs.get("parameters") or []):
         vf = p.get("valueFrom") or {}
@@ -122,12 +156,13 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
             if bad in vf:
                 raise unsupported(f"{where}.outputs.parameters[{j}].valueFrom.{bad}")
         path = vf.get("path")
-        if path and body is not None and not in_tmp(path) and "{{" not in path:
+        if path and body is not None and not reachable(path, mounts) and "{{" not in path:
             raise unsupported(
-                f"{where}.outputs.parameters[{j}].valueFrom.path", f"{path} is outside /tmp"
+                f"{where}.outputs.parameters[{j}].valueFrom.path",
+                f"{path} is outside /tmp and the template's volume mounts",
             )
     for j, art in enumerate(outputs.get("artifacts") or []):
-        _check_artifact(art, f"{where}.outputs.artifacts[{j}]", body is not None)
+        _check_artifact(art, f"{where}.outputs.artifacts[{j}]", body is not None, mounts)
     for j, group in enumerate(tmpl.get("steps") or []):
         for k, step in enumerate(group or []):
             _check_task(step, f"{where}.steps[{j}][{k}]", names)
@@ -163,17 +198,56 @@ def _check_container(body: dict[str, Any], where: str) -> None:
     if body.get("envFrom"):
         raise unsupported(f"{where}.envFrom")
     for j, mount in enumerate(body.get("volumeMounts") or []):
-        if not in_tmp(mount.get("mountPath", "")):
+        at = f"{where}.volumeMounts[{j}]"
+        if not isinstance(mount, dict) or not mount.get("name"):
+            raise ApiError(400, f"{at}.name is required")
+        path = mount.get("mountPath")
+        if not isinstance(path, str) or not path:
+            raise ApiError(400, f"{at}.mountPath is required")
+        if "{{" not in path:
+            problem = mount_path_problem(path)
+            if problem:
+                raise unsupported(f"{at}.mountPath", problem)
+        if mount.get("subPathExpr"):
+            raise unsupported(f"{at}.subPathExpr")
+        sub = mount.get("subPath")
+        if sub and "{{" not in str(sub):
+            problem = sub_path_problem(str(sub))
+            if problem:
+                raise ApiError(400, f"{at}.subPath: {problem}")
+
+
+def _check_volumes(volumes: Any, where: str) -> None:
+    """Volume kinds that map to this machine (see volumes.py); the rest are refused."""
+    for j, vol in enumerate(volumes or []):
+        at = f"{where}[{j}]"
+        if not isinstance(vol, dict) or not vol.get("name"):
+            raise ApiError(400, f"{at}.name is required")
+        kinds = [k for k in vol if k != "name"]
+        kind = next((k for k in kinds if k in KINDS), None)
+        if kind is None:
+            other = kinds[0] if kinds else "source"
             raise unsupported(
-                f"{where}.volumeMounts[{j}].mountPath",
-                f"{mount.get('mountPath')} is outside /tmp; steps get a private /tmp only",
+                f"{at}.{other}", "only emptyDir, persistentVolumeClaim, secret and configMap"
             )
-    wd = body.get("workingDir")
-    if wd and "{{" not in wd and not in_tmp(wd) and not os.path.isdir(wd):
-        raise unsupported(f"{where}.workingDir", f"{wd} is outside /tmp")
+        body = vol[kind] or {}
+        if kind == "emptyDir":
+            if body.get("medium") not in (None, "", "Memory"):
+                raise unsupported(f"{at}.emptyDir.medium", f"medium {body['medium']}")
+            if body.get("sizeLimit") is not None:
+                try:
+                    parse_quantity(body["sizeLimit"])
+                except VolumeError as exc:
+                    raise ApiError(400, f"{at}.emptyDir: {exc}") from exc
+        name_field = {"persistentVolumeClaim": "claimName", "secret": "secretName"}.get(
+            kind, "name"
+        )
+        ref = str(body.get(name_field, ""))
+        if kind != "emptyDir" and "{{" not in ref and not CLAIM_NAME.match(ref):
+            raise ApiError(400, f"{at}.{kind}.{name_field} {ref!r} is not a valid name")
 
 
-def _check_artifact(art: dict[str, Any], where: str, pod: bool) -> None:
+def _check_artifact(art: dict[str, Any], where: str, pod: bool, mounts: list[str]) -> None:
     for kind in REMOTE_ARTIFACTS:
         if kind in art:
             raise unsupported(f"{where}.{kind}", "only http, raw and artifacts of other steps")
@@ -182,8 +256,12 @@ def _check_artifact(art: dict[str, Any], where: str, pod: bool) -> None:
     if "zip" in (art.get("archive") or {}):
         raise unsupported(f"{where}.archive.zip")
     path = art.get("path")
-    if pod and path and "{{" not in path and not in_tmp(path):
-        raise unsupported(f"{where}.path", f"{path} is outside /tmp; steps get a private /tmp only")
+    if pod and path and "{{" not in path and not reachable(path, mounts):
+        raise unsupported(
+            f"{where}.path",
+            f"{path} is outside /tmp and the template's volume mounts; "
+            "steps get a private /tmp and their volumes",
+        )
 
 
 def _check_expressions(obj: Any, where: str) -> None:
