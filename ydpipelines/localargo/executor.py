@@ -22,7 +22,7 @@ from .volumes import StepFS
 SHIMS = Path(__file__).with_name("shims")
 MOUNTNS = Path(__file__).with_name("mountns.py")
 RESULT_LIMIT = 256 * 1024  # Argo caps outputs.result too
-PARTIAL_WAIT = 0.5  # seconds a line without its end waits for the rest before it is logged
+PARTIAL_LIMIT = 16 * 1024  # a line longer than this goes to the log in parts (as in Kubernetes)
 
 # The wrapper that runs inside the new mount namespace: bind the step's own folder over /tmp,
 # then exec the step. "$0" is the step's tmp folder, "$1" its working directory.
@@ -169,20 +169,16 @@ class Executor:
 
     def _pump(self, run: StepRun, log) -> None:
         """Copy stdout and stderr into the log as the process writes them. Whole lines go in at
-        once; a line's start without its end waits (up to PARTIAL_WAIT) for the rest, so a line
-        of one stream is not cut in two by a line of the other."""
+        once; the start of a line waits for its end (or PARTIAL_LIMIT bytes, or the stream's
+        end), so a line of one stream is not cut in two by a line of the other."""
         assert run.proc is not None and run.proc.stdout and run.proc.stderr
         sel = selectors.DefaultSelector()
         sel.register(run.proc.stdout, selectors.EVENT_READ, "out")
         sel.register(run.proc.stderr, selectors.EVENT_READ, "err")
         pending = {"out": b"", "err": b""}
-        since: dict[str, float] = {}  # when a stream's pending partial line began
         open_streams = 2
         while open_streams:
-            timeout = None
-            if since:
-                timeout = max(0.0, min(since.values()) + PARTIAL_WAIT - time.monotonic())
-            for key, _ in sel.select(timeout):
+            for key, _ in sel.select():
                 name = key.data
                 chunk = os.read(key.fileobj.fileno(), 65536)
                 if not chunk:
@@ -190,24 +186,14 @@ class Executor:
                     open_streams -= 1
                     log.write(pending[name])
                     pending[name] = b""
-                    since.pop(name, None)
                     continue
                 if name == "out" and len(run.stdout) < RESULT_LIMIT:
                     run.stdout.extend(chunk[: RESULT_LIMIT - len(run.stdout)])
                 data = pending[name] + chunk
-                cut = data.rfind(b"\n") + 1
+                cut = len(data) if len(data) >= PARTIAL_LIMIT else data.rfind(b"\n") + 1
                 if cut:
                     log.write(data[:cut])
-                    since.pop(name, None)
                 pending[name] = data[cut:]
-                if pending[name]:
-                    since.setdefault(name, time.monotonic())
-            now = time.monotonic()
-            for name, started in list(since.items()):
-                if now - started >= PARTIAL_WAIT:  # a prompt or a progress bar: show it
-                    log.write(pending[name])
-                    pending[name] = b""
-                    del since[name]
         sel.close()
 
 
