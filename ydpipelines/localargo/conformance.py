@@ -9,6 +9,7 @@ codes) that they succeed; the exceptions are listed in EXPECTED with the reason.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import threading
@@ -53,6 +54,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     "retry-with-steps.yaml": (("Succeeded", "Failed"), "random failures, up to 10 retries"),
 }
 FAIL_LABEL = "workflows.argoproj.io/no-test"
+# "To run this example, first create the secret by running: kubectl create secret generic ..."
+SECRET_SETUP = re.compile(r"kubectl create secret generic ([a-z0-9.-]+)((?: --from-literal=\S+)+)")
 SETTLE = ("Succeeded", "Failed", "Error")
 
 
@@ -195,6 +198,18 @@ def _semaphore_refs(doc: Any) -> list[dict[str, str]]:
     return refs
 
 
+def create_documented_secrets(root: Path, data: Path) -> None:
+    """The secrets examples ask to create first (in their comments), as the engine keeps them:
+    ``<data>/secrets/default/<name>/<key>``."""
+    for path in sorted(root.rglob("*.y*ml")):
+        for name, literals in SECRET_SETUP.findall(path.read_text()):
+            for literal in literals.split():
+                key, _, value = literal[len("--from-literal=") :].partition("=")
+                folder = data / "secrets" / "default" / name
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / key).write_text(value)
+
+
 def load(root: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
     files = []
     for path in sorted(root.rglob("*.y*ml")):
@@ -220,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="localargo-conformance-") as data:
         # steps of the examples mostly sleep: let more run at once than there are cores
         engine = Engine(data, max_parallel=args.parallel)
+        create_documented_secrets(args.dir, Path(data))
         server = make_server(engine, "127.0.0.1", 0, None)
         engine.start()
         threading.Thread(target=server.serve_forever, daemon=True).start()

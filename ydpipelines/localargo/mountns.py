@@ -20,6 +20,7 @@ private), and the planner only asks for new entries where the filesystem is ours
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -62,7 +63,8 @@ def _point(target: str, kind: str) -> None:
 def populate(target: str, source: str, skip: list[str]) -> None:
     st = os.stat(source)
     os.chmod(target, stat.S_IMODE(st.st_mode))
-    os.chown(target, st.st_uid, st.st_gid)
+    with contextlib.suppress(OSError):  # in a user namespace the owner may not be mapped
+        os.chown(target, st.st_uid, st.st_gid)
     for name in os.listdir(source):
         if name in skip:
             continue
