@@ -8,17 +8,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import push_url
 from django_htmx.middleware import HtmxDetails
 
 from apps.experiments import services
 from apps.experiments.filters import ExperimentFilter
 from apps.experiments.forms import ExperimentForm
 from apps.experiments.models import Experiment
-from apps.runs.filters import RunFilter
+from apps.runs.list_views import run_listing
 from apps.runs.queries import run_list_queryset
 
 PAGE_SIZE = 20
@@ -80,29 +81,47 @@ def experiment_create(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def experiment_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The experiment and its runs: the runs list of /runs/ (filters, metric columns, sort,
+    keyset pages, selection), scoped to the experiment, with Runs / Archived runs tabs."""
     experiment = get_object_or_404(Experiment.objects.select_related("created_by"), pk=pk)
     runs = run_list_queryset().filter(experiment=experiment)
     archived_runs = request.GET.get("runs") == "archived"
     if not experiment.is_archived:
         # An archived experiment's runs went with it: all of them show, without tabs.
         runs = runs.filter(archived_at__isnull=not archived_runs)
-    filterset = RunFilter(request.GET, queryset=runs)
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    else:
+        archived_runs = False
+    listing, filterset, canonical = run_listing(
+        request,
+        runs,
+        base_url=experiment.get_absolute_url(),
+        # An archived experiment's page: no per-run Archive/Restore (Restore the experiment).
+        archived=None if experiment.is_archived else archived_runs,
+        experiment=experiment,
+        keep=(("runs", "archived"),) if archived_runs else (),
+    )
+    partial = bool(request.htmx and not request.htmx.boosted)
+    if not partial and "m_name" in request.GET:
+        # The "add a metric filter" row without JavaScript: show the canonical URL.
+        return HttpResponseRedirect(canonical)
     template = "experiments/experiment_detail.html"
-    if request.htmx and not request.htmx.boosted:
+    if partial:
         template += "#run-table"
-    return render(
+    response = render(
         request,
         template,
         {
             "experiment": experiment,
+            "listing": listing,
             "filter": filterset,
-            "page": page,
+            "oob": partial,
             "archived_runs": archived_runs,
-            "hide_experiment": True,
             "create_run_url": f"{reverse('runs:create')}?experiment={experiment.pk}",
         },
     )
+    if partial:
+        push_url(response, canonical)
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -89,6 +89,7 @@ class Listing:
     bulk_label: str
     here: str  # the canonical URL, where a bulk action comes back to
     base_url: str
+    clear_url: str  # the list without any filter, sort or column (the page's tab kept)
     keep: tuple[tuple[str, str], ...]
     operators: list[tuple[str, str]]
 
@@ -176,14 +177,8 @@ def run_listing(
     `archived` says whether every run of `queryset` is archived (True), none is (False), or
     either (None); `keep` holds parameters of the page that are not the list's (e.g. a tab).
 
-    An experiment's page uses it so (its template includes runs/_run_table.html as now):
-
-        listing, filterset, _ = run_listing(
-            request, runs, base_url=experiment.get_absolute_url(),
-            archived=None if experiment.is_archived else archived_runs,
-            experiment=experiment, keep=(("runs", "archived"),) if archived_runs else (),
-        )
-        context: "listing": listing, "filter": filterset
+    An experiment's page (apps/experiments/views.py experiment_detail) passes its runs, the
+    experiment, and archived=None when the experiment is archived (no per-run actions there).
     """
     raw = request.GET.copy()
     added = _added_predicate(raw)
@@ -318,6 +313,7 @@ def run_listing(
         bulk_label="Restore" if archived else "Archive",
         here=canonical,
         base_url=base_url,
+        clear_url=ListUrls(base_url, list(keep)).url(),
         keep=keep,
         operators=[(key, symbol) for key, (_, symbol) in OPERATORS.items()],
     )
