@@ -1,5 +1,6 @@
 """Steps as local processes: one process group per step, a private /tmp per step (a mount
-namespace made by ``unshare``), stdout+stderr streamed to the step's log file."""
+namespace made by ``unshare``), plus the step's volumes when it has some (mountns.py builds a
+private root from a plan of volumes.py), stdout+stderr streamed to the step's log file."""
 
 from __future__ import annotations
 
