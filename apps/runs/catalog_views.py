@@ -9,7 +9,7 @@ partial, with the facet counts swapped out of band."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -27,6 +27,7 @@ from apps.runs.constants import ArtifactKind, StepPhase
 from apps.runs.models import Artifact, Step
 from apps.runs.previews import prepare
 from apps.runs.templatetags.runs_ui import duration
+from apps.runs.templatetags.short_time import ago
 
 PAGE_SIZES = (10, 20, 50, 100)
 DEFAULT_PAGE_SIZE = 20
@@ -105,27 +106,6 @@ def resource_usage(resources: dict[str, Any] | None) -> list[dict[str, str]]:
                 }
             )
     return usage
-
-
-def ago(moment: datetime | None, now: datetime | None = None) -> str:
-    """A short "how long ago" that fits a narrow column: 40s, 5 min, 3 h, 2 d ago; the date
-    past a week."""
-    if moment is None:
-        return ""
-    now = now or timezone.now()
-    seconds = int((now - moment).total_seconds())
-    if seconds < 0:
-        return "just now"
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    if seconds < 7 * 86400:
-        return f"{seconds // 86400} d ago"
-    local = timezone.localtime(moment)
-    return local.strftime("%b %-d" if local.year == timezone.localtime(now).year else "%b %-d, %Y")
 
 
 def _facets(filterset: Any, choices: list[tuple[str, str]], param: str) -> dict[str, Any]:

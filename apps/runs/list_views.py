@@ -46,6 +46,16 @@ FILTER_PARAMS = (
     "m",
 )
 
+# The filters a narrow screen folds under "More filters" (search and state stay in view).
+FOLDED_PARAMS = (
+    "experiment",
+    "pipeline",
+    "version",
+    "recurring",
+    "created_after",
+    "created_before",
+)
+
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
@@ -82,6 +92,7 @@ class Listing:
     first_url: str | None
     hidden: list[tuple[str, str]]  # what the filter form must carry: sort, size, columns, m
     filtered: bool
+    folded_filters: int  # how many of the filters under "More filters" are set
     archived: bool | None
     compare_url: str | None
     hide_experiment: bool
@@ -304,6 +315,7 @@ def run_listing(
         first_url=urls.url() if page.previous_cursor else None,
         hidden=hidden,
         filtered=any(k in FILTER_PARAMS for k, _ in params),
+        folded_filters=sum(1 for k, _ in params if k in FOLDED_PARAMS),
         archived=archived,
         compare_url=_url_or_none("compare:compare"),
         hide_experiment=experiment is not None,

@@ -57,7 +57,21 @@
     if (link) event.preventDefault();
   });
 
-  document.addEventListener("htmx:afterSwap", () => refresh(document));
+  // A table wider than its box scrolls inside it (runs_list.css .is-wide): the box is then at
+  // most as tall as the window, so its horizontal scrollbar stays in reach.
+  function fit() {
+    document.querySelectorAll("#run-table .table-wrap").forEach((wrap) => {
+      const table = wrap.querySelector("table");
+      if (table) wrap.classList.toggle("is-wide", table.scrollWidth > wrap.clientWidth + 1);
+    });
+  }
+  let fitting = 0;
+  window.addEventListener("resize", () => {
+    cancelAnimationFrame(fitting);
+    fitting = requestAnimationFrame(fit);
+  });
+
+  document.addEventListener("htmx:afterSwap", () => { refresh(document); fit(); });
 
   // A metric filter once added lives in the URL (and a chip): empty the "add" row again.
   document.addEventListener("htmx:afterRequest", (event) => {
@@ -66,5 +80,5 @@
     form.querySelectorAll(".rl-add input").forEach((input) => { input.value = ""; });
   });
 
-  document.addEventListener("DOMContentLoaded", () => refresh(document));
+  document.addEventListener("DOMContentLoaded", () => { refresh(document); fit(); });
 })();

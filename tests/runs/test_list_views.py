@@ -4,7 +4,7 @@ pages, HTMX partial, tabs, and a fixed number of queries whatever the page size.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -344,3 +344,88 @@ def test_bulk_archive_form_archives_the_selected_runs(auth_client):
     assert Run.objects.filter(archived_at__isnull=False).count() == 2
     archived = auth_client.get(LIST + "?tab=archived").content.decode()
     assert f'action="{reverse("runs:restore_many")}"' in archived
+
+
+def test_created_column_is_short(auth_client):
+    version, experiment = make_version(), make_experiment()
+    make_run(version, experiment, name="fresh")
+    Run.objects.filter(name="fresh").update(created_at=timezone.now() - timedelta(minutes=5))
+    old = make_run(version, experiment, name="old")
+    Run.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    rows = auth_client.get(LIST).content.decode().split("<tbody>")[1]
+    assert ">5 min ago</time>" in rows
+    assert re.search(r">[A-Z][a-z]{2} \d{1,2}, \d{4}</time>", rows)  # a date with its year
+
+
+def test_short_time_filter():
+    from apps.runs.templatetags.short_time import ago
+
+    now = timezone.now()
+    assert ago(now - timedelta(seconds=40), now) == "40s ago"
+    assert ago(now - timedelta(minutes=5, seconds=3), now) == "5 min ago"
+    assert ago(now - timedelta(hours=3), now) == "3 h ago"
+    assert ago(now - timedelta(days=2), now) == "2 d ago"
+    assert ago(now + timedelta(seconds=2), now) == "just now"
+    assert ago(None) == ""
+    june = datetime(2025, 6, 15, 12, tzinfo=UTC)
+    assert ago(datetime(2025, 6, 1, 12, tzinfo=UTC), june) == "Jun 1"
+    assert ago(datetime(2024, 6, 1, 12, tzinfo=UTC), june) == "Jun 1, 2024"
+
+
+def test_more_filters_fold_opens_when_one_of_its_filters_is_set(auth_client):
+    experiment = make_experiment("exp")
+    make_run(make_version(), experiment)
+    closed = auth_client.get(LIST + "?state=Failed&q=x")
+    assert closed.context["listing"].folded_filters == 0
+    assert '<details class="rl-more">' in closed.content.decode()
+    opened = auth_client.get(LIST + f"?experiment={experiment.pk}&created_after=2024-01-01")
+    assert opened.context["listing"].folded_filters == 2
+    body = opened.content.decode()
+    assert '<details class="rl-more" open>' in body
+    assert '<span class="count-pill">2</span>' in body
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1440, 900)])
+def test_the_list_fits_a_laptop(page, live_server, django_user_model, width, height):
+    """At 1280x720 and 1440x900 every column shows without scrolling; with six metric columns
+    the table scrolls inside its own box, never the page."""
+    django_user_model.objects.create_user("lee", password="pw-lee-123")
+    version = make_version("customer churn prediction", "v12")
+    experiment = make_experiment("churn tuning sweep, second round")
+    for i in range(12):
+        run = make_run(
+            version,
+            experiment,
+            name=f"churn-xgb-depth{i % 7 + 2}-lr0.05-{i:03}",
+            state=RunState.SUCCEEDED,
+            started_at=timezone.now() - timedelta(hours=2),
+            finished_at=timezone.now() - timedelta(hours=1),
+        )
+        add_metrics(run, accuracy=0.9, f1=0.8, precision=0.7, recall=0.6, roc_auc=0.5, loss=0.4)
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(live_server.url + LIST)
+    page.fill("#id_username", "lee")
+    page.fill("#id_password", "pw-lee-123")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".rl-table")
+    measure = """() => {
+      const wrap = document.querySelector('#run-table .table-wrap');
+      const cell = document.querySelector('.rl-table tbody tr td:last-child');
+      const last = cell.getBoundingClientRect();
+      return {page: document.documentElement.scrollWidth, table: wrap.scrollWidth,
+              box: wrap.clientWidth, wide: wrap.classList.contains('is-wide'),
+              lastRight: last.right, boxRight: wrap.getBoundingClientRect().right,
+              nameHeight: document.querySelector('.rl-table td.rl-name a').offsetHeight};
+    }"""
+    for url in (LIST, experiment.get_absolute_url()):
+        page.goto(live_server.url + url)
+        fit = page.evaluate(measure)
+        assert fit["page"] == width and fit["table"] <= fit["box"], (url, fit)
+        assert fit["lastRight"] <= fit["boxRight"] + 1 and not fit["wide"], (url, fit)
+        assert fit["nameHeight"] < 30, fit  # one line
+    page.goto(live_server.url + LIST + "?metrics=accuracy,f1,precision,recall,roc_auc,loss")
+    page.wait_for_selector(".table-wrap.is-wide")
+    fit = page.evaluate(measure)
+    assert fit["page"] == width and fit["table"] > fit["box"], fit
+    assert page.js_errors == []

@@ -3,21 +3,19 @@ engine cost more than the page's queries; here a row is a few string joins."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.runs.templatetags.runs_ui import duration, metric_value
+from apps.runs.templatetags.short_time import ago
 
 register = template.Library()
 _PLACEHOLDER_UUID = "00000000-0000-0000-0000-000000000000"
-RECENT = timedelta(days=1)
 
 
 def _prefix(name: str, *args: Any) -> str:
@@ -46,7 +44,8 @@ def run_rows(listing: Any) -> SafeString:
         cells = [
             f'<tr><td class="rl-sel"><input type="checkbox" class="rl-pick" value="{run.pk}"'
             f' aria-label="Select {name}"></td>',
-            f'<td class="primary-cell nowrap"><a href="{run_url}{run.pk}/">{name}</a></td>',
+            f'<td class="primary-cell rl-name nowrap"><a href="{run_url}{run.pk}/" title="{name}">'
+            f"{name}</a></td>",
             f'<td class="nowrap"><span class="badge state state-{state.lower()}">'
             f'<span class="dot" aria-hidden="true"></span>{state}</span>{progress}</td>',
         ]
@@ -61,18 +60,14 @@ def run_rows(listing: Any) -> SafeString:
                 f"{escape(run.experiment.name)}</a></td>"
             )
         cells.append(
-            f'<td class="nowrap"><a href="{pipeline_url}{pipeline.pk}/">'
+            f'<td class="rl-pipeline"><a href="{pipeline_url}{pipeline.pk}/">'
             f"{escape(pipeline.name)}</a> "
             f'<a class="chip" href="{version_url.format(p=pipeline.pk, v=version.pk)}">'
             f"{escape(version.name)}</a></td>"
         )
         created = run.created_at
-        # Recent runs read best as "5 minutes ago"; older ones as a date that stays short.
-        shown = (
-            naturaltime(created)
-            if now - created < RECENT
-            else f"{created:%b} {created.day}, {created.year}"
-        )
+        # "5 min ago", "2 d ago", then "Nov 3": a short column leaves room for the rest.
+        shown = ago(created, now)
         cells.append(
             f'<td class="nowrap"><time datetime="{created.isoformat()}"'
             f' title="{created:%Y-%m-%d %H:%M:%S} UTC">{escape(shown)}</time></td>'
