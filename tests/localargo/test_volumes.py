@@ -262,6 +262,11 @@ def mounted(path: str, **extra) -> dict:
         ),
         (
             [mounted("/data")],
+            [{"name": "../v", "emptyDir": {}}],
+            "spec.volumes[0].name '../v' is not a valid name",
+        ),
+        (
+            [mounted("/data")],
             [{"name": "v", "persistentVolumeClaim": {"claimName": "../etc"}}],
             "spec.volumes[0].persistentVolumeClaim.claimName '../etc' is not a valid name",
         ),

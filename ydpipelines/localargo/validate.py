@@ -223,6 +223,8 @@ def _check_volumes(volumes: Any, where: str) -> None:
         at = f"{where}[{j}]"
         if not isinstance(vol, dict) or not vol.get("name"):
             raise ApiError(400, f"{at}.name is required")
+        if not CLAIM_NAME.match(str(vol["name"])):
+            raise ApiError(400, f"{at}.name {vol['name']!r} is not a valid name")
         kinds = [k for k in vol if k != "name"]
         kind = next((k for k in kinds if k in KINDS), None)
         if kind is None:

@@ -256,7 +256,7 @@ class Volumes:
                 raise VolumeError(f"{where}.mountPath: {problem}")
             path = posixpath.normpath(path)
             if name not in sources:
-                sources[name] = self._source(vol, path, mounts, visible)
+                sources[name] = self._source(vol, mounts, visible)
             folder, read_only, memory = sources[name]
             sub = mount.get("subPath") or ""
             if sub:
@@ -280,9 +280,11 @@ class Volumes:
         return fs
 
     def _source(
-        self, vol: dict[str, Any], path: str, mounts: list[dict[str, Any]], visible: list[str]
+        self, vol: dict[str, Any], mounts: list[dict[str, Any]], visible: list[str]
     ) -> tuple[Path, bool, bool]:
         name = vol.get("name", "")
+        if not CLAIM_NAME.match(name):
+            raise VolumeError(f"volume name {name!r} is not valid")  # it names a folder
         kind = next((k for k in KINDS if k in vol), None)
         if kind is None:
             other = next((k for k in vol if k != "name"), "?")
@@ -327,7 +329,9 @@ class Volumes:
                 f"(the engine reads it from {src})"
             )
         mode = int(ref.get("defaultMode", 0o644))
-        items = ref.get("items") or [{"key": f.name, "path": f.name} for f in sorted(src.iterdir())]
+        items = ref.get("items") or [
+            {"key": f.name, "path": f.name} for f in sorted(src.iterdir()) if f.is_file()
+        ]
         for item in items:
             key, rel = str(item.get("key", "")), str(item.get("path") or item.get("key", ""))
             problem = sub_path_problem(rel)
