@@ -98,6 +98,7 @@ class Listing:
     hide_experiment: bool
     bulk_url: str | None  # archive (Active) or restore (Archived) the selected runs, by POST
     bulk_label: str
+    delete_url: str | None  # Archived only: the confirmation page of deleting the selected runs
     here: str  # the canonical URL, where a bulk action comes back to
     base_url: str
     clear_url: str  # the list without any filter, sort or column (the page's tab kept)
@@ -323,6 +324,8 @@ def run_listing(
         if archived is not None
         else None,
         bulk_label="Restore" if archived else "Archive",
+        # Delete only from the archive, after a confirmation page (GET; it POSTs itself).
+        delete_url=_url_or_none("runs:delete_many") if archived else None,
         here=canonical,
         base_url=base_url,
         clear_url=ListUrls(base_url, list(keep)).url(),

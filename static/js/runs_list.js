@@ -31,6 +31,12 @@
       clone.setAttribute("aria-disabled", ok ? "false" : "true");
       clone.title = ok ? "Open the run form with this run's settings" : "Select one run to clone";
     }
+    const remove = bar.querySelector("[data-delete]");
+    if (remove) {
+      // The confirmation page lists the runs and deletes them by POST; then back here.
+      remove.href = remove.dataset.base + "?runs=" + ids.join(",") +
+        "&next=" + encodeURIComponent(remove.dataset.next);
+    }
     const all = table.querySelector("[data-select-all]");
     if (all) {
       const boxes = picks(table);

@@ -429,3 +429,68 @@ def test_the_list_fits_a_laptop(page, live_server, django_user_model, width, hei
     fit = page.evaluate(measure)
     assert fit["page"] == width and fit["table"] > fit["box"], fit
     assert page.js_errors == []
+
+
+def test_archived_tab_offers_delete_through_the_confirmation_page(auth_client):
+    version, experiment = make_version(), make_experiment()
+    kept = make_run(version, experiment, state=RunState.SUCCEEDED, name="kept")
+    old = [
+        make_run(
+            version,
+            experiment,
+            state=RunState.SUCCEEDED,
+            name=f"old{i}",
+            archived_at=timezone.now(),
+        )
+        for i in range(3)
+    ]
+    assert "data-delete" not in auth_client.get(LIST).content.decode()
+    here = LIST + "?tab=archived&size=10"
+    response = auth_client.get(here)
+    delete = reverse("runs:delete_many")
+    assert response.context["listing"].delete_url == delete
+    body = response.content.decode()
+    assert f'data-base="{delete}"' in body and f'data-next="{here.replace("&", "&amp;")}"' in body
+    # What the selection builds (runs_list.js): the confirmation page, which changes nothing.
+    picked = ",".join(str(run.pk) for run in old[:2])
+    confirm = auth_client.get(delete, {"runs": picked, "next": here})
+    page = confirm.content.decode()
+    assert confirm.status_code == 200 and "This deletes the runs for good" in page
+    assert "old0" in page and "old1" in page and "old2" not in page
+    assert Run.objects.count() == 4
+    # Its form posts the runs back and returns to the list it came from.
+    response = auth_client.post(delete, {"runs": [r.pk for r in old[:2]], "next": here})
+    assert response.status_code == 302 and response["Location"] == here
+    assert set(Run.objects.values_list("name", flat=True)) == {"kept", "old2"}
+    assert kept.archived_at is None
+
+
+def test_experiment_archived_runs_tab_offers_delete(auth_client):
+    experiment = make_experiment("exp")
+    make_run(make_version(), experiment, name="gone", archived_at=timezone.now())
+    url = experiment.get_absolute_url() + "?runs=archived"
+    body = auth_client.get(url).content.decode()
+    assert f'data-base="{reverse("runs:delete_many")}"' in body
+    assert f'data-next="{url}"' in body
+    assert "data-delete" not in auth_client.get(experiment.get_absolute_url()).content.decode()
+
+
+@pytest.mark.e2e
+def test_delete_selected_archived_runs_in_the_browser(page, live_server, django_user_model):
+    django_user_model.objects.create_user("lee", password="pw-lee-123")
+    version, experiment = make_version(), make_experiment()
+    for name in ("old-a", "old-b", "old-c"):
+        make_run(version, experiment, state=RunState.FAILED, name=name, archived_at=timezone.now())
+    page.goto(live_server.url + LIST + "?tab=archived")
+    page.fill("#id_username", "lee")
+    page.fill("#id_password", "pw-lee-123")
+    page.click("button[type=submit]")
+    page.check("input.rl-pick[aria-label='Select old-a']")
+    page.check("input.rl-pick[aria-label='Select old-c']")
+    page.click("a[data-delete]")
+    page.wait_for_selector("text=This deletes the runs for good")
+    page.click("form.confirm-card button[type=submit]")
+    page.wait_for_url(re.compile(r"/runs/\?tab=archived$"))
+    assert page.locator("input.rl-pick").count() == 1
+    assert list(Run.objects.values_list("name", flat=True)) == ["old-b"]
+    assert page.js_errors == []
