@@ -348,8 +348,12 @@ def _error_message(response: requests.Response) -> str:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and body.get("message"):
-        return f"Argo: {body['message']} (HTTP {response.status_code})"
+    if isinstance(body, dict):
+        # A log stream's error frame nests it: {"error": {"message": ...}}.
+        nested = body.get("error") if isinstance(body.get("error"), dict) else {}
+        message = body.get("message") or nested.get("message")
+        if message:
+            return f"Argo: {message} (HTTP {response.status_code})"
     text = (response.text or "").strip().splitlines()
     detail = text[0][:200] if text else response.reason
     return f"Argo: HTTP {response.status_code} {detail}"

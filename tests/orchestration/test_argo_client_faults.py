@@ -30,8 +30,14 @@ class FaultyHandler(BaseHTTPRequestHandler):
         if mode == "drop":
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        status = {"boom": 500, "busy": 503, "missing": 404, "dup": 409, "bad": 400}[mode]
-        body = json.dumps({"code": 3, "message": f"{mode} happened"}).encode()
+        status = {"boom": 500, "busy": 503, "missing": 404, "dup": 409, "bad": 400, "log": 404}[
+            mode
+        ]
+        if mode == "log":  # a log stream's error frame
+            body = json.dumps({"error": {"grpc_code": 5, "message": 'pods "x" not found'}})
+            body = body.encode()
+        else:
+            body = json.dumps({"code": 3, "message": f"{mode} happened"}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -70,6 +76,11 @@ def test_errors_are_classified_transient_or_permanent(faulty_server, mode, error
     assert info.value.transient is transient
     if mode in ("boom", "bad", "missing"):
         assert f"{mode} happened" in str(info.value)
+
+
+def test_a_log_error_frame_gives_its_message(faulty_server):
+    with pytest.raises(ArgoNotFound, match='pods "x" not found'):
+        client_for(faulty_server).get_workflow("log")
 
 
 def test_unreachable_server_is_transient_and_says_where():
