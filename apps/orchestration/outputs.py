@@ -7,6 +7,7 @@ twice is harmless: artifacts and metrics of a step are replaced as a whole, unde
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
@@ -14,7 +15,7 @@ from django.db import transaction
 
 from apps.orchestration.argo import ArgoClient, ArgoError, ArgoNotFound
 from apps.runs.constants import ArtifactKind
-from apps.runs.models import Artifact, Metric, Step
+from apps.runs.models import Artifact, Metric, Run, Step
 from apps.runs.visualizations import (
     OutputFormatError,
     Visualization,
@@ -36,6 +37,21 @@ KNOWN_ARTIFACTS = {
     "outputs": (ArtifactKind.FILE, "application/gzip", "outputs.tgz"),
     METRICS: (ArtifactKind.METRICS, "application/json", "mlpipeline-metrics.json"),
 }
+
+
+RUNNER_RAISED = re.compile(r"^\[ydp\] (.+ raised .+)$", re.M)
+PYTHON_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)(?::.*)?)$", re.M)
+R_ERROR = re.compile(r"^(Error(?: in .+?)?: .+)$", re.M)
+
+
+def failure_reason(log: str) -> str:
+    """The line of a failed step's log that says why: the step runner's summary of a raised
+    notebook cell, else the last Python exception line, else R's last error."""
+    for pattern in (RUNNER_RAISED, PYTHON_ERROR, R_ERROR):
+        found = pattern.findall(log)
+        if found:
+            return found[0 if pattern is RUNNER_RAISED else -1].strip()[:500]
+    return ""
 
 
 @dataclass
@@ -174,4 +190,14 @@ def _store(step: Step, log: str, fetched: list[Fetched], metrics: list, notes: l
         locked.log = log
         locked.log_fetched = True
         locked.artifacts_fetched = True
-        locked.save(update_fields=["log", "log_fetched", "artifacts_fetched"])
+        fields = ["log", "log_fetched", "artifacts_fetched"]
+        reason = failure_reason(log) if locked.phase in ("Failed", "Error") else ""
+        if reason and reason not in locked.message:
+            # Argo only knows the exit code; the log knows the exception.
+            before = f"Step {locked.display_name!r} failed: {locked.message}"
+            locked.message = f"{locked.message}: {reason}" if locked.message else reason
+            fields.append("message")
+            Run.objects.filter(pk=locked.run_id, message=before).update(
+                message=f"Step {locked.display_name!r} failed: {locked.message}"
+            )
+        locked.save(update_fields=fields)

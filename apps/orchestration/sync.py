@@ -192,6 +192,8 @@ def sync_steps(runs_with_workflows: list[tuple[Run, dict[str, Any]]]) -> list[in
             if step is None:
                 to_create.append(Step(run=run, node_id=node_id, **values))
                 continue
+            if values["message"] and step.message.startswith(values["message"]):
+                values["message"] = step.message  # keeps the reason read from the step's log
             if any(getattr(step, key) != value for key, value in values.items()):
                 was_final = step.phase in STEP_FINAL_PHASES
                 for key, value in values.items():

@@ -69,6 +69,10 @@ def test_failing_step_shows_failed_with_traceback_and_later_steps_not_run(
     failed = run.steps.get(phase=StepPhase.FAILED, node_type="Pod")
     assert "Traceback" in failed.log or "Error" in failed.log
     assert "ValueError" in failed.log
+    # The run says which step failed and why, read from the step's log.
+    run.refresh_from_db()
+    assert "check-numbers" in run.message and "raised ValueError" in run.message, run.message
+    assert "negative" in failed.message
     # The steps after the failure never ran: Argo either makes no node for them or marks them
     # Omitted; either way the run's graph shows them as not run.
     graph = graph_from_manifest(run.pipeline_version.manifest, run.pipeline_version.spec)

@@ -43,3 +43,19 @@ def test_pod_names_follow_argo_v2():
     node = {"id": "wf-1", "name": "wf.step", "templateName": "main", "type": "Pod"}
     assert pod_name_for("wf", node) == f"wf-main-{fnv32a('wf.step')}"
     assert pod_name_for("wf", {"id": "wf-2", "type": "DAG", "templateName": "x"}) == "wf-2"
+
+
+def test_the_reason_of_a_failed_step_comes_from_its_log():
+    from apps.orchestration.outputs import failure_reason
+
+    runner = (
+        "[ydp] running\n[ydp] notebook a.ipynb raised ValueError in cell 2: bad\nValueError: bad\n"
+    )
+    assert failure_reason(runner) == "notebook a.ipynb raised ValueError in cell 2: bad"
+    python = "Traceback (most recent call last):\n  File x\nKeyError: 'k'\n[ydp] exit code 1\n"
+    assert failure_reason(python) == "KeyError: 'k'"
+    r_log = (
+        "Error in read.csv(\"x\") : no such file\nError: object 'y' not found\nExecution halted\n"
+    )
+    assert failure_reason(r_log) == "Error: object 'y' not found"
+    assert failure_reason("all good\n") == ""
