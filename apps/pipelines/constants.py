@@ -11,3 +11,18 @@ class ParameterType(models.TextChoices):
     INTEGER = "Integer", "Integer"
     FLOAT = "Float", "Float"
     BOOL = "Bool", "Boolean"
+
+
+# The kinds of Argo template, in the order Argo checks them.
+TEMPLATE_KINDS = (
+    "container",
+    "script",
+    "dag",
+    "steps",
+    "resource",
+    "suspend",
+    "containerSet",
+    "data",
+    "http",
+    "plugin",
+)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from apps.pipelines.constants import TEMPLATE_KINDS
 from apps.pipelines.rendering import NODE_ID_ANNOTATION, NODE_LABEL_ANNOTATION, task_names
 from apps.pipelines.spec import Node
 
@@ -40,19 +41,6 @@ class Graph:
     edges: list[tuple[str, str]] = field(default_factory=list)  # (upstream key, downstream key)
 
 
-# The kinds of Argo template, in the order Argo checks them.
-_TEMPLATE_KINDS = (
-    "container",
-    "script",
-    "dag",
-    "steps",
-    "resource",
-    "suspend",
-    "containerSet",
-    "data",
-    "http",
-    "plugin",
-)
 # Words that may follow a task name in a `depends` expression (`a.Succeeded || b.Failed`).
 _DEPENDS_RESULTS = {
     "Succeeded",
@@ -70,7 +58,7 @@ _DEPENDS_TOKEN = re.compile(r"[A-Za-z0-9_][-A-Za-z0-9_.]*")
 def template_kind(template: dict[str, Any] | None) -> str:
     if not template:
         return "template"
-    for kind in _TEMPLATE_KINDS:
+    for kind in TEMPLATE_KINDS:
         if kind in template:
             return "container-set" if kind == "containerSet" else kind
     return "template"

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, RootModel, ValidationError
 
-from apps.pipelines.importers import PipelineImportError
+from apps.pipelines.importers import PipelineImportError, Problems
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -166,29 +166,19 @@ def _check_expansion(root: yaml.Node, source: str) -> None:
 # -- manifests ---------------------------------------------------------------------------------
 
 
-class _Problems:
+class _Problems(Problems):
+    shown_at_most = MAX_PROBLEMS_SHOWN
+
     def __init__(self, source: str, doc: Document) -> None:
-        self.source = source
+        super().__init__(source)
         self.doc = doc
-        self.items: list[str] = []
         self.unknown: list[str] = []  # fields this app's model of Argo does not know
 
     def add(self, path: list[str | int], message: str) -> None:
         line = self.doc.line(path)
         where = _dotted(path) or "document"
         text = f"{where}: {message}" + (f" (line {line})" if line else "")
-        if text not in self.items:
-            self.items.append(text)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        shown = self.items[:MAX_PROBLEMS_SHOWN]
-        more = len(self.items) - len(shown)
-        text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
-        if len(self.items) == 1:
-            raise PipelineImportError(f"{self.source}: {text}")
-        raise PipelineImportError(f"{self.source}: {len(self.items)} problems: {text}")
+        self.add_text(text)
 
 
 def validate_manifest(source: str, doc: Document) -> Checked:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from apps.runs.constants import RUN_ACTIVE_STATES
 from apps.runs.models import Artifact, Run
+from apps.runs.selection import parse_run_ids
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +48,10 @@ class Outcome:
 def parse_ids(values: Iterable[str]) -> list[uuid.UUID]:
     """Run ids from form values, each a uuid or several joined by commas; in order, no repeats.
     Raises SelectionError naming the bad value."""
-    ids: list[uuid.UUID] = []
-    for value in values:
-        for part in str(value).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                run_id = uuid.UUID(part)
-            except ValueError:
-                raise SelectionError(f"“{part[:60]}” is not a run id.") from None
-            if run_id not in ids:
-                ids.append(run_id)
+    try:
+        ids = parse_run_ids(values)
+    except ValueError as exc:
+        raise SelectionError(str(exc)) from None
     if len(ids) > MAX_SELECTION:
         raise SelectionError(f"Select at most {MAX_SELECTION} runs at a time ({len(ids)} given).")
     return ids

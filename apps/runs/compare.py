@@ -18,6 +18,7 @@ from django.urls import reverse
 from apps.runs.constants import ArtifactKind, MetricFormat
 from apps.runs.models import Artifact, Metric, Run
 from apps.runs.previews import prepare
+from apps.runs.selection import parse_run_ids
 
 MIN_RUNS, MAX_RUNS = 2, 10
 # Distinct on white and for the common colour blindnesses, in the order runs are given.
@@ -74,18 +75,10 @@ class CompareError(ValueError):
 
 def parse_selection(values: Iterable[str]) -> list[uuid.UUID]:
     """The run ids of `?runs=a,b,c` (or repeated `runs=`), in order, without repeats."""
-    ids: list[uuid.UUID] = []
-    for value in values:
-        for part in str(value).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                run_id = uuid.UUID(part)
-            except ValueError:
-                raise CompareError(f"“{part[:60]}” in runs= is not a run id.") from None
-            if run_id not in ids:
-                ids.append(run_id)
+    try:
+        ids = parse_run_ids(values, where="in runs=")
+    except ValueError as exc:
+        raise CompareError(str(exc)) from None
     if len(ids) < MIN_RUNS:
         raise CompareError(
             f"Select at least {MIN_RUNS} runs to compare ({len(ids)} selected): tick them in a "

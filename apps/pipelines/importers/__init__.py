@@ -69,3 +69,28 @@ def import_upload(upload_name: str, data: bytes) -> ImportResult:
         f"{name}: unsupported file type; upload an Elyra .pipeline file, a .zip of a pipeline "
         "folder, or an Argo Workflow as .yaml/.yml/.json."
     )
+
+
+class Problems:
+    """Collects what is wrong with an upload, so that one message names every problem (up to
+    `shown_at_most` of them) rather than only the first."""
+
+    shown_at_most = 8
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.items: list[str] = []
+
+    def add_text(self, message: str) -> None:
+        if message not in self.items:
+            self.items.append(message)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        shown = self.items[: self.shown_at_most]
+        more = len(self.items) - len(shown)
+        text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+        if len(self.items) == 1:
+            raise PipelineImportError(f"{self.source}: {text}")
+        raise PipelineImportError(f"{self.source}: {len(self.items)} problems: {text}")

@@ -11,23 +11,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from apps.pipelines.constants import SourceFormat
+from apps.pipelines.constants import TEMPLATE_KINDS, SourceFormat
 from apps.pipelines.importers import ImportResult, PipelineImportError
 from apps.pipelines.spec import Node, Parameter, PipelineSpec
 from apps.pipelines.validation import dependencies_of, load_documents, validate_manifest
-
-TEMPLATE_TYPES = (
-    "container",
-    "script",
-    "dag",
-    "steps",
-    "resource",
-    "suspend",
-    "containerSet",
-    "data",
-    "http",
-    "plugin",
-)
 
 
 def import_yaml(upload_name: str, data: bytes) -> ImportResult:
@@ -124,7 +111,7 @@ def graph_spec(manifest: dict[str, Any], *, fallback_name: str) -> PipelineSpec:
 def _node(name: str, ref: dict[str, Any], templates: dict[str, Any], deps: list[str]) -> Node:
     template = templates.get(ref.get("template")) or ref.get("inline") or {}
     kind = "templateRef" if ref.get("templateRef") else "container"
-    for candidate in TEMPLATE_TYPES:
+    for candidate in TEMPLATE_KINDS:
         if candidate in template:
             kind = candidate
             break

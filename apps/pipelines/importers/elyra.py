@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.pipelines.constants import SourceFormat
-from apps.pipelines.importers import ImportResult, PipelineImportError
+from apps.pipelines.importers import ImportResult, PipelineImportError, Problems
 from apps.pipelines.importers.bundle import read_zip, strip_common_root
 from apps.pipelines.spec import Node, Parameter, PipelineSpec, SecretRef, VolumeMount
 
@@ -148,24 +148,11 @@ class _Vertex:
     preds: list[str] = field(default_factory=list)
 
 
-class _Problems:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[str] = []
+class _Problems(Problems):
+    shown_at_most = MAX_PROBLEMS_SHOWN
 
     def add(self, message: str) -> None:
-        if message not in self.items:
-            self.items.append(message)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        shown = self.items[:MAX_PROBLEMS_SHOWN]
-        more = len(self.items) - len(shown)
-        text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
-        if len(self.items) == 1:
-            raise PipelineImportError(f"{self.source}: {text}")
-        raise PipelineImportError(f"{self.source}: {len(self.items)} problems: {text}")
+        self.add_text(message)
 
 
 def build_spec(
