@@ -155,6 +155,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         "options": {"expires": 10},
     },
+    "fetch-missing-outputs": {
+        "task": "apps.orchestration.tasks.fetch_missing_outputs",
+        "schedule": float(max(YDP_SUBMIT_STALE_SECONDS // 2, 1)),
+        "options": {"expires": 60},
+    },
     "submit-pending-runs": {
         "task": "apps.orchestration.tasks.submit_pending_runs",
         "schedule": float(max(YDP_SUBMIT_STALE_SECONDS // 2, 1)),

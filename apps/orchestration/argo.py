@@ -31,6 +31,7 @@ SYNC_FIELDS = ",".join(
         "items.metadata.name",
         "items.metadata.namespace",
         "items.metadata.uid",
+        "items.metadata.resourceVersion",
         "items.metadata.labels",
         "items.metadata.creationTimestamp",
         "items.status.phase",

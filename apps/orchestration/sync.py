@@ -51,6 +51,7 @@ RUN_FIELDS = [
     "progress_done",
     "progress_total",
     "workflow_uid",
+    "workflow_resource_version",
 ]
 
 
@@ -120,6 +121,17 @@ def _progress(status: dict[str, Any], total_default: int) -> tuple[int, int]:
         return 0, total_default
 
 
+def resource_version(workflow: dict[str, Any]) -> str:
+    return str((workflow.get("metadata") or {}).get("resourceVersion") or "")[:32]
+
+
+def unchanged_since_last_pass(run: Run, workflow: dict[str, Any]) -> bool:
+    """Argo bumps a workflow's resourceVersion on every change: the same one means nothing in
+    it (status, nodes) has moved since the sync last copied it."""
+    version = resource_version(workflow)
+    return bool(version) and version == run.workflow_resource_version
+
+
 def apply_workflow(run: Run, workflow: dict[str, Any], now: datetime) -> bool:
     """Copy a workflow's status onto the run (in memory). Returns whether anything changed."""
     status = workflow.get("status") or {}
@@ -133,6 +145,7 @@ def apply_workflow(run: Run, workflow: dict[str, Any], now: datetime) -> bool:
         "progress_done": done,
         "progress_total": total or run.progress_total,
         "workflow_uid": (workflow.get("metadata") or {}).get("uid") or run.workflow_uid,
+        "workflow_resource_version": resource_version(workflow),
     }
     changed = False
     for field, value in new.items():
@@ -283,10 +296,13 @@ def sync_active_runs(client: ArgoClient) -> dict[str, Any]:
                     continue
             pairs.append((run, workflow))
 
+    # Only workflows that moved since the last pass are compared node by node.
+    moved = [(run, wf) for run, wf in pairs if not unchanged_since_last_pass(run, wf)]
+    stats["unchanged"] = len(pairs) - len(moved)
     with transaction.atomic():
-        changed_runs = [run for run, workflow in pairs if apply_workflow(run, workflow, now)]
+        changed_runs = [run for run, workflow in moved if apply_workflow(run, workflow, now)]
         stats["changed"] = len(changed_runs)
-        finished_steps = sync_steps(pairs)
+        finished_steps = sync_steps(moved)
         # Most runs change nothing but the time they were last seen: one UPDATE for those.
         changed_ids = {run.pk for run in changed_runs}
         unchanged = [run.pk for run, _ in pairs if run.pk not in changed_ids]

@@ -20,8 +20,8 @@ from apps.orchestration.argo import ArgoAlreadyExists, ArgoError, get_client
 from apps.orchestration.outputs import fetch_step_outputs
 from apps.orchestration.sync import sync_active_runs
 from apps.pipelines.constants import SourceFormat
-from apps.runs.constants import RunState
-from apps.runs.models import Run
+from apps.runs.constants import STEP_FINAL_PHASES, RunState
+from apps.runs.models import Run, Step
 
 logger = logging.getLogger(__name__)
 
@@ -174,4 +174,22 @@ def submit_pending_runs() -> int:
     )
     for run_id in ids:
         submit_run.delay(str(run_id))
+    return len(ids)
+
+
+@shared_task
+def fetch_missing_outputs() -> int:
+    """Reconciler: finished steps whose outputs were never copied (a worker died between the
+    sync's commit and queueing the copy, or the copy's retries ran out) are queued again."""
+    stale = timezone.now() - timezone.timedelta(seconds=settings.YDP_SUBMIT_STALE_SECONDS)
+    ids = list(
+        Step.objects.filter(
+            log_fetched=False,
+            node_type="Pod",
+            phase__in=STEP_FINAL_PHASES,
+            finished_at__lt=stale,
+        ).values_list("pk", flat=True)[:200]
+    )
+    for step_id in ids:
+        fetch_outputs.delay(step_id)
     return len(ids)

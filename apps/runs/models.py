@@ -97,6 +97,8 @@ class Run(models.Model):
     workflow_name = models.CharField(max_length=253, blank=True)
     workflow_namespace = models.CharField(max_length=63, blank=True)
     workflow_uid = models.CharField(max_length=64, blank=True)
+    # Argo's resourceVersion of the workflow when the sync last copied it: equal means unchanged.
+    workflow_resource_version = models.CharField(max_length=32, blank=True)
     recurring_run = models.ForeignKey(
         RecurringRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
@@ -204,6 +206,12 @@ class Step(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_unique_node")]
         indexes = [
             models.Index(fields=["phase", "-started_at"], name="step_phase_started"),
+            # The reconciler's query: finished steps whose outputs were never copied.
+            models.Index(
+                fields=["finished_at"],
+                name="step_outputs_pending",
+                condition=models.Q(log_fetched=False),
+            ),
         ]
 
     def __str__(self) -> str:

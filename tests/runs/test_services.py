@@ -82,3 +82,32 @@ def test_a_recurring_run_of_an_archived_experiment_cannot_be_enabled(version):
         set_enabled(recurring, True)
     recurring.refresh_from_db()
     assert recurring.enabled is False
+
+
+def test_finished_steps_whose_outputs_were_never_copied_are_queued_again(version, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.orchestration.tasks import fetch_missing_outputs
+    from apps.runs.models import Step
+
+    settings.YDP_SUBMIT_STALE_SECONDS = 30
+    run = create_run(version=version, experiment=Experiment.objects.create(name="e"))
+    old = timezone.now() - timedelta(minutes=5)
+    common = {"run": run, "node_type": "Pod", "finished_at": old}
+    Step.objects.create(node_id="a", name="a", display_name="a", phase="Failed", **common)
+    Step.objects.create(
+        node_id="b", name="b", display_name="b", phase="Succeeded", log_fetched=True, **common
+    )
+    Step.objects.create(
+        node_id="c",
+        name="c",
+        display_name="c",
+        phase="Succeeded",
+        node_type="Pod",
+        run=run,
+        finished_at=timezone.now(),
+    )
+    Step.objects.create(node_id="d", name="d", display_name="d", phase="Running", run=run)
+    assert fetch_missing_outputs() == 1  # only "a": copied, too recent and running ones wait
