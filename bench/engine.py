@@ -7,7 +7,8 @@
 2. The time to accept (create) a 1,000-node DAG.
 3. The time to list 1,000 workflows of 20 nodes each with ``fields=`` trimming.
 
-Usage: ``python bench/engine.py [--steps 100] [--parallel N]``
+Usage: ``python bench/engine.py [--steps 100] [--parallel N] [--dag 1000] [--listed 1000]``;
+``--smoke`` (what CI runs): 10 steps, a 50-node DAG, 50 listed workflows.
 """
 
 from __future__ import annotations
@@ -120,14 +121,14 @@ def big_dag(n: int) -> dict:
     }
 
 
-def list_bench(data: str) -> float:
-    """1,000 stored workflows of 20 nodes each, listed once with fields trimming."""
+def list_bench(data: str, count: int = 1000) -> float:
+    """count stored workflows of 20 nodes each, listed once with fields trimming."""
     import json
     import uuid
 
     state = Path(data) / "state" / "workflows" / "default"
     state.mkdir(parents=True, exist_ok=True)
-    for i in range(1000):
+    for i in range(count):
         name = f"listed-{i:04d}"
         nodes = {
             f"{name}-{j}": {
@@ -178,7 +179,7 @@ def list_bench(data: str) -> float:
             timeout=60,
         )
         best = min(best, time.perf_counter() - t0)
-        assert len(resp.json()["items"]) == 1000
+        assert len(resp.json()["items"]) == count
     return best
 
 
@@ -186,7 +187,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--parallel", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--dag", type=int, default=1000, help="nodes of the DAG to accept")
+    parser.add_argument("--listed", type=int, default=1000, help="workflows to list")
+    parser.add_argument("--smoke", action="store_true", help="CI's check: small sizes")
     args = parser.parse_args()
+    if args.smoke:
+        args.steps, args.dag, args.listed = 10, 50, 50
     with tempfile.TemporaryDirectory() as data:
         url = start(data, args.parallel)
         fan_out(url, 5)  # warm up
@@ -209,16 +215,16 @@ def main() -> None:
         )
         t0 = time.perf_counter()
         resp = requests.post(
-            url, json={"workflow": big_dag(1000), "serverDryRun": False}, timeout=120
+            url, json={"workflow": big_dag(args.dag), "serverDryRun": False}, timeout=120
         )
         accept = time.perf_counter() - t0
         assert resp.status_code == 200, resp.text
-        print(f"accept a 1,000-node DAG: {accept * 1000:.0f} ms")
+        print(f"accept a {args.dag:,}-node DAG: {accept * 1000:.0f} ms")
         requests.put(f"{url}/{resp.json()['metadata']['name']}/terminate", json={}, timeout=60)
     with tempfile.TemporaryDirectory() as data:
         print(
-            f"list 1,000 running workflows x 20 nodes with fields trimming: "
-            f"{list_bench(data) * 1000:.0f} ms"
+            f"list {args.listed:,} running workflows x 20 nodes with fields trimming: "
+            f"{list_bench(data, args.listed) * 1000:.0f} ms"
         )
 
 

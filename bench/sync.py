@@ -95,7 +95,12 @@ def main() -> int:
     parser.add_argument("--workflows", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--delay-samples", type=int, default=5)
+    parser.add_argument(
+        "--smoke", action="store_true", help="CI's check: 20 workflows x 5 steps, one delay"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.workflows, args.steps, args.delay_samples = 20, 5, 1
 
     ensure_database()
     import django
@@ -178,7 +183,11 @@ def main() -> int:
                 f"sync {label}: {timings[-1]:.2f} s, {counting.calls} Argo call(s), "
                 f"{stats['runs']} runs, {stats['changed']} changed"
             )
-        print(f"steps stored: {Step.objects.filter(run__in=runs).count()}")
+        stored = Step.objects.filter(run__in=runs).count()
+        print(f"steps stored: {stored}")
+        if args.smoke and stored < args.workflows * args.steps:
+            print(f"sync: only {stored} steps stored", file=sys.stderr)
+            return 1
         print(
             f"RESULT sync pass over {args.workflows} workflows x {args.steps} steps: "
             f"median steady {statistics.median(timings[1:]):.2f} s (goal <= 2 s), "
@@ -247,6 +256,9 @@ def main() -> int:
                 f"max {max(delays):.2f} s over {len(delays)} runs (sync every {interval} s; "
                 f"add up to 1 s for the page's poll; goal <= 3 s)"
             )
+        elif args.smoke:
+            print("sync: the run page never showed the step's phase change", file=sys.stderr)
+            return 1
     finally:
         engine.stop()
     return 0
