@@ -20,6 +20,13 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Hundreds of tests create users: the default hasher's 0.6-1 s each is not what they test.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "pw-alice-123")
