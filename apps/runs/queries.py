@@ -620,9 +620,10 @@ def state_counts(
 
 _NAMES_CTE = (
     # A probe per distinct metric name through the (name, ...) index, instead of reading
-    # every metric row: 20 names among 2,000,000 rows cost 21 index lookups.
+    # every metric row: 20 names among 2,000,000 rows cost 21 index lookups. MIN() is an index
+    # probe on both databases (SQLite refuses a parenthesized SELECT ... LIMIT here).
     "WITH RECURSIVE names(name) AS ("
-    " (SELECT name FROM {metric} ORDER BY name LIMIT 1)"
+    " SELECT MIN(name) FROM {metric}"
     " UNION ALL"
     " SELECT (SELECT m.name FROM {metric} m WHERE m.name > names.name ORDER BY m.name LIMIT 1)"
     " FROM names WHERE names.name IS NOT NULL)"
@@ -675,9 +676,10 @@ def list_choices(experiment_id: int | None = None) -> ListChoices:
         if kind == "e":
             experiments.append((pk, name))
         elif kind == "v":
-            versions.append((pk, name, pipeline_id, pipeline_name, created))
+            # SQLite stores UUIDs as 32 hex digits: give every database's ids one spelling.
+            versions.append((str(uuid.UUID(pk)), name, pipeline_id, pipeline_name, created))
         elif kind == "r":
-            recurring.append((pk, name))
+            recurring.append((str(uuid.UUID(pk)), name))
         else:
             names.append(name)
     experiments.sort(key=lambda row: row[1])

@@ -8,9 +8,16 @@ from django.utils import timezone
 
 from apps.runs.constants import RunState
 from apps.runs.models import Metric, Run
+from apps.runs.queries import uses_metric_copies
 from tests.experiments.builders import make_experiment, make_run, make_version
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        not uses_metric_copies(),
+        reason="the copies and their triggers exist on PostgreSQL only (uses_metric_copies)",
+    ),
+]
 
 
 def copies(run: Run) -> set[tuple]:
