@@ -118,12 +118,14 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or _redis_url or "filesyste
 if CELERY_BROKER_URL == "filesystem://":
     # The no-server default: a broker in a local folder, enough for one machine.
     _broker_dir = DATA_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcasts (worker control) too, else kombu makes ./control in the current folder.
+        "control_folder": str(_broker_dir / "control"),
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -20,11 +20,13 @@ import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, RootModel, ValidationError
 
 from apps.pipelines.importers import PipelineImportError, Problems
+from ydpipelines.cron_lines import ScheduleError, validate_cron
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
@@ -217,6 +219,7 @@ def validate_manifest(source: str, doc: Document) -> Checked:
     base: list[str | int] = ["spec"]
     if kind == "CronWorkflow":
         _migrate_cron(spec, notes)
+        _check_schedules(spec, problems)
         base = ["spec", "workflowSpec"]
         if not isinstance(spec.get("workflowSpec"), dict):
             problems.add(base, "missing or not a mapping")
@@ -265,6 +268,41 @@ def _migrate_cron(spec: dict[str, Any], notes: list[str]) -> None:
     notes.append(
         f"Argo v3 field spec.schedule ({legacy!r}) migrated to the v4 list spec.schedules."
     )
+
+
+# Argo (robfig/cron) also takes these descriptors; the recurring-run form asks for the fields.
+_CRON_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def _check_schedules(spec: dict[str, Any], problems: _Problems) -> None:
+    """Every cron line of a CronWorkflow passes the recurring-run form's check (cron_lines), and
+    its timezone exists: a schedule that can never fire is refused naming its field."""
+    schedules = spec.get("schedules")
+    if not isinstance(schedules, list) or not schedules:
+        problems.add(["spec", "schedules"], "a CronWorkflow needs at least one cron line")
+        return
+    for index, line in enumerate(schedules):
+        if not isinstance(line, str):
+            problems.add(["spec", "schedules", index], f"expected a cron line, got {line!r}")
+            continue
+        try:
+            validate_cron(_CRON_MACROS.get(line.strip(), line))
+        except ScheduleError as exc:
+            problems.add(["spec", "schedules", index], str(exc))
+    zone = spec.get("timezone")
+    if zone:
+        try:
+            ZoneInfo(str(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.add(["spec", "timezone"], f"{zone!r} is not a known time zone")
 
 
 def _migrate_synchronization(wf_spec: dict[str, Any], base: str, notes: list[str]) -> None:

@@ -284,3 +284,32 @@ def test_numbers_where_kubernetes_wants_strings() -> None:
     assert (
         "spec.templates[1].container.env[0].value: must be a string: write '1' in quotes" in message
     )
+
+
+CRON = """\
+apiVersion: argoproj.io/v1alpha1
+kind: CronWorkflow
+metadata:
+  name: nightly
+spec:
+  schedules: [{lines}]
+  timezone: {zone}
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      container: {{image: alpine:3.19, command: [date]}}
+"""
+
+
+def test_cron_workflow_schedules_pass_the_recurring_run_check() -> None:
+    ok = CRON.format(lines='"0 2 * * *", "@hourly"', zone="Europe/Paris")
+    assert import_upload("nightly.yaml", ok.encode()).spec_dict()["metadata"]["cron"]
+    message = _refused(CRON.format(lines='"0 2 * * *", "61 25 * * *"', zone="UTC"))
+    assert "spec.schedules[1]" in message and "minute field '61'" in message
+    message = _refused(CRON.format(lines='"0 2 31 2 *"', zone="UTC"))
+    assert "spec.schedules[0]" in message and "never happens" in message
+    message = _refused(CRON.format(lines='"0 2 * * *"', zone="Mars/Olympus"))
+    assert "spec.timezone" in message and "'Mars/Olympus' is not a known time zone" in message
+    message = _refused(CRON.format(lines="", zone="UTC"))
+    assert "spec.schedules" in message and "at least one cron line" in message
