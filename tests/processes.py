@@ -129,13 +129,16 @@ def app_env(settings, *, redis_url: str, data_dir: Path, extra: dict[str, str] |
     from django.db import connection
 
     db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        database_url = (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
     env = dict(os.environ)
     env.update(
         {
-            "DATABASE_URL": (
-                f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
-                f"{db['NAME']}"
-            ),
+            "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "ARGO_SERVER": settings.ARGO_SERVER,
             "ARGO_NAMESPACE": settings.ARGO_NAMESPACE,
@@ -143,6 +146,8 @@ def app_env(settings, *, redis_url: str, data_dir: Path, extra: dict[str, str] |
             "YDP_DATA_DIR": str(data_dir),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "PYTHONUNBUFFERED": "1",
+            # Users made by the test (fast hasher, tests/conftest.py) must be able to sign in.
+            "YDP_PASSWORD_HASHERS": ",".join(settings.PASSWORD_HASHERS),
         }
     )
     env.update(extra or {})

@@ -73,12 +73,25 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web, worker and beat share one SQLite file in development: wait for locks, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Tests start the web, worker and engine as processes: their database must be a file the
+    # processes share, not SQLite's default in-memory test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Django's list unless set; the tests use a fast hasher and hand it to the app processes
+# they start (tests/processes.py), which must then verify those users' passwords.
+PASSWORD_HASHERS = env_list(
+    "YDP_PASSWORD_HASHERS",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher,"
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher,"
+    "django.contrib.auth.hashers.Argon2PasswordHasher,"
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher,"
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
