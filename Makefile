@@ -17,10 +17,15 @@ run: setup
 	$(PY) manage.py load_demo
 	$(PY) -m ydpipelines.launcher
 
+# The suite on each database the README offers: PostgreSQL, then SQLite (the no-server default).
 test:
 	YDP_WITH_BROWSER=1 bash scripts/setup.sh
 	bash scripts/services.sh
+	@echo "== the suite on PostgreSQL"
 	REDIS_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@echo "== the suite on SQLite"
+	DATABASE_URL=sqlite:///$(CURDIR)/var/db.sqlite3 REDIS_URL=redis://127.0.0.1:6379/15 \
+	  $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
