@@ -926,7 +926,9 @@ class Engine:
 
     def logs(
         self, ns: str, name: str, pod: str | None, follow: bool, tail: int | None
-    ) -> Iterator[dict[str, str]]:
+    ) -> Iterator[dict[str, str] | None]:
+        """Log lines; a followed stream also yields None about once a second while quiet,
+        so the caller can check its client is still there."""
         wf = self.get_workflow(ns, name)
         ns = self._ns(ns)
         if pod:
@@ -944,18 +946,21 @@ class Engine:
             ]
         return self._stream(ns, name, pods, follow, tail)
 
-    def _stream(self, ns, name, pods, follow, tail) -> Iterator[dict[str, str]]:
+    def _stream(self, ns, name, pods, follow, tail) -> Iterator[dict[str, str] | None]:
         for pod, node in pods:
             path = self.log_path(ns, name, pod)
             yield from self._stream_one(path, pod, node["id"], ns, name, follow, tail)
 
-    def _stream_one(self, path, pod, nid, ns, name, follow, tail) -> Iterator[dict[str, str]]:
+    def _stream_one(
+        self, path, pod, nid, ns, name, follow, tail
+    ) -> Iterator[dict[str, str] | None]:
         pos = 0
         if tail is not None and path.exists():
             lines = path.read_bytes().splitlines(keepends=True)
             skip = sum(len(x) for x in lines[: max(0, len(lines) - tail)])
             pos = skip
         buf = b""
+        quiet = 0
         while True:
             data = b""
             if path.exists():
@@ -980,6 +985,9 @@ class Engine:
             if not running and not data:
                 break
             if not data:
+                quiet += 1
+                if quiet % 10 == 0:
+                    yield None
                 time.sleep(0.1)
         if buf:
             yield {"content": buf.decode(errors="replace"), "podName": pod}

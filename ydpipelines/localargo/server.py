@@ -361,6 +361,11 @@ class Handler(BaseHTTPRequestHandler):
         self._start_stream(200)
         try:
             for entry in stream:
+                if entry is None:  # a quiet followed log: stop if the client has gone
+                    if self._client_gone():
+                        return
+                    self._keepalive()
+                    continue
                 if pattern and not pattern.search(entry["content"]):
                     continue
                 self._chunk({"result": entry})
