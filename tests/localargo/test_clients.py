@@ -254,8 +254,9 @@ def test_lint_does_not_mind_an_existing_name(sdk, api: Client) -> None:
 
 def test_watch_single_workflow_until_succeeded(api: Client) -> None:
     wf = hello(prefix="watch-")
-    wf["spec"]["templates"][0]["container"]["args"] = ["sleep 1; echo done"]
+    wf["spec"]["templates"][0]["container"]["args"] = ["sleep 3; echo done"]
     name = api.create(wf)["metadata"]["name"]
+    wait_for(api, name, lambda w: w["status"].get("phase") == "Running")
     frames = sse(
         f"{api.base}/api/v1/workflow-events/{NS}",
         {"listOptions.fieldSelector": f"metadata.name={name}"},
