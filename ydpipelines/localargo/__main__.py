@@ -28,10 +28,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also accept 6-field schedules (seconds last); for tests",
     )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=int(os.environ.get("LOCALARGO_MAX_CONNECTIONS", 128)),
+        help="connections served at once; more are answered 503",
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=int(os.environ.get("LOCALARGO_MAX_STREAMS", 32)),
+        help="log and watch streams open at once; more are answered 429",
+    )
     args = parser.parse_args(argv)
     engine = Engine(args.data, args.max_parallel, cron_seconds=args.cron_seconds)
     try:
-        server = make_server(engine, args.host, args.port, args.token)
+        server = make_server(
+            engine, args.host, args.port, args.token, args.max_connections, args.max_streams
+        )
     except OSError as exc:
         print(f"localargo: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2

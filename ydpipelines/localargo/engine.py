@@ -20,12 +20,14 @@ from . import ids
 from .artifacts import ArtifactError, Repository, fetch_http
 from .controller import LOST, Operation, StepError
 from .executor import Executor, StepRun, runtime_for, step_path
+from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .store import Store
 from .sync import Sync
 from .templating import Scope
-from .validate import ApiError, validate_workflow
+from .validate import ApiError, validate_spec, validate_workflow
 from .volumes import StepFS, VolumeError, Volumes
+from .watch import Hub
 
 PHASE_LABEL = "workflows.argoproj.io/phase"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
@@ -41,6 +43,8 @@ class Engine:
         self.data.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self.store = Store(self.data / "state", self.lock)
+        self.hub = Hub()  # watchers of /api/v1/workflow-events, told of every store change
+        self.store.listeners.append(self.hub.publish)
         self.repo = Repository(self.data / "artifacts")
         self.sync = Sync(self)
         self.executor = Executor(max_parallel or os.cpu_count() or 2, self._step_done)
@@ -83,6 +87,7 @@ class Engine:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        self.hub.close_all()
         self.store.stop()
 
     def enqueue(self, ns: str, name: str, at: float | None = None) -> None:
@@ -535,6 +540,29 @@ class Engine:
             self._cond.notify()
             return copy.deepcopy(wf)
 
+    def lint_workflow(self, ns: str, wf: dict[str, Any]) -> dict[str, Any]:
+        """Validate as create does, but a name already in use is fine (Argo's lint)."""
+        ns = self._ns(ns or wf.get("metadata", {}).get("namespace", ""))
+        wf = copy.deepcopy(wf)
+        wf.setdefault("metadata", {})["namespace"] = ns
+        wf.setdefault("apiVersion", "argoproj.io/v1alpha1")
+        wf["kind"] = "Workflow"
+        wf["spec"] = wf.get("spec") or {}
+        check = copy.deepcopy(wf)
+        with self.lock:
+            self._inline_template_ref(ns, check)
+            validate_workflow(check, self)
+        return wf
+
+    def lint_template(self, kind: str, ns: str, tmpl: dict[str, Any]) -> dict[str, Any]:
+        spec = tmpl.get("spec")
+        if not isinstance(spec, dict):
+            raise ApiError(400, "spec is required")
+        validate_spec(spec, "spec", need_entrypoint=False)
+        if ns:
+            tmpl.setdefault("metadata", {})["namespace"] = ns
+        return tmpl
+
     def _inline_template_ref(self, ns: str, wf: dict[str, Any]) -> None:
         ref = (wf.get("spec") or {}).get("workflowTemplateRef")
         if not ref:
@@ -616,11 +644,13 @@ class Engine:
         wf = self.get_workflow(ns, name)
         return wf
 
-    def shutdown(self, ns: str, name: str, how: str) -> dict[str, Any]:
+    def shutdown(self, ns: str, name: str, how: str, message: str = "") -> dict[str, Any]:
         with self.lock:
             wf = self.get_workflow(ns, name)
             if wf["status"].get("phase") in ("Succeeded", "Failed", "Error"):
                 raise ApiError(409, f"cannot {how.lower()} completed workflow {name}")
+            if message:  # Argo's stop message becomes the workflow's
+                wf["status"]["message"] = message
             wf["spec"]["shutdown"] = how
             self._touch_and_run(wf)
             op = Operation(self, wf)
@@ -643,39 +673,214 @@ class Engine:
             self._touch_and_run(wf)
             return copy.deepcopy(wf)
 
-    def resume(self, ns: str, name: str) -> dict[str, Any]:
+    def resume(self, ns: str, name: str, selector: str = "") -> dict[str, Any]:
+        """Resume: without a selector, unsuspend the workflow and succeed every waiting
+        suspend node (an output ``valueFrom.supplied`` not set takes its default); with a
+        ``nodeFieldSelector``, succeed only the matching suspend nodes (Argo's rules)."""
         with self.lock:
             wf = self.get_workflow(ns, name)
-            wf["spec"].pop("suspend", None)
-            Operation(self, wf).resume()
+            if selector:
+                self._set_suspended(wf, selector, "Succeeded", "", {})
+            else:
+                op = Operation(self, wf)
+                for node in self._active_suspends(wf):
+                    node["outputs"] = self._supplied_outputs(op, node, {}, defaults=True)
+                    op.finish(node, "Succeeded")
+                wf["spec"].pop("suspend", None)
+                op.resume()
             self._touch_and_run(wf)
             return copy.deepcopy(wf)
 
-    def retry(self, ns: str, name: str) -> dict[str, Any]:
+    def set_nodes(
+        self,
+        ns: str,
+        name: str,
+        node_selector: str,
+        phase: str,
+        message: str,
+        outputs: dict[str, str],
+    ) -> dict[str, Any]:
+        """``PUT .../set``: phase, message and supplied output parameters of the waiting
+        suspend nodes that ``node_selector`` matches."""
         with self.lock:
             wf = self.get_workflow(ns, name)
-            st = wf["status"]
-            if st.get("phase") not in ("Failed", "Error"):
-                raise ApiError(409, "workflow must be Failed/Error to retry")
-            kept = {
-                nid: n
-                for nid, n in st.get("nodes", {}).items()
-                if n.get("phase") in ("Succeeded", "Skipped")
-                and ".onExit" not in n["name"]
-                and n["type"] not in ("DAG", "Steps", "StepGroup", "TaskGroup")
-            }
-            for n in kept.values():
-                n["children"] = [c for c in n.get("children", []) if c in kept]
-            st["nodes"] = kept
-            st["phase"] = "Running"
-            for k in ("finishedAt", "message"):
-                st.pop(k, None)
-            wf["spec"].pop("shutdown", None)
+            self._set_suspended(wf, node_selector, phase, message, outputs)
             self._touch_and_run(wf)
             return copy.deepcopy(wf)
 
-    def resubmit(self, ns: str, name: str) -> dict[str, Any]:
-        old = self.get_workflow(ns, name)
+    def _active_suspends(self, wf: dict[str, Any]) -> list[dict[str, Any]]:
+        nodes = wf["status"].get("nodes", {}).values()
+        return [n for n in nodes if n.get("type") == "Suspend" and n.get("phase") == "Running"]
+
+    def _set_suspended(
+        self, wf: dict[str, Any], selector: str, phase: str, message: str, values: dict[str, str]
+    ) -> None:
+        match = node_selector(selector)
+        op = Operation(self, wf)
+        hit = [n for n in self._active_suspends(wf) if match(n)]
+        if not hit:
+            raise ApiError(
+                400,
+                "currently, set only targets suspend nodes: no suspend nodes matching "
+                f"nodeFieldSelector: {selector}",
+            )
+        for node in hit:  # check every node first: a refused set changes nothing
+            self._supplied_outputs(op, node, values, defaults=False)
+        for node in hit:
+            if values:
+                node["outputs"] = self._supplied_outputs(op, node, values, defaults=False)
+            if message:
+                node["message"] = message
+            if phase:
+                op.finish(node, phase, message or None)
+
+    def _supplied_outputs(
+        self, op: Operation, node: dict[str, Any], values: dict[str, str], defaults: bool
+    ) -> dict[str, Any]:
+        """The node's output parameters with ``values`` set on its ``valueFrom.supplied``
+        ones (kept from an earlier set); with ``defaults``, the rest take ``valueFrom.default``
+        and one with neither is an error, as in Argo's resume."""
+        try:
+            tmpl = op.resolve({"template": node.get("templateName")})
+        except StepError:
+            tmpl = {}
+        declared = (tmpl.get("outputs") or {}).get("parameters") or []
+        have = {p["name"]: p for p in (node.get("outputs") or {}).get("parameters") or []}
+        names = {p["name"] for p in declared}
+        for key in values:
+            if key not in names:
+                raise ApiError(400, f"node is not expecting output parameter '{key}'")
+        params = []
+        for p in declared:
+            vf = p.get("valueFrom") or {}
+            if p["name"] in values:
+                if "supplied" not in vf or "value" in have.get(p["name"], {}):
+                    raise ApiError(
+                        400,
+                        f"cannot set output parameter '{p['name']}' because it does not use "
+                        "valueFrom.raw or it was already set",
+                    )
+                params.append({"name": p["name"], "value": values[p["name"]]})
+            elif "value" in have.get(p["name"], {}):
+                params.append(have[p["name"]])
+            elif defaults and "supplied" in vf:
+                if vf.get("default") is None:
+                    raise ApiError(
+                        400,
+                        f"raw output parameter '{p['name']}' has not been set and does not have "
+                        "a default value",
+                    )
+                params.append({"name": p["name"], "value": str(vf["default"])})
+            elif "value" in p or (defaults and vf.get("default") is not None):
+                params.append({"name": p["name"], "value": str(p.get("value", vf.get("default")))})
+        return {"parameters": params} if params else {}
+
+    def retry(
+        self,
+        ns: str,
+        name: str,
+        restart_successful: bool = False,
+        node_selector: str = "",
+        parameters: list[str] | None = None,
+    ) -> dict[str, Any]:
+        with self.lock:
+            wf = self.get_workflow(ns, name)
+            self._formulate_retry(wf, restart_successful, node_selector, parameters or [])
+            self._touch_and_run(wf)
+            return copy.deepcopy(wf)
+
+    def _formulate_retry(
+        self, wf: dict[str, Any], restart: bool, selector: str, parameters: list[str]
+    ) -> None:
+        """Argo's retry: keep what succeeded, re-run the rest. ``restartSuccessful`` with a
+        ``nodeFieldSelector`` also re-runs the succeeded nodes it matches and all they led to;
+        ``parameters`` override the workflow's arguments."""
+        st = wf["status"]
+        if st.get("phase") not in ("Failed", "Error"):
+            raise ApiError(409, "workflow must be Failed/Error to retry")
+        if restart and not selector:
+            raise ApiError(400, "restartSuccessful needs a nodeFieldSelector naming the nodes")
+        nodes = st.get("nodes", {})
+        reset: set[str] = set()
+        if restart:
+            match = node_selector(selector)
+            todo = [nid for nid, n in nodes.items() if match(n)]
+            while todo:  # a reset node takes everything downstream of it along
+                nid = todo.pop()
+                if nid in reset:
+                    continue
+                reset.add(nid)
+                todo.extend((nodes.get(nid) or {}).get("children", []))
+        override_parameters(wf["spec"], parameters)
+        kept = {
+            nid: n
+            for nid, n in nodes.items()
+            if n.get("phase") in ("Succeeded", "Skipped")
+            and nid not in reset
+            and ".onExit" not in n["name"]
+            and n["type"] not in ("DAG", "Steps", "StepGroup", "TaskGroup")
+        }
+        for n in kept.values():
+            n["children"] = [c for c in n.get("children", []) if c in kept]
+        st["nodes"] = kept
+        st["phase"] = "Running"
+        for k in ("finishedAt", "message"):
+            st.pop(k, None)
+        wf["spec"].pop("shutdown", None)
+        labels = wf["metadata"].setdefault("labels", {})
+        labels[PHASE_LABEL] = "Running"
+        labels[COMPLETED_LABEL] = "false"
+
+    def retry_archived(self, uid: str, **options: Any) -> dict[str, Any]:
+        """Retry a workflow that is only in the archive: it comes back as a live workflow
+        under its name (409 while a live one holds that name)."""
+        with self.lock:
+            old = self._archived_only(uid)
+            ns, name = old["metadata"]["namespace"], old["metadata"]["name"]
+            if self.store.get("workflows", ns, name) is not None:
+                raise ApiError(
+                    409, f'workflows.argoproj.io "{name}" already exists', "AlreadyExists"
+                )
+            wf = copy.deepcopy(old)
+            wf["metadata"]["labels"].pop("workflows.argoproj.io/workflow-archiving-status", None)
+            wf["metadata"]["uid"] = str(uuid.uuid4())
+            self._formulate_retry(
+                wf,
+                options.get("restart_successful", False),
+                options.get("node_selector", ""),
+                options.get("parameters") or [],
+            )
+            self.store.put("workflows", ns, name, wf, now=True)
+            self._touch_and_run(wf)
+            return copy.deepcopy(wf)
+
+    def resubmit_archived(self, uid: str, parameters: list[str] | None = None) -> dict[str, Any]:
+        with self.lock:
+            old = copy.deepcopy(self._archived_only(uid))
+        return self._resubmit_from(old, parameters or [])
+
+    def _archived_only(self, uid: str) -> dict[str, Any]:
+        for wf in self.store.items("archive"):
+            if wf["metadata"].get("uid") == uid:
+                return wf
+        raise ApiError(404, "not found", "NotFound")
+
+    def archived_by_name(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        ns = (query.get("namespace") or [""])[0]
+        name = (query.get("name") or [""])[0]
+        if ns and name:
+            found = [wf for wf in self.store.items("archive", ns) if wf["metadata"]["name"] == name]
+            if found:
+                return max(found, key=lambda w: w["metadata"].get("creationTimestamp", ""))
+        raise ApiError(404, "not found", "NotFound")
+
+    def resubmit(self, ns: str, name: str, parameters: list[str] | None = None) -> dict[str, Any]:
+        with self.lock:
+            old = copy.deepcopy(self.get_workflow(ns, name))
+        return self._resubmit_from(old, parameters or [])
+
+    def _resubmit_from(self, old: dict[str, Any], parameters: list[str]) -> dict[str, Any]:
+        ns = old["metadata"]["namespace"]
         meta = old["metadata"]
         new = {
             "metadata": {
@@ -690,6 +895,7 @@ class Engine:
             "spec": {k: v for k, v in old["spec"].items() if k not in ("shutdown", "suspend")},
         }
         new["metadata"]["labels"]["workflows.argoproj.io/resubmitted-from-workflow"] = meta["name"]
+        override_parameters(new["spec"], parameters)
         return self.create_workflow(ns, new)
 
     def set_configmap(self, ns: str, name: str, data: dict[str, str]) -> None:
@@ -720,7 +926,9 @@ class Engine:
 
     def logs(
         self, ns: str, name: str, pod: str | None, follow: bool, tail: int | None
-    ) -> Iterator[dict[str, str]]:
+    ) -> Iterator[dict[str, str] | None]:
+        """Log lines; a followed stream also yields None about once a second while quiet,
+        so the caller can check its client is still there."""
         wf = self.get_workflow(ns, name)
         ns = self._ns(ns)
         if pod:
@@ -738,18 +946,21 @@ class Engine:
             ]
         return self._stream(ns, name, pods, follow, tail)
 
-    def _stream(self, ns, name, pods, follow, tail) -> Iterator[dict[str, str]]:
+    def _stream(self, ns, name, pods, follow, tail) -> Iterator[dict[str, str] | None]:
         for pod, node in pods:
             path = self.log_path(ns, name, pod)
             yield from self._stream_one(path, pod, node["id"], ns, name, follow, tail)
 
-    def _stream_one(self, path, pod, nid, ns, name, follow, tail) -> Iterator[dict[str, str]]:
+    def _stream_one(
+        self, path, pod, nid, ns, name, follow, tail
+    ) -> Iterator[dict[str, str] | None]:
         pos = 0
         if tail is not None and path.exists():
             lines = path.read_bytes().splitlines(keepends=True)
             skip = sum(len(x) for x in lines[: max(0, len(lines) - tail)])
             pos = skip
         buf = b""
+        quiet = 0
         while True:
             data = b""
             if path.exists():
@@ -774,6 +985,9 @@ class Engine:
             if not running and not data:
                 break
             if not data:
+                quiet += 1
+                if quiet % 10 == 0:
+                    yield None
                 time.sleep(0.1)
         if buf:
             yield {"content": buf.decode(errors="replace"), "podName": pod}
@@ -901,6 +1115,17 @@ def parse_selector(selector: str):
         return True
 
     return match
+
+
+def override_parameters(spec: dict[str, Any], parameters: list[str]) -> None:
+    """``NAME=VALUE`` strings replace (or add) workflow arguments, as Argo's resubmit/retry."""
+    if not parameters:
+        return
+    given = [dict(zip(("name", "value"), p.split("=", 1), strict=True)) for p in parameters]
+    names = {p["name"] for p in given}
+    args = spec.setdefault("arguments", {})
+    rest = [p for p in args.get("parameters") or [] if p["name"] not in names]
+    args["parameters"] = given + rest
 
 
 def failed(node: dict[str, Any]) -> bool:

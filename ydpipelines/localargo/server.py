@@ -7,66 +7,26 @@ API is plain JSON plus two streams, and one thread per connection is plenty for 
 from __future__ import annotations
 
 import base64
-import copy
+import contextlib
 import hmac
 import json
 import mimetypes
 import re
+import select
+import socket
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import __version__
 from .engine import Engine, parse_selector
+from .events import watch_workflows
+from .listing import field_selector, name_match, time_bounds, trim
 from .validate import ApiError
 
 API = "/api/v1"
-
-
-def trim(obj: Any, fields: str) -> Any:
-    """Argo's ``fields=`` response trimming: keep the listed dotted paths (``-a.b`` drops)."""
-    paths = [f.strip() for f in fields.split(",") if f.strip()]
-    if not paths:
-        return obj
-    if all(p.startswith("-") for p in paths):
-        result = copy.deepcopy(obj)
-        for p in paths:
-            _drop(result, p[1:].split("."))
-        return result
-    tree: dict[str, Any] = {}
-    for p in paths:
-        node = tree
-        parts = p.lstrip("-").split(".")
-        for part in parts[:-1]:
-            nxt = node.setdefault(part, {})
-            if nxt is True:
-                break
-            node = nxt
-        else:
-            node[parts[-1]] = True
-    return _keep(obj, tree)
-
-
-def _keep(obj: Any, tree: Any) -> Any:
-    if tree is True:
-        return obj
-    if isinstance(obj, list):
-        return [_keep(x, tree) for x in obj]
-    if isinstance(obj, dict):
-        return {k: _keep(v, tree[k]) for k, v in obj.items() if k in tree}
-    return obj
-
-
-def _drop(obj: Any, parts: list[str]) -> None:
-    if isinstance(obj, list):
-        for x in obj:
-            _drop(x, parts)
-    elif isinstance(obj, dict):
-        if len(parts) == 1:
-            obj.pop(parts[0], None)
-        elif parts[0] in obj:
-            _drop(obj[parts[0]], parts[1:])
 
 
 def _param(query: dict[str, list[str]], name: str, default: str = "") -> str:
@@ -102,6 +62,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "localargo"
     engine: Engine
     token: str | None = None
+    server: Server
+    # an idle kept-alive connection gives its thread back after this many seconds
+    timeout = 60
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: the app polls a lot
         pass
@@ -169,6 +132,11 @@ class Handler(BaseHTTPRequestHandler):
         e = self.engine
         if parts[:1] == ["artifact-files"] and len(parts) == 7:
             return self._artifact_file(parts[1:], method)
+        if parts[:1] in (["artifacts-by-uid"], ["input-artifacts-by-uid"]) and len(parts) == 4:
+            kind = "outputs" if parts[0] == "artifacts-by-uid" else "inputs"
+            with e.lock:
+                data, name = e.artifact(e.archived(parts[1]), parts[2], kind, parts[3])
+            return self._file(data, name)
         if parts[:1] in (["artifacts"], ["input-artifacts"]) and len(parts) == 5:
             kind = "outputs" if parts[0] == "artifacts" else "inputs"
             with e.lock:
@@ -191,7 +159,20 @@ class Handler(BaseHTTPRequestHandler):
         if res in ("workflow-templates", "cluster-workflow-templates"):
             return self._templates(res, method, rest, query)
         if res == "archived-workflows":
+            if not rest and urlsplit(self.path).path.endswith("/") and method != "GET":
+                raise ApiError(404, f"no route for {method} {self.path}", "NotFound")
+            if not rest and urlsplit(self.path).path.endswith("/"):
+                rest = [""]  # ``archived-workflows/`` is a get with an empty uid, not the list
             return self._archived(method, rest, query)
+        if res in ("archived-workflows-label-keys", "archived-workflows-label-values"):
+            if rest or method != "GET":
+                raise ApiError(404, f"no route for {method} {self.path}", "NotFound")
+            return self._label_index(res.endswith("keys"), query)
+        if res == "workflow-events" and len(rest) <= 1 and method == "GET":
+            return self._watch(rest[0] if rest else "", query)
+        if res == "stream" and rest[:1] == ["events"]:
+            # Kubernetes events of workflows: the engine records none (see docs/engine.md)
+            raise ApiError(404, "unsupported: Kubernetes events (stream/events)", "NotFound")
         if res == "localargo" and rest[:1] == ["configmaps"] and len(rest) == 3 and method == "PUT":
             body = self._body()
             e.set_configmap(rest[1], rest[2], body.get("data") or {})
@@ -214,8 +195,10 @@ class Handler(BaseHTTPRequestHandler):
         if len(rest) == 2 and rest[1] == "submit" and method == "POST":
             return self._send(200, self._submit(rest[0], self._body()))
         if len(rest) == 2 and rest[1] == "lint" and method == "POST":
-            wf = self._body().get("workflow") or {}
-            return self._send(200, e.create_workflow(rest[0], wf, dry_run=True))
+            wf = self._body().get("workflow")
+            if not isinstance(wf, dict):
+                raise ApiError(400, "unable to get a workflow")
+            return self._send(200, e.lint_workflow(rest[0], wf))
         if len(rest) == 2 and method == "GET":
             with e.lock:
                 wf = e.get_workflow(rest[0], rest[1])
@@ -233,41 +216,72 @@ class Handler(BaseHTTPRequestHandler):
             ns, name, action = rest
             body = self._body()
             if action == "stop":
-                return self._send(200, e.shutdown(ns, name, "Stop"))
+                if body.get("nodeFieldSelector"):
+                    raise ApiError(400, "unsupported: stop with nodeFieldSelector")
+                return self._send(200, e.shutdown(ns, name, "Stop", body.get("message") or ""))
             if action == "terminate":
                 return self._send(200, e.shutdown(ns, name, "Terminate"))
             if action == "suspend":
                 return self._send(200, e.suspend(ns, name))
             if action == "resume":
-                return self._send(200, e.resume(ns, name))
+                return self._send(200, e.resume(ns, name, body.get("nodeFieldSelector") or ""))
             if action == "retry":
-                return self._send(200, e.retry(ns, name))
+                return self._send(200, e.retry(ns, name, **retry_options(body)))
             if action == "resubmit":
-                return self._send(200, e.resubmit(ns, name))
+                return self._send(200, e.resubmit(ns, name, **resubmit_options(body)))
             if action == "set":
-                raise ApiError(501, "unsupported: set (node output values)") if body else None
+                return self._send(200, e.set_nodes(ns, name, **set_options(body)))
         raise ApiError(404, f"no route for {method} {self.path}", "NotFound")
 
     def _list(self, ns: str, query: dict[str, list[str]]) -> None:
         e = self.engine
         selector = _param(query, "listOptions.labelSelector")
         fields = _param(query, "fields")
-        name_filter = _param(query, "nameFilter")
+        match = list_filter(query)
+        times = time_bounds(_param(query, "createdAfter"), _param(query, "finishedBefore"))
         with e.lock:
-            items = e.list_workflows(ns, selector)
-            prefix = _param(query, "namePrefix")
-            if prefix:
-                items = [w for w in items if w["metadata"]["name"].startswith(prefix)]
-            if name_filter == "Prefix" and prefix:
-                pass
+            items = [w for w in e.list_workflows(ns, selector) if match(w) and times(w)]
             page, meta = paginate(items, query)
             meta["resourceVersion"] = e.store.next_version()
             body = {"metadata": meta, "items": page}
             if fields:
-                body = trim(body, fields)
-                body.setdefault("items", [] if "items" in fields else body.get("items"))
+                body = trim(body, fields, "list")
             data = json.dumps(body).encode()
         self._send(200, data)
+
+    def _watch(self, ns: str, query: dict[str, list[str]]) -> None:
+        with self._stream_slot():
+            # bad selectors fail before the stream starts, with a plain error body
+            field_selector(_param(query, "listOptions.fieldSelector"))
+            parse_selector(_param(query, "listOptions.labelSelector"))
+            name = _watched_name(_param(query, "listOptions.fieldSelector"))
+            if name:  # the UI's single-workflow watch: 404 at once if there is none (as Argo)
+                with self.engine.lock:
+                    self.engine.get_workflow(ns, name)
+            self._start_stream(200)
+            try:
+                watch_workflows(
+                    self.engine, ns, query, self._chunk, self._keepalive, self._client_gone
+                )
+            except ApiError as exc:
+                self._chunk(exc.frame())
+            self._end_stream()
+
+    def _label_index(self, keys: bool, query: dict[str, list[str]]) -> None:
+        """Archived-workflow label keys, or the values of the key named by labelSelector."""
+        ns = _param(query, "namespace")
+        key = _param(query, "listOptions.labelSelector")
+        if not keys and not key:
+            raise ApiError(400, "listOptions.labelSelector (the label key) is required")
+        found: set[str] = set()
+        with self.engine.lock:
+            for wf in self.engine.store.items("archive", ns or None):
+                labels = wf["metadata"].get("labels") or {}
+                if keys:
+                    found.update(labels)
+                elif key in labels:
+                    found.add(labels[key])
+        self._send(200, {"items": sorted(found)})
 
     def _submit(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
         e = self.engine
@@ -333,6 +347,10 @@ class Handler(BaseHTTPRequestHandler):
             pattern = re.compile(grep) if grep else None
         except re.error as exc:
             raise ApiError(400, f"grep {grep!r} is not a valid regular expression: {exc}") from None
+        with self._stream_slot():
+            self._log_stream(ns, name, pod, follow, tail, pattern)
+
+    def _log_stream(self, ns, name, pod, follow, tail, pattern) -> None:
         try:
             stream = self.engine.logs(ns, name, pod, follow, tail)
         except ApiError as exc:
@@ -343,6 +361,11 @@ class Handler(BaseHTTPRequestHandler):
         self._start_stream(200)
         try:
             for entry in stream:
+                if entry is None:  # a quiet followed log: stop if the client has gone
+                    if self._client_gone():
+                        return
+                    self._keepalive()
+                    continue
                 if pattern and not pattern.search(entry["content"]):
                     continue
                 self._chunk({"result": entry})
@@ -354,16 +377,53 @@ class Handler(BaseHTTPRequestHandler):
             self._chunk(ApiError(500, f"{type(exc).__name__}: {exc}").frame())
         self._end_stream()
 
+    def _wants_sse(self) -> bool:
+        return "text/event-stream" in self.headers.get("Accept", "")
+
+    @contextlib.contextmanager
+    def _stream_slot(self) -> Iterator[None]:
+        """A stream (log or watch) holds a thread for long: past the bound it is refused
+        with 429 before anything is sent, and the client may retry later."""
+        if not self.server.streams.acquire(blocking=False):
+            raise ApiError(429, f"too many open streams ({self.server.max_streams}); retry later")
+        try:
+            yield
+        finally:
+            self.server.streams.release()
+
     def _start_stream(self, status: int) -> None:
+        """Argo's streams: newline-delimited JSON, or Server-Sent Events when the client
+        asks for ``text/event-stream`` (as Argo's UI and EventSource do)."""
+        self._sse = self._wants_sse()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/event-stream" if self._sse else "application/json")
+        self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-
-    def _chunk(self, obj: dict[str, Any]) -> None:
-        line = json.dumps(obj).encode() + b"\n"
-        self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
         self.wfile.flush()
+
+    def _chunk(self, obj: dict[str, Any] | str) -> None:
+        text = obj if isinstance(obj, str) else json.dumps(obj)
+        line = (f"data: {text}\n\n" if self._sse else text + "\n").encode()
+        self._write_chunk(line)
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _keepalive(self) -> None:
+        if self._sse:  # an SSE comment: ignored by EventSource, keeps proxies and us honest
+            self._write_chunk(b": keep-alive\n\n")
+
+    def _client_gone(self) -> bool:
+        """The peer closed its end: its socket reads EOF (a request body was read up front)."""
+        try:
+            ready, _, _ = select.select([self.connection], [], [], 0)
+            if not ready:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
@@ -443,18 +503,25 @@ class Handler(BaseHTTPRequestHandler):
         else:
             ns = ""
         if not rest and method == "POST":
-            body = self._body()
-            tmpl = body.get(key) or {}
-            from .validate import validate_spec
-
-            validate_spec(tmpl.get("spec") or {}, "spec", need_entrypoint=False)
-            tmpl["kind"] = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
-            tmpl.setdefault("apiVersion", "argoproj.io/v1alpha1")
+            tmpl = e.lint_template(kind, ns, self._template_body(cluster))
             return self._send(200, e.put_template(kind, ns, tmpl, update=False))
+        if rest == ["lint"] and method == "POST":
+            return self._send(200, e.lint_template(kind, ns, self._template_body(cluster)))
         if not rest and method == "GET":
+            labels = parse_selector(_param(query, "listOptions.labelSelector"))
+            fields = field_selector(_param(query, "listOptions.fieldSelector"))
+            pattern = _param(query, "namePattern")
             with e.lock:
-                items = sorted(e.store.items(kind, ns or None), key=lambda x: x["metadata"]["name"])
-                return self._send(200, json.loads(json.dumps({"metadata": {}, "items": items})))
+                items = sorted(
+                    (
+                        x
+                        for x in e.store.items(kind, ns or None)
+                        if labels(x) and fields(x) and pattern in x["metadata"]["name"]
+                    ),
+                    key=lambda x: x["metadata"]["name"],
+                )
+                page, meta = paginate(items, query)
+                return self._send(200, json.dumps({"metadata": meta, "items": page}).encode())
         if len(rest) == 1 and method == "GET":
             obj = e.store.get(kind, ns, rest[0])
             if obj is None:
@@ -471,27 +538,111 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {})
         raise ApiError(404, f"no route for {method} {self.path}", "NotFound")
 
+    def _template_body(self, cluster: bool) -> dict[str, Any]:
+        tmpl = self._body().get("template")
+        if not isinstance(tmpl, dict):
+            raise ApiError(400, "template is required")
+        tmpl["kind"] = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
+        tmpl.setdefault("apiVersion", "argoproj.io/v1alpha1")
+        return tmpl
+
     def _archived(self, method: str, rest: list[str], query) -> None:
         e = self.engine
         if not rest and method == "GET":
+            labels = parse_selector(_param(query, "listOptions.labelSelector"))
+            match = list_filter(query)
             with e.lock:
-                items = e.store.items("archive", _param(query, "namespace") or None)
                 items = [
                     x
-                    for x in items
-                    if parse_selector(_param(query, "listOptions.labelSelector"))(x)
+                    for x in e.store.items("archive", _param(query, "namespace") or None)
+                    if labels(x) and match(x)
                 ]
+                items.sort(
+                    key=lambda w: (w["status"].get("startedAt") or "", w["metadata"]["name"]),
+                    reverse=True,
+                )
                 page, meta = paginate(items, query)
-                return self._send(200, json.loads(json.dumps({"metadata": meta, "items": page})))
+                return self._send(200, json.dumps({"metadata": meta, "items": page}).encode())
+        if len(rest) == 2 and method == "PUT" and rest[1] in ("retry", "resubmit"):
+            body = self._body()
+            if rest[1] == "retry":
+                return self._send(200, e.retry_archived(rest[0], **retry_options(body)))
+            return self._send(200, e.resubmit_archived(rest[0], **resubmit_options(body)))
         if len(rest) == 1 and method == "GET":
+            uid = rest[0]
             with e.lock:
-                return self._send(200, e.archived(rest[0]))
+                if not uid:  # Argo looks the workflow up by namespace and name, else not found
+                    return self._send(200, e.archived_by_name(query))
+                return self._send(200, e.archived(uid))
         if len(rest) == 1 and method == "DELETE":
             with e.lock:
                 wf = e.archived(rest[0])
                 e.store.delete("archive", wf["metadata"]["namespace"], rest[0])
             return self._send(200, {})
         raise ApiError(404, f"no route for {method} {self.path}", "NotFound")
+
+
+def list_filter(query: dict[str, list[str]]):
+    """Field selector, ``nameFilter`` and ``namePrefix`` of a workflow or archive list."""
+    fields = field_selector(_param(query, "listOptions.fieldSelector"), _param(query, "nameFilter"))
+    prefix = _param(query, "namePrefix")
+    by_prefix = name_match("Prefix", prefix) if prefix else None
+    return lambda wf: fields(wf) and (by_prefix is None or by_prefix(wf))
+
+
+def _watched_name(selector: str) -> str:
+    for req in selector.split(","):
+        key, _, value = req.strip().partition("=")
+        if key == "metadata.name" and not value.startswith("="):
+            return value
+        if key == "metadata.name" and value.startswith("="):
+            return value[1:]
+    return ""
+
+
+def _strings(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ApiError(400, f"{name} must be a list of NAME=VALUE strings")
+    for v in value:
+        if "=" not in v:
+            raise ApiError(400, f"{name}: expected NAME=VALUE, received: {v}")
+    return value
+
+
+def retry_options(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "restart_successful": bool(body.get("restartSuccessful")),
+        "node_selector": str(body.get("nodeFieldSelector") or ""),
+        "parameters": _strings(body, "parameters"),
+    }
+
+
+def resubmit_options(body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("memoized"):
+        raise ApiError(400, "unsupported: memoized (resubmit re-runs every step)")
+    return {"parameters": _strings(body, "parameters")}
+
+
+def set_options(body: dict[str, Any]) -> dict[str, Any]:
+    phase = body.get("phase") or ""
+    if phase not in ("", "Succeeded", "Failed", "Error"):
+        raise ApiError(400, f"{phase} is an invalid phase to set to")
+    outputs: dict[str, str] = {}
+    raw = body.get("outputParameters") or ""
+    if raw:
+        try:
+            outputs = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(400, f"unable to parse output parameter set request: {exc}") from None
+        if not isinstance(outputs, dict) or not all(isinstance(v, str) for v in outputs.values()):
+            raise ApiError(400, "outputParameters must be a JSON object of strings")
+    return {
+        "node_selector": str(body.get("nodeFieldSelector") or ""),
+        "phase": phase,
+        "message": str(body.get("message") or ""),
+        "outputs": outputs,
+    }
 
 
 def version() -> dict[str, str]:
@@ -507,14 +658,64 @@ def version() -> dict[str, str]:
     }
 
 
+BUSY = json.dumps({"code": 14, "message": "the engine is at its connection limit; retry"})
+
+
 class Server(ThreadingHTTPServer):
+    """One thread per connection, but at most ``max_connections`` of them: past that a new
+    connection is answered 503 at once (from the accepting thread) and closed, so a client
+    that re-requests in a loop cannot make the engine spawn threads without bound. Streams
+    (logs, watches) have their own, smaller bound (429), so they cannot starve plain calls."""
+
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address, handler, max_connections: int = 128, max_streams: int = 32):
+        super().__init__(address, handler)
+        self.max_connections = max_connections
+        self.max_streams = max_streams
+        self._connections = threading.BoundedSemaphore(max_connections)
+        self.streams = threading.BoundedSemaphore(max_streams)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._connections.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        body = BUSY.encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            request.settimeout(1)
+            request.sendall(head.encode() + body)
+        self.shutdown_request(request)
 
 
-def make_server(engine: Engine, host: str, port: int, token: str | None) -> Server:
+def make_server(
+    engine: Engine,
+    host: str,
+    port: int,
+    token: str | None,
+    max_connections: int = 128,
+    max_streams: int = 32,
+) -> Server:
     handler = type("BoundHandler", (Handler,), {"engine": engine, "token": token or None})
-    return Server((host, port), handler)
+    return Server((host, port), handler, max_connections, max_streams)
 
 
 def serve(engine: Engine, host: str, port: int, token: str | None) -> None:

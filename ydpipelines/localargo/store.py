@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,13 @@ class Store:
         # Writes of one object may race (flusher vs. an immediate put): the newest version wins.
         self._io_lock = threading.Lock()
         self._written: dict[tuple[str, str, str], int] = {}
+        # called as (kind, ns, name, deleted object or None) on every change; see watch.py
+        self.listeners: list[Callable[[str, str, str, dict[str, Any] | None], None]] = []
         self._load()
+
+    def _changed(self, kind: str, ns: str, name: str, deleted: dict[str, Any] | None) -> None:
+        for listener in self.listeners:
+            listener(kind, ns, name, deleted)
 
     def _path(self, kind: str, ns: str, name: str) -> Path:
         return self.root / kind / (ns or "_cluster") / f"{name}.json"
@@ -75,12 +82,14 @@ class Store:
             self.dirty.discard((kind, ns, name))
         else:
             self.dirty.add((kind, ns, name))
+        self._changed(kind, ns, name, None)
 
     def touch(self, kind: str, ns: str, name: str) -> None:
         obj = self.objects[kind].get((ns, name))
         if obj is not None:
             obj["metadata"]["resourceVersion"] = self.next_version()
             self.dirty.add((kind, ns, name))
+            self._changed(kind, ns, name, None)
 
     def delete(self, kind: str, ns: str, name: str) -> dict[str, Any] | None:
         obj = self.objects[kind].pop((ns, name), None)
@@ -89,6 +98,8 @@ class Store:
             self._written[(kind, ns, name)] = 1 << 62  # a pending flush must not resurrect it
             with contextlib.suppress(FileNotFoundError):
                 self._path(kind, ns, name).unlink()
+        if obj is not None:
+            self._changed(kind, ns, name, obj)
         return obj
 
     def items(self, kind: str, ns: str | None = None) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from .volumes import (
 if TYPE_CHECKING:
     from .engine import Engine
 
-GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 500: 13, 501: 12}
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 501: 12, 503: 14}
 
 
 class ApiError(Exception):
