@@ -13,18 +13,24 @@ by volumes.py; this file only does what it says, in order:
 - ``["readonly", target]``: remount the bind at target read-only;
 - ``["mkdir", target]``: make a directory (and its parents) if missing.
 
-Then ``chroot`` into plan["chroot"] when given, ``chdir`` to plan["cwd"] and exec ARGV.
-Nothing here touches the host's view: the namespace is private (``unshare`` makes its mounts
-private), and the planner only asks for new entries where the filesystem is ours.
+Then ``chroot`` into plan["chroot"] when given, confine the step as plan["sandbox"] says
+(sandbox.py: masks, read-only host, a fresh /proc, loopback, then an unprivileged uid), ``chdir``
+to plan["cwd"] and exec ARGV. Nothing here touches the host's view: the namespace is private
+(``unshare`` makes its mounts private), and the planner only asks for new entries where the
+filesystem is ours.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
+import signal
+import socket
 import stat
+import struct
 import sys
 
 MS_RDONLY = 1
@@ -33,7 +39,17 @@ MS_NODEV = 4
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
+MS_NOEXEC = 8
 KEPT_FLAGS = 2 | 4 | 8 | 1024 | 2048  # nosuid, nodev, noexec, noatime, nodiratime (= ST_*)
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 1
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_SET_SECUREBITS = 28
+SECBIT_NOROOT = 1 | 2  # and locked: uid 0 gains no capabilities at exec
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -103,7 +119,74 @@ def run_plan(plan: dict) -> None:
     if plan.get("chroot"):
         os.chroot(plan["chroot"])
         os.chdir("/")
-    os.chdir(plan.get("cwd") or "/")
+
+
+def _set_readonly(path: str, on: bool, recursive: bool) -> None:
+    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY if on else 0, 0 if on else MOUNT_ATTR_RDONLY, 0, 0)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    flags = AT_RECURSIVE if recursive else 0
+    if _libc.syscall(SYS_MOUNT_SETATTR, -100, os.fsencode(path), flags, buf, len(attr)) != 0:
+        err = ctypes.get_errno()
+        raise PlanError(f"mount_setattr {path}: {os.strerror(err)} (Linux 5.12+ is needed)")
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _prctl(option: int, arg: int) -> None:
+    if _libc.prctl(option, arg, 0, 0, 0) != 0:
+        raise PlanError(f"prctl {option}: {os.strerror(ctypes.get_errno())}")
+
+
+def confine(box: dict) -> None:
+    """Mask, reveal, make the host read-only, mount a fresh /proc, bring up loopback."""
+    for path in box.get("mask", []):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=4k")
+    for hidden, paths in (box.get("reveal") or {}).items():
+        if not os.path.isdir(hidden):
+            continue
+        fds = [os.open(p, os.O_PATH) for p in paths]  # reachable until the tmpfs hides them
+        _mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+        for path, fd in zip(paths, fds, strict=True):
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+    _set_readonly("/", True, recursive=True)
+    for path in box.get("writable", []):
+        _set_readonly(path, False, recursive=False)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if box.get("loopback"):
+        _loopback_up()
+
+
+def drop_privileges(box: dict) -> None:
+    """No capabilities across exec, then the step's uid/gid; the order matters (CAP_SETPCAP)."""
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last = int(fh.read())
+    for cap in range(last + 1):
+        _prctl(PR_CAPBSET_DROP, cap)
+    if box.get("uid") is None:
+        _prctl(PR_SET_SECUREBITS, SECBIT_NOROOT)  # uid 0 of a user namespace
+    else:
+        os.setgroups([])
+        os.setgid(box["gid"])
+        os.setuid(box["uid"])
+        # a change of uid clears the parent-death signal `unshare --kill-child` set
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def wait_for(fd: int | None) -> None:
+    """The executor says when the step's network is ready (or given up on)."""
+    if fd is None:
+        return
+    os.read(fd, 1)
+    os.close(fd)
 
 
 def main(argv: list[str]) -> int:
@@ -116,6 +199,19 @@ def main(argv: list[str]) -> int:
         run_plan(plan)
     except (OSError, PlanError, ValueError) as exc:
         print(f"the step's volumes could not be mounted: {exc}", file=sys.stderr)
+        return 126
+    box = plan.get("sandbox")
+    try:
+        if box is not None:
+            confine(box)
+        cwd = plan.get("cwd") or "/"
+        os.makedirs(cwd, exist_ok=True)  # Kubernetes makes a missing workingDir
+        os.chdir(cwd)
+        if box is not None:
+            wait_for(box.get("wait_fd"))
+            drop_privileges(box)
+    except (OSError, PlanError) as exc:
+        print(f"the step's sandbox could not be set up: {exc}", file=sys.stderr)
         return 126
     try:
         os.execvp(argv[2], argv[2:])
