@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
+import marshal
 import os
 import select
 import selectors
@@ -140,8 +140,8 @@ class Executor:
         plan.setdefault("cwd", run.cwd)
         plan["ops"] = [*self.sandbox.pre_ops(), *plan["ops"]]
         plan["sandbox"] = self.sandbox.settings(run.fs, wait_fd)
-        path = run.tmp_dir.parent / "sandbox.json"
-        path.write_text(json.dumps(plan))
+        path = run.tmp_dir.parent / "sandbox.plan"
+        path.write_bytes(marshal.dumps(plan))  # mountns.py reads it without importing json
         helper = [sys.executable, "-I", "-S", str(MOUNTNS), str(path), "--"]
         return [*self.prefix, "--", *helper, *run.argv]
 
@@ -193,19 +193,22 @@ class Executor:
                     if fd is not None:
                         os.close(fd)
                 if slirp is not None:
-                    slirp.kill()
-                    slirp.wait()
+                    os.close(slirp[1])  # slirp4netns exits
+                    slirp[0].wait()
         with self.lock:
             self.running.pop(run.key, None)
         self.on_done(run, code, error or run.kill_reason)
 
-    def _outbound(self, pid: int, log, errors: Path) -> subprocess.Popen | None:
+    def _outbound(self, pid: int, log, errors: Path) -> tuple[subprocess.Popen, int] | None:
         """Give the step's network namespace (that of ``unshare``, ``pid``) a way out without
-        the host's loopback; None (and a line in the log) when that fails."""
+        the host's loopback: slirp4netns and the fd whose closing stops it (it also stops when
+        the engine dies). None, and a line in the log, when that fails."""
         assert self.sandbox.slirp is not None
         own = os.readlink("/proc/self/ns/net")
         deadline = time.monotonic() + SLIRP_SECONDS
         ready_r, ready_w = os.pipe()
+        exit_r, exit_w = os.pipe()
+        slirp = None
         try:
             # slirp4netns must join the step's namespace, never the engine's (before unshare ran)
             while os.readlink(f"/proc/{pid}/ns/net") == own:
@@ -213,6 +216,7 @@ class Executor:
                     raise OSError("the step's network namespace did not appear")
                 time.sleep(0.0005)
             with open(errors, "wb") as err:
+                # no preexec_fn: Popen then spawns without forking the whole engine
                 slirp = subprocess.Popen(
                     [
                         self.sandbox.slirp,
@@ -220,31 +224,33 @@ class Executor:
                         "--mtu=65520",
                         "--disable-host-loopback",
                         f"--ready-fd={ready_w}",
+                        f"--exit-fd={exit_r}",
                         str(pid),
                         "tap0",
                     ],
                     stdin=subprocess.DEVNULL,
                     stdout=err,
                     stderr=err,
-                    pass_fds=(ready_w,),
-                    preexec_fn=_die_with_parent,
+                    pass_fds=(ready_w, exit_r),
                 )
             os.close(ready_w)
             ready_w = -1
             ready, _, _ = select.select([ready_r], [], [], SLIRP_SECONDS)
             if ready and os.read(ready_r, 1) == b"1":
-                return slirp
-            slirp.kill()
-            slirp.wait()
+                return slirp, exit_w
             said = errors.read_text(errors="replace").strip().splitlines()
             raise OSError(said[-1] if said else "it did not answer")
         except OSError as exc:
             log.write(f"sandbox: no network for this step: slirp4netns: {exc}\n".encode())
+            if slirp is not None:
+                slirp.kill()
+                slirp.wait()
+            os.close(exit_w)
             return None
         finally:
-            os.close(ready_r)
-            if ready_w >= 0:
-                os.close(ready_w)
+            for fd in (ready_r, ready_w, exit_r):
+                if fd >= 0:
+                    os.close(fd)
 
     def _pump(self, run: StepRun, log) -> None:
         """Copy stdout and stderr into the log as the process writes them. Whole lines go in at
