@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v Rscript >/dev/null 2>&1 || need_apt+=(r-base-core)
+# steps' outbound network without the host's loopback (ydpipelines/localargo/sandbox.py)
+command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 if [ "${YDP_WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
   need_apt+=(chromium)
 fi

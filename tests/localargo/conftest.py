@@ -29,10 +29,17 @@ def free_port() -> int:
 class EngineProcess:
     """``python -m ydpipelines.localargo`` in a subprocess; ``url`` is its API root."""
 
-    def __init__(self, data: Path, token: str | None = None, extra: list[str] | None = None):
+    def __init__(
+        self,
+        data: Path,
+        token: str | None = None,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.data = data
         self.token = token
         self.extra = extra or []
+        self.env = env  # added to this process's environment
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -55,7 +62,12 @@ class EngineProcess:
             cmd += ["--token", self.token]
         root = Path(__file__).resolve().parents[2]
         self.proc = subprocess.Popen(
-            cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            cmd,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **self.env} if self.env else None,
         )
         deadline = time.time() + 20
         while time.time() < deadline:

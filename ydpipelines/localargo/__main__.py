@@ -1,4 +1,5 @@
-"""``python -m ydpipelines.localargo [--host] [--port] [--data] [--token] [--max-parallel]``."""
+"""``python -m ydpipelines.localargo [--host] [--port] [--data] [--token] [--max-parallel]
+[--step-user] [--step-network]``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import sys
 
 from .engine import Engine
+from .sandbox import NETWORKS, SandboxError
 from .server import make_server
 
 
@@ -40,8 +42,32 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("LOCALARGO_MAX_STREAMS", 32)),
         help="log and watch streams open at once; more are answered 429",
     )
+    parser.add_argument(
+        "--step-user",
+        default=None,
+        help="uid[:gid] or user name steps run as when the engine is root "
+        "(default: $YDP_STEP_UID or 65534 'nobody')",
+    )
+    parser.add_argument(
+        "--step-network",
+        choices=NETWORKS,
+        default=None,
+        help="outbound: via slirp4netns, without the host's loopback (default; loopback only "
+        "when slirp4netns is missing); none: loopback only; host: the host's network "
+        "(default: $YDP_STEP_NETWORK or outbound)",
+    )
     args = parser.parse_args(argv)
-    engine = Engine(args.data, args.max_parallel, cron_seconds=args.cron_seconds)
+    try:
+        engine = Engine(
+            args.data,
+            args.max_parallel,
+            cron_seconds=args.cron_seconds,
+            step_user=args.step_user,
+            step_network=args.step_network,
+        )
+    except SandboxError as exc:
+        print(f"localargo: {exc}", file=sys.stderr)
+        return 2
     try:
         server = make_server(
             engine, args.host, args.port, args.token, args.max_connections, args.max_streams

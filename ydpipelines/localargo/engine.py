@@ -36,18 +36,30 @@ SCRIPT = "/tmp/.argo/script"  # where a script template's source is written
 
 class Engine:
     def __init__(
-        self, data_dir: str | Path, max_parallel: int | None = None, cron_seconds: bool = False
+        self,
+        data_dir: str | Path,
+        max_parallel: int | None = None,
+        cron_seconds: bool = False,
+        step_user: str | None = None,
+        step_network: str | None = None,
     ) -> None:
+        """``step_user``/``step_network``: see sandbox.py (raises SandboxError when invalid)."""
         self.cron_seconds = cron_seconds
         self.data = Path(data_dir).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
+        self.executor = Executor(
+            max_parallel or os.cpu_count() or 2,
+            self._step_done,
+            step_user=step_user,
+            network=step_network,
+            masked=[str(self.data)],  # other workflows' secrets, artifacts and logs
+        )
         self.lock = threading.RLock()
         self.store = Store(self.data / "state", self.lock)
         self.hub = Hub()  # watchers of /api/v1/workflow-events, told of every store change
         self.store.listeners.append(self.hub.publish)
         self.repo = Repository(self.data / "artifacts")
         self.sync = Sync(self)
-        self.executor = Executor(max_parallel or os.cpu_count() or 2, self._step_done)
         self._queue: set[tuple[str, str]] = set()
         self._cond = threading.Condition(self.lock)
         self._timers: list[tuple[float, tuple[str, str]]] = []
@@ -300,11 +312,8 @@ class Engine:
             plan = fs.plan(cwd, base / "root")
         except VolumeError as exc:
             raise StepError(str(exc)) from exc
-        plan_path = None
         if plan is not None:
             (base / "root").mkdir()
-            plan_path = base / "mounts.json"
-            plan_path.write_text(json.dumps(plan))
         inputs = node.get("inputs") or {}
         log = self.log_path(op.ns, op.name, pod)
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -320,7 +329,7 @@ class Engine:
             outputs=copy.deepcopy(tmpl.get("outputs") or {}),
             pod=pod,
             fs=fs,
-            mount_plan=plan_path,
+            mount_plan=plan,
         )
 
     def _step_fs(
@@ -382,6 +391,9 @@ class Engine:
         }.get(field, "")
 
     def _place_inputs(self, inputs: dict[str, Any], fs: StepFS, cwd: str) -> None:
+        """Place the input artifacts (as Argo's init container does), then hand the step's
+        writable places to its uid."""
+        placed: list[Path] = []
         for art in inputs.get("artifacts", []):
             dest = fs.host_path(art["path"])
             if dest is None:
@@ -398,9 +410,11 @@ class Engine:
                 self.repo.place(art["s3"]["key"], dest, art.get("subPath"))
             if art.get("mode") is not None and dest.exists():
                 os.chmod(dest, int(art["mode"]))
+            placed.append(dest)
         host = fs.host_path(cwd)
         if host is not None:
             host.mkdir(parents=True, exist_ok=True)
+        self.executor.sandbox.hand_over(fs, placed)
 
     def _step_done(self, run: StepRun, code: int, reason: str | None) -> None:
         """Executor callback (its own thread): collect outputs, then record the node's end."""

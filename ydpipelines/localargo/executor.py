@@ -1,12 +1,15 @@
-"""Steps as local processes: one process group per step, a private /tmp per step (a mount
-namespace made by ``unshare``), plus the step's volumes when it has some (mountns.py builds a
-private root from a plan of volumes.py), stdout+stderr streamed to the step's log file."""
+"""Steps as local processes: one process group per step, in namespaces made by ``unshare``
+(mount, pid, network) where mountns.py mounts its private /tmp and volumes (a private root
+from a plan of volumes.py when it has volumes) and confines it as sandbox.py says;
+stdout+stderr streamed to the step's log file."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import marshal
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -18,16 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .sandbox import Sandbox
 from .volumes import StepFS
 
 SHIMS = Path(__file__).with_name("shims")
 MOUNTNS = Path(__file__).with_name("mountns.py")
 RESULT_LIMIT = 256 * 1024  # Argo caps outputs.result too
 PARTIAL_LIMIT = 16 * 1024  # a line longer than this goes to the log in parts (as in Kubernetes)
-
-# The wrapper that runs inside the new mount namespace: bind the step's own folder over /tmp,
-# then exec the step. "$0" is the step's tmp folder, "$1" its working directory.
-_WRAPPER = 'mount --bind "$0" /tmp || exit 126; cd "$1" || exit 126; shift; exec "$@"'
+SLIRP_SECONDS = 5  # how long a step waits for its outbound network
 
 
 def _probe(cmd: list[str]) -> bool:
@@ -37,11 +38,11 @@ def _probe(cmd: list[str]) -> bool:
         return False
 
 
-def namespace_prefix() -> list[str] | None:
+def namespace_prefix(extra: list[str] | None = None) -> list[str] | None:
     """The ``unshare`` command line that works on this machine, or None."""
     if not shutil.which("unshare"):
         return None
-    base = ["--mount", "--pid", "--fork", "--kill-child=SIGKILL"]
+    base = ["--mount", "--pid", *(extra or []), "--fork", "--kill-child=SIGKILL"]
     for extra in ([], ["--user", "--map-root-user"]):
         cmd = ["unshare", *extra, *base]
         if _probe([*cmd, "--", "sh", "-c", "mount --bind /tmp /tmp"]):
@@ -74,7 +75,7 @@ class StepRun:
     outputs: dict = field(default_factory=dict)  # the template's declared outputs
     pod: str = ""
     fs: StepFS | None = None  # container paths -> host paths (/tmp and the volumes)
-    mount_plan: Path | None = None  # volumes to mount (mountns.py); None: a private /tmp only
+    mount_plan: dict | None = None  # volumes to mount (mountns.py); None: a private /tmp only
 
 
 class _Skip(Exception):
@@ -87,12 +88,23 @@ Done = Callable[[StepRun, int, str | None], None]
 class Executor:
     """Starts step processes, bounded by ``max_parallel``; reports each exit to ``on_done``."""
 
-    def __init__(self, max_parallel: int, on_done: Done) -> None:
+    def __init__(
+        self,
+        max_parallel: int,
+        on_done: Done,
+        step_user: str | None = None,
+        network: str | None = None,
+        masked: list[str] | None = None,
+    ) -> None:
         self.max_parallel = max_parallel
         self.on_done = on_done
         self.running: dict[tuple[str, str, str], StepRun] = {}
         self.lock = threading.Lock()
-        self.prefix = namespace_prefix()
+        box = Sandbox.configure(step_user, network, masked=masked)  # raises on a bad option
+        self.prefix = namespace_prefix(box.unshare_flags())
+        if self.prefix is not None and "--user" in self.prefix:
+            box = Sandbox.configure(step_user, network, user_ns=True, masked=masked)
+        self.sandbox = box
 
     def free_slots(self) -> int:
         with self.lock:
@@ -118,16 +130,20 @@ class Executor:
                 os.killpg(proc.pid, signal.SIGKILL)
         return True
 
-    def _command(self, run: StepRun) -> list[str]:
+    def _command(self, run: StepRun, wait_fd: int | None) -> list[str]:
         if self.prefix is None:
             raise OSError(
                 "cannot give the step a private /tmp: `unshare --mount` is unavailable here "
                 "(run the engine as root or enable unprivileged user namespaces)"
             )
-        if run.mount_plan is not None:
-            helper = [sys.executable, "-I", "-S", str(MOUNTNS), str(run.mount_plan), "--"]
-            return [*self.prefix, "--", *helper, *run.argv]
-        return [*self.prefix, "--", "/bin/sh", "-c", _WRAPPER, str(run.tmp_dir), run.cwd, *run.argv]
+        plan = dict(run.mount_plan or {"ops": [["bind", str(run.tmp_dir), "/tmp"]]})
+        plan.setdefault("cwd", run.cwd)
+        plan["ops"] = [*self.sandbox.pre_ops(), *plan["ops"]]
+        plan["sandbox"] = self.sandbox.settings(run.fs, wait_fd)
+        path = run.tmp_dir.parent / "sandbox.plan"
+        path.write_bytes(marshal.dumps(plan))  # mountns.py reads it without importing json
+        helper = [sys.executable, "-I", "-S", str(MOUNTNS), str(path), "--"]
+        return [*self.prefix, "--", *helper, *run.argv]
 
     def _run(self, run: StepRun) -> None:
         run.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,17 +157,22 @@ class Executor:
             except Exception as exc:  # any failure to place inputs errors the step, with why
                 error = f"failed to load input artifacts: {exc}"
                 log.write(f"{error}\n".encode())
+            for note in self.sandbox.notes:
+                log.write(f"{note}\n".encode())
+            slirp = None
+            go_r, go_w = os.pipe() if self.sandbox.slirp else (None, None)
             try:
                 if error:
                     raise _Skip
                 run.proc = subprocess.Popen(
-                    self._command(run),
+                    self._command(run, go_r),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     env=run.env,
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
+                    pass_fds=(go_r,) if go_r is not None else (),
                 )
             except _Skip:
                 pass
@@ -162,11 +183,74 @@ class Executor:
                 if run.kill_reason:  # stopped between slot and spawn
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(run.proc.pid, signal.SIGKILL)
+                if go_w is not None:
+                    slirp = self._outbound(run.proc.pid, log, run.tmp_dir.parent / "slirp.log")
+                    os.write(go_w, b"1")  # the step goes on, with or without its network
                 self._pump(run, log)
                 code = run.proc.wait()
+            finally:
+                for fd in (go_r, go_w):
+                    if fd is not None:
+                        os.close(fd)
+                if slirp is not None:
+                    os.close(slirp[1])  # slirp4netns exits
+                    slirp[0].wait()
         with self.lock:
             self.running.pop(run.key, None)
         self.on_done(run, code, error or run.kill_reason)
+
+    def _outbound(self, pid: int, log, errors: Path) -> tuple[subprocess.Popen, int] | None:
+        """Give the step's network namespace (that of ``unshare``, ``pid``) a way out without
+        the host's loopback: slirp4netns and the fd whose closing stops it (it also stops when
+        the engine dies). None, and a line in the log, when that fails."""
+        assert self.sandbox.slirp is not None
+        own = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + SLIRP_SECONDS
+        ready_r, ready_w = os.pipe()
+        exit_r, exit_w = os.pipe()
+        slirp = None
+        try:
+            # slirp4netns must join the step's namespace, never the engine's (before unshare ran)
+            while os.readlink(f"/proc/{pid}/ns/net") == own:
+                if time.monotonic() > deadline:
+                    raise OSError("the step's network namespace did not appear")
+                time.sleep(0.0005)
+            with open(errors, "wb") as err:
+                # no preexec_fn: Popen then spawns without forking the whole engine
+                slirp = subprocess.Popen(
+                    [
+                        self.sandbox.slirp,
+                        "--configure",
+                        "--mtu=65520",
+                        "--disable-host-loopback",
+                        f"--ready-fd={ready_w}",
+                        f"--exit-fd={exit_r}",
+                        str(pid),
+                        "tap0",
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=err,
+                    stderr=err,
+                    pass_fds=(ready_w, exit_r),
+                )
+            os.close(ready_w)
+            ready_w = -1
+            ready, _, _ = select.select([ready_r], [], [], SLIRP_SECONDS)
+            if ready and os.read(ready_r, 1) == b"1":
+                return slirp, exit_w
+            said = errors.read_text(errors="replace").strip().splitlines()
+            raise OSError(said[-1] if said else "it did not answer")
+        except OSError as exc:
+            log.write(f"sandbox: no network for this step: slirp4netns: {exc}\n".encode())
+            if slirp is not None:
+                slirp.kill()
+                slirp.wait()
+            os.close(exit_w)
+            return None
+        finally:
+            for fd in (ready_r, ready_w, exit_r):
+                if fd >= 0:
+                    os.close(fd)
 
     def _pump(self, run: StepRun, log) -> None:
         """Copy stdout and stderr into the log as the process writes them. Whole lines go in at

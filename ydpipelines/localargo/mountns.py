@@ -1,7 +1,9 @@
 """Inside a step's fresh mount namespace: carry out a mount plan, then exec the step.
 
-Run as ``python -I -S mountns.py PLAN.json -- ARGV...`` by ``unshare --mount`` (see executor.py).
-Stdlib only and independent of the package, so it starts fast with ``-I -S``. The plan is made
+Run as ``python -I -S mountns.py PLAN -- ARGV...`` by ``unshare --mount`` (see executor.py).
+Stdlib only and independent of the package, so it starts fast with ``-I -S``; it runs before
+every step, so it imports only C modules and ctypes (json and socket would double its start-up
+time: the plan is in ``marshal`` format, written by the same interpreter). The plan is made
 by volumes.py; this file only does what it says, in order:
 
 - ``["tmpfs", target, options]``: mount a tmpfs at target (a step-private filesystem);
@@ -13,18 +15,22 @@ by volumes.py; this file only does what it says, in order:
 - ``["readonly", target]``: remount the bind at target read-only;
 - ``["mkdir", target]``: make a directory (and its parents) if missing.
 
-Then ``chroot`` into plan["chroot"] when given, ``chdir`` to plan["cwd"] and exec ARGV.
-Nothing here touches the host's view: the namespace is private (``unshare`` makes its mounts
-private), and the planner only asks for new entries where the filesystem is ours.
+Then ``chroot`` into plan["chroot"] when given, confine the step as plan["sandbox"] says
+(sandbox.py: masks, read-only host, a fresh /proc, loopback, then an unprivileged uid), ``chdir``
+to plan["cwd"] and exec ARGV. Nothing here touches the host's view: the namespace is private
+(``unshare`` makes its mounts private), and the planner only asks for new entries where the
+filesystem is ours.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: one import less at every step start
 
-import contextlib
+import _socket
 import ctypes
-import json
+import fcntl
+import marshal
 import os
 import stat
+import struct
 import sys
 
 MS_RDONLY = 1
@@ -33,7 +39,17 @@ MS_NODEV = 4
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
+MS_NOEXEC = 8
 KEPT_FLAGS = 2 | 4 | 8 | 1024 | 2048  # nosuid, nodev, noexec, noatime, nodiratime (= ST_*)
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 1
+PR_SET_PDEATHSIG, SIGKILL = 1, 9  # (the signal module imports enum: slow)
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+PR_SET_SECUREBITS = 28
+SECBIT_NOROOT = 1 | 2  # and locked: uid 0 gains no capabilities at exec
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -63,8 +79,10 @@ def _point(target: str, kind: str) -> None:
 def populate(target: str, source: str, skip: list[str]) -> None:
     st = os.stat(source)
     os.chmod(target, stat.S_IMODE(st.st_mode))
-    with contextlib.suppress(OSError):  # in a user namespace the owner may not be mapped
+    try:  # noqa: SIM105 (contextlib is slow to import)
         os.chown(target, st.st_uid, st.st_gid)
+    except OSError:  # in a user namespace the owner may not be mapped
+        pass
     for name in os.listdir(source):
         if name in skip:
             continue
@@ -103,19 +121,102 @@ def run_plan(plan: dict) -> None:
     if plan.get("chroot"):
         os.chroot(plan["chroot"])
         os.chdir("/")
-    os.chdir(plan.get("cwd") or "/")
+
+
+def _set_readonly(path: str, on: bool, recursive: bool) -> None:
+    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY if on else 0, 0 if on else MOUNT_ATTR_RDONLY, 0, 0)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    flags = AT_RECURSIVE if recursive else 0
+    if _libc.syscall(SYS_MOUNT_SETATTR, -100, os.fsencode(path), flags, buf, len(attr)) != 0:
+        err = ctypes.get_errno()
+        raise PlanError(f"mount_setattr {path}: {os.strerror(err)} (Linux 5.12+ is needed)")
+
+
+def _loopback_up() -> None:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        req = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    finally:
+        s.close()
+
+
+def _prctl(option: int, arg: int) -> None:
+    if _libc.prctl(option, arg, 0, 0, 0) != 0:
+        raise PlanError(f"prctl {option}: {os.strerror(ctypes.get_errno())}")
+
+
+def confine(box: dict) -> None:
+    """Mask, reveal, make the host read-only, mount a fresh /proc, bring up loopback."""
+    for path in box.get("mask", []):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=4k")
+    for hidden, paths in (box.get("reveal") or {}).items():
+        if not os.path.isdir(hidden):
+            continue
+        fds = [os.open(p, os.O_PATH) for p in paths]  # reachable until the tmpfs hides them
+        _mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+        for path, fd in zip(paths, fds, strict=True):
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+    _set_readonly("/", True, recursive=True)
+    for path in box.get("writable", []):
+        _set_readonly(path, False, recursive=False)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if box.get("loopback"):
+        _loopback_up()
+
+
+def drop_privileges(box: dict) -> None:
+    """No capabilities across exec, then the step's uid/gid; the order matters (CAP_SETPCAP)."""
+    with open("/proc/sys/kernel/cap_last_cap") as fh:
+        last = int(fh.read())
+    for cap in range(last + 1):
+        _prctl(PR_CAPBSET_DROP, cap)
+    if box.get("uid") is None:
+        _prctl(PR_SET_SECUREBITS, SECBIT_NOROOT)  # uid 0 of a user namespace
+    else:
+        os.setgroups([])
+        os.setgid(box["gid"])
+        os.setuid(box["uid"])
+        # a change of uid clears the parent-death signal `unshare --kill-child` set
+        _prctl(PR_SET_PDEATHSIG, SIGKILL)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def wait_for(fd: int | None) -> None:
+    """The executor says when the step's network is ready (or given up on)."""
+    if fd is None:
+        return
+    os.read(fd, 1)
+    os.close(fd)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: mountns.py PLAN.json -- ARGV...", file=sys.stderr)
+        print("usage: mountns.py PLAN -- ARGV...", file=sys.stderr)
         return 126
     try:
-        with open(argv[0]) as fh:
-            plan = json.load(fh)
+        with open(argv[0], "rb") as fh:
+            plan = marshal.load(fh)
         run_plan(plan)
-    except (OSError, PlanError, ValueError) as exc:
+    except (OSError, PlanError, ValueError, EOFError, TypeError) as exc:
         print(f"the step's volumes could not be mounted: {exc}", file=sys.stderr)
+        return 126
+    box = plan.get("sandbox")
+    try:
+        if box is not None:
+            confine(box)
+        cwd = plan.get("cwd") or "/"
+        os.makedirs(cwd, exist_ok=True)  # Kubernetes makes a missing workingDir
+        os.chdir(cwd)
+        if box is not None:
+            wait_for(box.get("wait_fd"))
+            drop_privileges(box)
+    except (OSError, PlanError) as exc:
+        print(f"the step's sandbox could not be set up: {exc}", file=sys.stderr)
         return 126
     try:
         os.execvp(argv[2], argv[2:])

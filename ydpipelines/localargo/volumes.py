@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .sandbox import private_tmpfs
+
 KINDS = ("emptyDir", "persistentVolumeClaim", "secret", "configMap")
 KERNEL_FS = ("/proc", "/sys", "/dev")
 # Folders a step needs from the host: a mount must not hide them.
@@ -134,8 +136,13 @@ class StepFS:
         return None
 
     def _owned(self, path: str, upto: int) -> bool:
-        """Is ``path`` on a filesystem of this step (its /tmp or one of the first mounts)?"""
-        return under(path, "/tmp") or any(under(path, m.path) for m in self.mounts[:upto])
+        """Is ``path`` on a filesystem of this step (its /tmp, a private tmpfs of the sandbox or
+        one of the first mounts)?"""
+        return (
+            under(path, "/tmp")
+            or any(under(path, p) for p in private_tmpfs())
+            or any(under(path, m.path) for m in self.mounts[:upto])
+        )
 
     def plan(self, cwd: str, root: Path) -> dict[str, Any] | None:
         """The mount plan for mountns.py, or None when the private /tmp is all the step needs
@@ -192,9 +199,10 @@ class StepFS:
     def _check_inside(self, path: str, upto: int) -> None:
         """A mount point inside /tmp or a volume must not lead out of it through a symlink."""
         bases = [("/tmp", self.tmp)] + [(m.path, m.source) for m in self.mounts[:upto]]
-        mount_path, base = max(
-            ((p, src) for p, src in bases if under(path, p)), key=lambda b: len(b[0])
-        )
+        inside = [(p, src) for p, src in bases if under(path, p)]
+        if not inside:
+            return  # on a private tmpfs of the sandbox: empty, so no symlink leads out
+        mount_path, base = max(inside, key=lambda b: len(b[0]))
         real = os.path.realpath(base / posixpath.relpath(path, mount_path))
         if base.is_dir() and not under(real, os.path.realpath(base)):
             raise VolumeError(f"{path} leads out of its volume through a symlink")
