@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 LOST = "step process lost when the engine stopped"
+SCHEDULED_ANNOTATION = "workflows.argoproj.io/scheduled-time"
 DEPENDS_FAIL_OK = (".Failed", ".Errored", ".Completed", ".AnySucceeded", ".AllFailed")
 
 
@@ -236,6 +237,9 @@ class Operation:
             values[f"workflow.labels.{k}"] = v
         for k, v in (meta.get("annotations") or {}).items():
             values[f"workflow.annotations.{k}"] = v
+        scheduled = (meta.get("annotations") or {}).get(SCHEDULED_ANNOTATION)
+        if scheduled:  # set by the cron scheduler, as Argo's cron controller does
+            values["workflow.scheduledTime"] = scheduled
         for p in self.status.get("outputs", {}).get("parameters", []):
             values[f"workflow.outputs.parameters.{p['name']}"] = p.get("value", "")
         for a in self.status.get("outputs", {}).get("artifacts", []):
@@ -813,7 +817,12 @@ class Operation:
         fail_fast = dag.get("failFast", True)
         failing = any(self._unhandled_failure(tasks, deps, t, task_node(t)) for t in tasks)
         running = 0
-        for name, task in tasks.items():
+        # Dependencies first, as Argo's executeDAGTask recurses into them: a task listed
+        # before its dependency must see that dependency finish in this same pass, or a
+        # dependency that finishes without a pod callback (Retry, nested Steps/DAG) would
+        # leave it waiting for a pass nobody queues.
+        for name in dependency_order(tasks, deps):
+            task = tasks[name]
             tn = task_node(name)
             if tn is not None and complete(name):
                 continue
@@ -1168,6 +1177,24 @@ class Operation:
             self.link(sg["name"], child["id"])
             if done(child) and self._has_exit(step):
                 self._run_exit(step, child, sc, bid)
+
+
+def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[str]:
+    """Task names with every task after the tasks it depends on, else in listed order."""
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def visit(name: str, path: frozenset[str]) -> None:
+        if name in placed or name in path or name not in tasks:
+            return  # a cycle is refused at create; never loop on one here
+        for dep in deps.get(name, []):
+            visit(dep, path | {name})
+        placed.add(name)
+        order.append(name)
+
+    for name in tasks:
+        visit(name, frozenset())
+    return order
 
 
 def _continue_on(task: dict[str, Any], phase: str) -> bool:
