@@ -58,6 +58,14 @@ EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     "custom-metrics.yaml": (("Succeeded", "Failed"), "its random-fail step fails at random"),
     "retry-script.yaml": (("Succeeded", "Failed"), "random exit codes, up to 10 retries"),
     "retry-with-steps.yaml": (("Succeeded", "Failed"), "random failures, up to 10 retries"),
+    "parallelism-template-limit.yaml": (
+        ("Succeeded", "Running"),
+        "ten 10 s sleeps two at a time; its items say it takes at least 60 seconds",
+    ),
+    "exit-handler-slack.yaml": (
+        ("Succeeded", "Failed"),
+        "its exit handler curls hooks.slack.com: fails where there is no internet",
+    ),
 }
 FAIL_LABEL = "workflows.argoproj.io/no-test"
 # "To run this example, first create the secret by running: kubectl create secret generic ..."
