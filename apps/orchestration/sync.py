@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from apps.orchestration.argo import SYNC_FIELDS, ArgoClient, ArgoError, ArgoNotFound
 from apps.runs.constants import RUN_ACTIVE_STATES, STEP_FINAL_PHASES, RunState, StepPhase
 from apps.runs.models import Run, Step
+from ydpipelines.argo_names import pod_name
 
 logger = logging.getLogger(__name__)
 
@@ -59,20 +60,13 @@ def _dt(value: str | None) -> datetime | None:
     return parse_datetime(value) if value else None
 
 
-def fnv32a(text: str) -> int:
-    h = 0x811C9DC5
-    for byte in text.encode():
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
 def pod_name_for(workflow_name: str, node: dict[str, Any]) -> str:
-    """Argo's v2 pod name of a Pod node: `<workflow>-<template>-<fnv32a(node name)>`."""
-    template = node.get("templateName") or ""
-    if not template or node.get("type") != "Pod":
+    """The pod Argo (and the embedded engine) made for a Pod node; other nodes have no pod."""
+    if node.get("type") != "Pod":
         return node.get("id", "")
-    prefix = f"{workflow_name}-{template}"[: 253 - 10 - 1]
-    return f"{prefix}-{fnv32a(node.get('name', ''))}"
+    # Argo's UI reads the template from templateName, else from templateRef.template
+    template = node.get("templateName") or (node.get("templateRef") or {}).get("template", "")
+    return pod_name(workflow_name, node.get("name", ""), template)
 
 
 CHILD_FAILED = re.compile(r"child '([^']+)' failed")

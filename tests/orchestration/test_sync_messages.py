@@ -1,4 +1,5 @@
-from apps.orchestration.sync import fnv32a, pod_name_for, readable_message, run_state_from
+from apps.orchestration.sync import pod_name_for, readable_message, run_state_from
+from ydpipelines.argo_names import fnv32a
 
 
 def test_a_failed_child_is_named_by_its_step_and_reason():

@@ -1,14 +1,20 @@
 """``python -m ydpipelines.localargo.conformance DIR``: run every Argo manifest in DIR against a
-fresh engine and say, one line a file, whether it ran as documented, was refused as
-unsupported (naming the field), ran wrong, or hung. Ends with ``N passed, N failed``.
+fresh engine and say, one line a file, whether it RAN as documented, was REFUSED as
+unsupported (naming the field), ran WRONG, HUNG (timed out) or CRASHED the runner. Ends with
+the count of each and the refused fields; exits 1 when any file ran wrong, hung or crashed.
 
 What "documented" means comes from each example: most say (in comments, or by their exit
-codes) that they succeed; the exceptions are listed in EXPECTED with the reason.
+codes) that they succeed; the exceptions are listed in EXPECTED with the reason. With
+``--expect FILE`` (YAML: path relative to DIR -> phase, nodes, ...) a file is also checked
+for what Argo's own e2e tests assert about it: node phases and messages, outputs, steps that
+must not run, log lines (see ``check_expectations``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import re
 import sys
 import tempfile
@@ -52,17 +58,31 @@ EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     "custom-metrics.yaml": (("Succeeded", "Failed"), "its random-fail step fails at random"),
     "retry-script.yaml": (("Succeeded", "Failed"), "random exit codes, up to 10 retries"),
     "retry-with-steps.yaml": (("Succeeded", "Failed"), "random failures, up to 10 retries"),
+    "parallelism-template-limit.yaml": (
+        ("Succeeded", "Running"),
+        "ten 10 s sleeps two at a time; its items say it takes at least 60 seconds",
+    ),
+    "exit-handler-slack.yaml": (
+        ("Succeeded", "Failed"),
+        "its exit handler curls hooks.slack.com: fails where there is no internet",
+    ),
 }
 FAIL_LABEL = "workflows.argoproj.io/no-test"
 # "To run this example, first create the secret by running: kubectl create secret generic ..."
 SECRET_SETUP = re.compile(r"kubectl create secret generic ([a-z0-9.-]+)((?: --from-literal=\S+)+)")
 SETTLE = ("Succeeded", "Failed", "Error")
+# verdicts, worst last: a file takes the worst verdict of its documents
+VERDICTS = ("RAN", "REFUSED", "WRONG", "HUNG", "CRASHED")
+Verdict = tuple[str, str]
 
 
 class Runner:
-    def __init__(self, base: str, timeout: float) -> None:
+    def __init__(
+        self, base: str, timeout: float, expect: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         self.base = base
         self.timeout = timeout
+        self.expect = expect or {}
         self.http = requests.Session()
 
     def post(self, path: str, body: dict[str, Any]) -> requests.Response:
@@ -90,26 +110,24 @@ class Runner:
                     timeout=30,
                 )
 
-    def run_file(self, path: Path, docs: list[dict[str, Any]], root: Path) -> tuple[bool, str]:
-        rel = str(path.relative_to(root))
-        verdicts = []
-        for doc in docs:
-            verdicts.append(self.run_doc(path, doc))
-        ok = all(v[0] for v in verdicts)
-        return ok, f"{'PASS' if ok else 'FAIL'} {rel}: " + "; ".join(v[1] for v in verdicts)
+    def run_file(self, path: Path, docs: list[dict[str, Any]], root: Path) -> Verdict:
+        rel = path.relative_to(root).as_posix()
+        verdicts = [self.run_doc(path, doc, self.expect.get(rel)) for doc in docs]
+        worst = max((v[0] for v in verdicts), key=VERDICTS.index)
+        return worst, f"{worst} {rel}: " + "; ".join(v[1] for v in verdicts)
 
-    def run_doc(self, path: Path, doc: dict[str, Any]) -> tuple[bool, str]:
+    def run_doc(self, path: Path, doc: dict[str, Any], expect: dict | None = None) -> Verdict:
         kind = doc.get("kind")
         if kind in ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap"):
-            return True, f"{kind} loaded"
+            return "RAN", f"{kind} loaded"
         if kind == "CronWorkflow":
             return self.run_cron(path, doc)
         if kind != "Workflow":
-            return True, f"refused as unsupported: kind ({kind} is not run by this engine)"
+            return "REFUSED", f"refused as unsupported: kind ({kind} is not run by this engine)"
         resp = self.post("/api/v1/workflows/default", {"workflow": doc})
-        return self.follow(path, doc, resp)
+        return self.follow(path, doc, resp, expect)
 
-    def run_cron(self, path: Path, doc: dict[str, Any]) -> tuple[bool, str]:
+    def run_cron(self, path: Path, doc: dict[str, Any]) -> Verdict:
         resp = self.post("/api/v1/cron-workflows/default", {"cronWorkflow": doc})
         if resp.status_code != 200:
             return self.refusal(resp)
@@ -121,8 +139,8 @@ class Runner:
             "/api/v1/workflows/default/submit",
             {"resourceKind": "CronWorkflow", "resourceName": name},
         )
-        ok, text = self.follow(path, doc, sub)
-        return ok, f"cron accepted, run now: {text}"
+        verdict, text = self.follow(path, doc, sub)
+        return verdict, f"cron accepted, run now: {text}"
 
     def resume_if_suspended(self, name: str, wf: dict[str, Any]) -> None:
         """Suspend examples wait for a person to approve; resume them the way a user would."""
@@ -131,28 +149,42 @@ class Runner:
                 f"{self.base}/api/v1/workflows/default/{name}/resume", json={}, timeout=30
             )
 
-    def refusal(self, resp: requests.Response) -> tuple[bool, str]:
+    def refusal(self, resp: requests.Response) -> Verdict:
         try:
             message = resp.json().get("message", resp.text)
         except ValueError:
             message = resp.text
         if resp.status_code == 400 and message.startswith("unsupported: "):
             field = message[len("unsupported: ") :]
-            return True, f"refused as unsupported: {field}"
-        return False, f"wrong: rejected with {resp.status_code}: {message}"
+            return "REFUSED", f"refused as unsupported: {field}"
+        return "WRONG", f"wrong: rejected with {resp.status_code}: {message}"
 
-    def follow(self, path: Path, doc: dict[str, Any], resp: requests.Response) -> tuple[bool, str]:
+    def follow(
+        self,
+        path: Path,
+        doc: dict[str, Any],
+        resp: requests.Response,
+        expect: dict[str, Any] | None = None,
+    ) -> Verdict:
+        must_fail = "expectedfailures" in path.parts  # Argo's e2e folder of failing workflows
         if resp.status_code != 200:
-            return self.refusal(resp)
+            verdict = self.refusal(resp)
+            if verdict[0] == "WRONG" and must_fail and resp.status_code == 400:
+                return "RAN", f"rejected at create as documented: {verdict[1].split(': ', 2)[-1]}"
+            return verdict
         name = resp.json()["metadata"]["name"]
         want, why = EXPECTED.get(path.name, (("Succeeded",), ""))
+        if must_fail:
+            want, why = ("Failed", "Error"), "in Argo's expectedfailures folder"
         labels = (doc.get("metadata") or {}).get("labels") or {}
         if labels.get(FAIL_LABEL) == "expected-failure":
             want, why = ("Failed",), "labelled expected-failure"
         if labels.get(FAIL_LABEL) == "duration" and "Running" not in want:
             want, why = (*want, "Running"), "labelled no-test: duration (runs for minutes)"
+        if expect and expect.get("phase"):
+            want, why = (expect["phase"],), expect.get("source", "its e2e test")
         deadline = time.time() + self.timeout
-        phase, message = "", ""
+        phase, message, wf = "", "", {}
         while time.time() < deadline:
             wf = self.http.get(f"{self.base}/api/v1/workflows/default/{name}", timeout=30).json()
             phase = wf.get("status", {}).get("phase", "")
@@ -167,13 +199,103 @@ class Runner:
             )
             waiting_lock = phase == "Pending" and message.startswith("Waiting for")
             if "Running" in want and (phase == "Running" or waiting_lock):
-                return True, f"ran as documented (still running after {self.timeout:g}s: {why})"
-            return False, f"hung (still {phase or 'Pending'} after {self.timeout:g}s: {message})"
-        got = "Failed" if phase == "Error" and "Failed" in want else phase
-        if got in want:
-            note = f"; {why}" if why else ""
-            return True, f"ran as documented ({phase}{note})"
-        return False, f"wrong: expected {'/'.join(want)}, got {phase}: {message}"
+                return "RAN", f"ran as documented (still running after {self.timeout:g}s: {why})"
+            return "HUNG", f"hung (still {phase or 'Pending'} after {self.timeout:g}s: {message})"
+        got = "Failed" if phase == "Error" and "Failed" in want and not expect else phase
+        if got not in want:
+            return "WRONG", f"wrong: expected {'/'.join(want)}, got {phase}: {message}"
+        problems = check_expectations(wf, expect, self.log(name)) if expect else []
+        if problems:
+            return "WRONG", f"wrong ({phase}): " + "; ".join(problems)
+        note = f"; {why}" if why else ""
+        checked = f", {count_checks(expect)} checks of its e2e test" if expect else ""
+        return "RAN", f"ran as documented ({phase}{checked}{note})"
+
+    def log(self, name: str) -> str:
+        resp = self.http.get(
+            f"{self.base}/api/v1/workflows/default/{name}/log",
+            params={"logOptions.container": "main"},
+            timeout=60,
+        )
+        lines = []
+        for raw in resp.text.splitlines():
+            with contextlib.suppress(ValueError, AttributeError):
+                lines.append(json.loads(raw)["result"]["content"])
+        return "\n".join(lines)
+
+
+def count_checks(expect: dict[str, Any] | None) -> int:
+    if not expect:
+        return 0
+    nodes = expect.get("nodes") or {}
+    return (
+        1
+        + sum(len(v) for v in nodes.values())
+        + len(expect.get("not_run") or [])
+        + len(expect.get("log") or [])
+        + ("node_count" in expect)
+        + ("message" in expect)
+        + len(expect.get("outputs") or {})
+    )
+
+
+def check_expectations(wf: dict[str, Any], expect: dict[str, Any], log: str) -> list[str]:
+    """What an Argo e2e test asserts beyond the phase. ``nodes`` maps a display name to
+    ``phase``, ``type``, ``not_type``, ``message`` (contained), ``inputs``/``outputs``
+    (parameter name -> value) and ``count`` (how many nodes have that display name);
+    ``message`` is the workflow's message; ``not_run`` lists display names that must not have
+    run; ``log`` lists lines the workflow's log must contain; ``node_count`` is
+    len(status.nodes); ``outputs`` maps the workflow's global output parameters to values."""
+    status = wf.get("status") or {}
+    nodes = list((status.get("nodes") or {}).values())
+    problems = []
+    if "message" in expect and status.get("message") != expect["message"]:
+        problems.append(f"message {status.get('message')!r}, Argo says {expect['message']!r}")
+    if "node_count" in expect and len(nodes) != expect["node_count"]:
+        problems.append(f"{len(nodes)} nodes, Argo makes {expect['node_count']}")
+    for display, want in (expect.get("nodes") or {}).items():
+        found = [n for n in nodes if n.get("displayName") == display]
+        if "count" in want and len(found) != want["count"]:
+            problems.append(f"{len(found)} nodes named {display}, Argo makes {want['count']}")
+        if not found:
+            problems.append(f"no node {display}")
+            continue
+        node = found[0]
+        for key in ("phase", "type"):
+            if key in want and node.get(key) != want[key]:
+                problems.append(f"{display}.{key} {node.get(key)}, Argo says {want[key]}")
+        if "not_type" in want and node.get("type") == want["not_type"]:
+            problems.append(f"{display} is {want['not_type']}")
+        if "message" in want and want["message"] not in (node.get("message") or ""):
+            problems.append(f"{display}.message {node.get('message')!r} lacks {want['message']!r}")
+        for section in ("inputs", "outputs"):
+            got = {
+                p["name"]: p.get("value")
+                for p in ((node.get(section) or {}).get("parameters") or [])
+            }
+            for pname, value in (want.get(section) or {}).items():
+                if got.get(pname) != str(value):
+                    problems.append(
+                        f"{display}.{section}.{pname} {got.get(pname)!r}, Argo says {value!r}"
+                    )
+    for display in expect.get("not_run") or []:
+        ran = [
+            n
+            for n in nodes
+            if n.get("displayName") == display and n.get("phase") in ("Succeeded", "Failed")
+        ]
+        if ran:
+            problems.append(f"{display} ran, Argo does not run it")
+    for line in expect.get("log") or []:
+        if line not in log:
+            problems.append(f"log lacks {line!r}")
+    glob = {
+        p["name"]: p.get("value") for p in (status.get("outputs") or {}).get("parameters") or []
+    }
+    for pname, value in (expect.get("outputs") or {}).items():
+        if glob.get(pname) != str(value):
+            problems.append(f"workflow output {pname} {glob.get(pname)!r}, Argo says {value!r}")
+    return problems
 
 
 def _suspended(wf: dict[str, Any]) -> bool:
@@ -227,11 +349,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=90, help="seconds allowed per file")
     parser.add_argument("--jobs", type=int, default=6, help="files run at once")
     parser.add_argument("--parallel", type=int, default=12, help="steps run at once")
+    parser.add_argument("--expect", type=Path, help="YAML: file -> what Argo's e2e tests assert")
+    parser.add_argument("--only", nargs="*", help="run only these files (paths relative to dir)")
     args = parser.parse_args(argv)
     if not args.dir.is_dir():
         print(f"conformance: {args.dir} is not a folder", file=sys.stderr)
         return 2
+    expect: dict[str, dict[str, Any]] = {}
+    if args.expect:
+        try:
+            expect = yaml.safe_load(args.expect.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            print(f"conformance: cannot read {args.expect}: {exc}", file=sys.stderr)
+            return 2
     files = load(args.dir)
+    if args.only:
+        files = [(p, d) for p, d in files if p.relative_to(args.dir).as_posix() in args.only]
+    counts = dict.fromkeys(VERDICTS, 0)
+    refused: list[str] = []
     with tempfile.TemporaryDirectory(prefix="localargo-conformance-") as data:
         # steps of the examples mostly sleep: let more run at once than there are cores
         engine = Engine(data, max_parallel=args.parallel)
@@ -239,28 +374,37 @@ def main(argv: list[str] | None = None) -> int:
         server = make_server(engine, "127.0.0.1", 0, None)
         engine.start()
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        runner = Runner(f"http://127.0.0.1:{server.server_port}", args.timeout)
+        runner = Runner(f"http://127.0.0.1:{server.server_port}", args.timeout, expect)
         runner.setup([(p, d) for p, docs in files for d in docs])
         runnable = [(p, d) for p, d in files if d]
-        passed = failed = 0
         with ThreadPoolExecutor(args.jobs) as pool:
             futures = [pool.submit(_safe, runner, p, d, args.dir) for p, d in runnable]
             for fut in futures:
-                ok, line = fut.result()
+                verdict, line = fut.result()
                 print(line, flush=True)
-                passed += ok
-                failed += not ok
+                counts[verdict] += 1
+                if verdict == "REFUSED":
+                    refused.append(line[len("REFUSED ") :])
         server.shutdown()
         engine.stop()
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    if refused:
+        print("refused:")
+        for line in refused:
+            print(f"  {line}")
+    print(
+        f"{counts['RAN']} ran as documented, {counts['REFUSED']} refused, "
+        f"{counts['WRONG']} wrong, {counts['HUNG']} hung, {counts['CRASHED']} crashed"
+    )
+    bad = counts["WRONG"] + counts["HUNG"] + counts["CRASHED"]
+    return 1 if bad else 0
 
 
-def _safe(runner: Runner, path: Path, docs: list[dict], root: Path) -> tuple[bool, str]:
+def _safe(runner: Runner, path: Path, docs: list[dict], root: Path) -> Verdict:
     try:
         return runner.run_file(path, docs, root)
     except Exception as exc:  # the runner reports a crash as a line, and carries on
-        return False, f"FAIL {path.relative_to(root)}: crashed ({type(exc).__name__}: {exc})"
+        rel = path.relative_to(root).as_posix()
+        return "CRASHED", f"CRASHED {rel}: {type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 LOST = "step process lost when the engine stopped"
+SCHEDULED_ANNOTATION = "workflows.argoproj.io/scheduled-time"
+ABSENT = ("Skipped", "Omitted")
+# a reference, left after substitution, to an output parameter of a task or step
+ABSENT_REF = re.compile(r"\{\{\s*((?:tasks|steps)\.[^.}\s]+\.outputs\.parameters\.[^}\s]+)\s*\}\}")
 DEPENDS_FAIL_OK = (".Failed", ".Errored", ".Completed", ".AnySucceeded", ".AllFailed")
 
 
@@ -236,6 +241,9 @@ class Operation:
             values[f"workflow.labels.{k}"] = v
         for k, v in (meta.get("annotations") or {}).items():
             values[f"workflow.annotations.{k}"] = v
+        scheduled = (meta.get("annotations") or {}).get(SCHEDULED_ANNOTATION)
+        if scheduled:  # set by the cron scheduler, as Argo's cron controller does
+            values["workflow.scheduledTime"] = scheduled
         for p in self.status.get("outputs", {}).get("parameters", []):
             values[f"workflow.outputs.parameters.{p['name']}"] = p.get("value", "")
         for a in self.status.get("outputs", {}).get("artifacts", []):
@@ -272,6 +280,8 @@ class Operation:
         }
         if node["type"] == "TaskGroup" or node.get("_group"):
             return {**values, **self._group_values(prefix, node)}
+        if node["phase"] in ABSENT:
+            return {**values, **self._absent_defaults(prefix, node)}
         outputs = node.get("outputs") or {}
         if "exitCode" in outputs:
             values[f"{prefix}.exitCode"] = outputs["exitCode"]
@@ -283,6 +293,67 @@ class Operation:
         for a in outputs.get("artifacts", []):
             values[f"{prefix}.outputs.artifacts.{a['name']}"] = json.dumps(a)
         return values
+
+    def _absent_defaults(self, prefix: str, node: dict[str, Any]) -> dict[str, Any]:
+        """A skipped or omitted task produced nothing; Argo still resolves a reference to one
+        of its output parameters that declares ``valueFrom.default``."""
+        try:
+            tmpl = self.resolve({"template": node.get("templateName", "")})
+        except StepError:
+            return {}
+        values = {}
+        for p in (tmpl.get("outputs") or {}).get("parameters", []) or []:
+            vf = p.get("valueFrom") or {}
+            if "default" in vf:
+                values[f"{prefix}.outputs.parameters.{p['name']}"] = to_str(vf["default"])
+        return values
+
+    def absent_references(
+        self, arguments: dict[str, Any], base: str, task: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Argo's rule for references left to outputs of a skipped/omitted task: an argument
+        that is only such a reference is dropped (the input's default applies); one that
+        embeds it is an error ("absent optional")."""
+        params = []
+        for p in arguments.get("parameters", []) or []:
+            value = p.get("value")
+            refs = ABSENT_REF.findall(value) if isinstance(value, str) else []
+            absent = [r for r in refs if self._is_absent(base, r)]
+            if absent and ABSENT_REF.fullmatch(value.strip()) and self._has_default(task, p):
+                continue
+            if absent:
+                raise StepError(
+                    f"arguments.parameters.{p['name']}: {{{{{absent[0]}}}}} refers to an "
+                    "absent optional output of a skipped or omitted task"
+                )
+            params.append(p)
+        return {**arguments, "parameters": params} if "parameters" in arguments else arguments
+
+    def _has_default(self, task: dict[str, Any], param: dict[str, Any]) -> bool:
+        try:
+            tmpl = self.resolve(task)
+        except StepError:
+            return False
+        for p in (tmpl.get("inputs") or {}).get("parameters", []) or []:
+            if p["name"] == param["name"]:
+                return "value" in p or "default" in p
+        return False
+
+    def _is_absent(self, base: str, ref: str) -> bool:
+        kind, name = ref.split(".")[:2]
+        if kind == "tasks":
+            node = self.node(f"{base}.{name}")
+        else:  # steps.X: the step of an earlier group of the same Steps node
+            steps = base.rsplit("[", 1)[0] if base.endswith("]") else base
+            node = next(
+                (
+                    n
+                    for n in self.nodes.values()
+                    if n["name"].startswith(f"{steps}[") and n["name"].endswith(f"].{name}")
+                ),
+                None,
+            )
+        return node is not None and node["phase"] in ABSENT
 
     def _group_values(self, prefix: str, group: dict[str, Any]) -> dict[str, Any]:
         params, results = [], []
@@ -813,7 +884,12 @@ class Operation:
         fail_fast = dag.get("failFast", True)
         failing = any(self._unhandled_failure(tasks, deps, t, task_node(t)) for t in tasks)
         running = 0
-        for name, task in tasks.items():
+        # Dependencies first, as Argo's executeDAGTask recurses into them: a task listed
+        # before its dependency must see that dependency finish in this same pass, or a
+        # dependency that finishes without a pod callback (Retry, nested Steps/DAG) would
+        # leave it waiting for a pass nobody queues.
+        for name in dependency_order(tasks, deps):
+            task = tasks[name]
             tn = task_node(name)
             if tn is not None and complete(name):
                 continue
@@ -1053,7 +1129,17 @@ class Operation:
                 if base is not None:
                     self._connect(base, deps or [], node["id"])
                 return node
-        holder = {**task, "arguments": scope.substitute(task.get("arguments") or {})}
+        arguments = scope.substitute(task.get("arguments") or {})
+        if existing is None:
+            try:
+                arguments = self.absent_references(arguments, node_name.rsplit(".", 1)[0], task)
+            except StepError as exc:
+                node = self.init_node(node_name, "Pod", task, boundary, display)
+                self.finish(node, "Error", str(exc))
+                if base is not None:
+                    self._connect(base, deps or [], node["id"])
+                return node
+        holder = {**task, "arguments": arguments}
         node = self.execute(node_name, holder, scope, boundary, display)
         if node is not None and existing is None and base is not None:
             self._connect(base, deps or [], node["id"])
@@ -1168,6 +1254,24 @@ class Operation:
             self.link(sg["name"], child["id"])
             if done(child) and self._has_exit(step):
                 self._run_exit(step, child, sc, bid)
+
+
+def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[str]:
+    """Task names with every task after the tasks it depends on, else in listed order."""
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def visit(name: str, path: frozenset[str]) -> None:
+        if name in placed or name in path or name not in tasks:
+            return  # a cycle is refused at create; never loop on one here
+        for dep in deps.get(name, []):
+            visit(dep, path | {name})
+        placed.add(name)
+        order.append(name)
+
+    for name in tasks:
+        visit(name, frozenset())
+    return order
 
 
 def _continue_on(task: dict[str, Any], phase: str) -> bool:

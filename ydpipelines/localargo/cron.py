@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
+from .controller import SCHEDULED_ANNOTATION
 from .expressions import ExpressionError, eval_expr
 from .nodes import now_iso, parse_iso
 from .validate import ApiError, validate_spec
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 CRON_LABEL = "workflows.argoproj.io/cron-workflow"
-SCHEDULED_ANNOTATION = "workflows.argoproj.io/scheduled-time"
 POLICIES = ("Allow", "Forbid", "Replace")
 
 
@@ -212,7 +212,8 @@ class CronScheduler:
         spec = cron["spec"]
         skip_reason = None
         deadline = spec.get("startingDeadlineSeconds")
-        if deadline is not None and now - due > float(deadline):
+        # Argo's cron operator treats 0 as unset (examples/cron-workflow.yaml uses 0)
+        if deadline and now - due > float(deadline):
             skip_reason = "missed the starting deadline"
         if skip_reason is None and spec.get("when"):
             skip_reason = self._when_blocks(cron)

@@ -206,7 +206,7 @@ class Engine:
             return
         if shutdown == "Terminate" or (shutdown and not exiting):
             return
-        par = op.spec.get("parallelism")
+        par = op.spec.get("parallelism")  # 0 or less is refused at create
         if par is not None and op.active_pods >= int(par):
             node["message"] = "Waiting for the workflow's parallelism"
             return
@@ -255,7 +255,8 @@ class Engine:
         except StepError:
             return None
         par = tmpl.get("parallelism")
-        return int(par) if par is not None else None
+        # Argo's Template.HasParallelism() is `parallelism > 0`: 0 (KFP's ParallelFor) = no limit
+        return int(par) if par is not None and int(par) > 0 else None
 
     def step_dir(self, ns: str, wf: str, pod: str) -> Path:
         return self.data / "steps" / ns / wf / pod

@@ -5,30 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+from ydpipelines.argo_names import fnv32a, node_id, pod_name
 
-def fnv32a(text: str) -> int:
-    h = 0x811C9DC5
-    for byte in text.encode():
-        h ^= byte
-        h = (h * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-def node_id(workflow: str, node_name: str) -> str:
-    """Argo's ``Workflow.NodeID``: the workflow name for the root, else name-fnv32a(node name)."""
-    if node_name == workflow:
-        return workflow
-    return f"{workflow}-{fnv32a(node_name)}"
-
-
-def pod_name(workflow: str, node_name: str, template: str) -> str:
-    """Argo v3.4+ pod names (POD_NAMES=v2): <workflow>-<template>-<fnv32a(node name)>."""
-    if node_name == workflow:
-        return workflow
-    prefix = f"{workflow}-{template}" if template else workflow
-    if len(prefix) > 63 - 11:  # Argo shortens long prefixes so the name stays a DNS label
-        prefix = prefix[: 63 - 11]
-    return f"{prefix}-{fnv32a(node_name)}"
+__all__ = ["fnv32a", "node_id", "pod_name", "random_suffix", "valid_name"]
 
 
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")

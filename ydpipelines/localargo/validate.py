@@ -113,6 +113,10 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
     if sel.get("kubernetes.io/os") == "windows":
         raise unsupported(f"{where}.nodeSelector", "windows nodes")
     _check_sync(spec.get("synchronization"), f"{where}.synchronization")
+    par = spec.get("parallelism")
+    if isinstance(par, int) and par <= 0:
+        # Argo's controller holds every pod while active pods >= spec.parallelism: never run
+        raise unsupported(f"{where}.parallelism", f"{par} would never start a pod")
     for i, tmpl in enumerate(templates):
         validate_template(tmpl, f"{where}.templates[{i}]", names)
     _check_expressions(spec, where)
@@ -166,8 +170,44 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
     for j, group in enumerate(tmpl.get("steps") or []):
         for k, step in enumerate(group or []):
             _check_task(step, f"{where}.steps[{j}][{k}]", names)
-    for j, task in enumerate((tmpl.get("dag") or {}).get("tasks") or []):
+    tasks = (tmpl.get("dag") or {}).get("tasks") or []
+    for j, task in enumerate(tasks):
         _check_task(task, f"{where}.dag.tasks[{j}]", names)
+    _check_dag_graph(tasks, f"{where}.dag")
+
+
+def _check_dag_graph(tasks: list[dict[str, Any]], where: str) -> None:
+    """Argo refuses a DAG whose tasks name an unknown task or depend on each other in a
+    cycle; either would leave a task waiting forever."""
+    from .expressions import ExpressionError, depends_names
+
+    deps: dict[str, list[str]] = {}
+    for j, task in enumerate(tasks):
+        try:
+            names = depends_names(task["depends"]) if task.get("depends") else []
+        except ExpressionError as exc:
+            raise ApiError(400, f"{where}.tasks[{j}].depends: {exc}") from exc
+        names += list(task.get("dependencies") or [])
+        deps[task["name"]] = names
+    for j, task in enumerate(tasks):
+        for dep in deps[task["name"]]:
+            if dep not in deps:
+                raise ApiError(400, f"{where}.tasks[{j}] dependency {dep!r} is not a task")
+    state: dict[str, int] = {}  # 1 on the current path, 2 checked
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            raise ApiError(400, f"{where}: dependency cycle detected: {cycle}")
+        state[name] = 1
+        for dep in deps[name]:
+            visit(dep, [*path, name])
+        state[name] = 2
+
+    for name in deps:
+        visit(name, [])
 
 
 def _check_task(task: dict[str, Any], where: str, names: set[str]) -> None:
