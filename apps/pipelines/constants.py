@@ -13,6 +13,10 @@ class ParameterType(models.TextChoices):
     BOOL = "Bool", "Boolean"
 
 
+# The image of an Elyra node that names none (and of new pipelines): Python with what the step
+# runner needs. Generic pipelines written for Elyra's local runtime often leave it empty.
+DEFAULT_RUNTIME_IMAGE = "python:3.11-slim"
+
 # The kinds of Argo template, in the order Argo checks them.
 TEMPLATE_KINDS = (
     "container",

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from apps.pipelines.constants import SourceFormat
 from apps.pipelines.importers import ImportResult, PipelineImportError, import_upload
 from apps.pipelines.importers.bundle import build_bundle, content_hash
+from apps.pipelines.importers.elyra import MISSING_FILES_NOTE
 from apps.pipelines.models import Pipeline, PipelineVersion
 
 MAX_NAME = 200
@@ -109,6 +110,13 @@ def create_version(
 def missing_files(version: PipelineVersion) -> list[str]:
     """Files the version's nodes run that were not uploaded (a lone .pipeline file upload)."""
     return list((version.spec or {}).get("metadata", {}).get("missing_files", []))
+
+
+def import_notes(version: PipelineVersion) -> list[str]:
+    """What the import said worth telling (migrated fields, a default runtime image, ...),
+    less the missing files, which the version page shows in an alert of their own."""
+    notes = (version.spec or {}).get("metadata", {}).get("notes", [])
+    return [note for note in notes if not note.startswith(MISSING_FILES_NOTE)]
 
 
 def bundle_names(version: PipelineVersion) -> list[str]:

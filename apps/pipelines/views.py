@@ -370,6 +370,7 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
     if tab in ("graph", "files"):
         # A lone .pipeline file whose nodes need files that were not uploaded: say so up front.
         context["missing_files"] = services.missing_files(version)
+        context["import_notes"] = services.import_notes(version)
     return render(request, "pipelines/version_detail.html", context)
 
 

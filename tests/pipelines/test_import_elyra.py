@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
 from apps.pipelines.importers import PipelineImportError, import_upload
 from apps.pipelines.importers.elyra import NODE_KINDS
 from tests.conftest import SHARED, shared_path
@@ -35,11 +36,6 @@ INVALID = {
         "'image/with spaces' is not a valid image name",
         "notebookB.ipynb",
     ],
-    "elyra-fixtures/elyra/tests/pipeline/resources/validation_pipelines/"
-    "generic_invalid_node_property_structure.pipeline": [
-        "missing required field 'runtime_image'",
-        "notebookA.ipynb",
-    ],
     "elyra-fixtures/elyra/tests/cli/resources/pipelines/pipeline_with_zero_nodes.pipeline": [
         "no nodes"
     ],
@@ -47,17 +43,21 @@ INVALID = {
     "pipeline_with_zero_length_pipelines_field.pipeline": ["'pipelines' list is empty"],
     "elyra-fixtures/elyra/tests/cli/resources/pipelines/"
     "pipeline_without_pipelines_field.pipeline": ["missing required field 'pipelines'"],
-    "elyra-fixtures/cypress/fixtures/invalid.pipeline": ["missing required field 'runtime_image'"],
     # A template with {{placeholders}} for Elyra's own tests (and a KFP component node).
     "elyra-fixtures/elyra/tests/pipeline/resources/validation_pipelines/"
     "kf_with_parameters.pipeline": ["{{pipeline_parameters}}", "elyra-kfp-examples-catalog"],
-    # Generic nodes without a runtime image and no pipeline default: Elyra refuses them too.
+}
+
+
+# Generic nodes that name no runtime image (and no pipeline default): Elyra's local runtime runs
+# them, and so does this app, in its default image, saying so (node labels named in the note).
+IMAGELESS = {
+    "elyra-fixtures/elyra/tests/pipeline/resources/validation_pipelines/"
+    "generic_invalid_node_property_structure.pipeline": ["notebookA.ipynb"],
+    "elyra-fixtures/cypress/fixtures/invalid.pipeline": ["helloworld.ipynb", "helloworld.py"],
     "elyra-formats/0432d3530e/pipelines/introduction-to-generic-pipelines/"
-    "hello-generic-world.pipeline": ["missing required field 'runtime_image'", "Load tutorial"],
-    "elyra-fixtures/elyra/tests/cli/resources/pipelines/pipeline_with_script.pipeline": [
-        "missing required field 'runtime_image'",
-        'node "c"',
-    ],
+    "hello-generic-world.pipeline": ["Load tutorial"],
+    "elyra-fixtures/elyra/tests/cli/resources/pipelines/pipeline_with_script.pipeline": ['"c"'],
 }
 
 
@@ -145,6 +145,14 @@ def test_corpus_pipeline_as_single_file(rel: str) -> None:
     result = import_upload(path.name, data)
     spec = result.spec
     assert spec.nodes, rel
+    notes = " ".join(result.notes)
+    if rel in IMAGELESS:
+        assert f"in {DEFAULT_RUNTIME_IMAGE}, the app's default" in notes, notes
+        for label in IMAGELESS[rel]:
+            assert label in notes, notes
+    else:
+        assert "no runtime image" not in notes, notes
+    assert all(node.runtime_image for node in spec.nodes)
     assert result.files == {path.name: data}
     assert result.missing_files == sorted({n.filename for n in spec.nodes})
     assert 0 <= (spec.source_version or 0) <= 8

@@ -681,3 +681,23 @@ def test_node_panel_of_an_elyra_node(auth_client) -> None:
     ).content.decode()
     assert node.label in panel
     assert "load_data.ipynb" in panel and "<h4>Command</h4>" in panel
+
+
+@pytest.mark.django_db
+def test_version_page_shows_the_import_notes(auth_client) -> None:
+    from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
+    from apps.pipelines.services import create_version
+
+    path = shared_path(
+        "corpora",
+        "elyra-formats/0432d3530e/pipelines/introduction-to-generic-pipelines",
+        "hello-generic-world.pipeline",
+    )
+    version = create_version(upload_name=path.name, data=path.read_bytes(), pipeline_name="hello")
+    page = auth_client.get(version.get_absolute_url()).content.decode()
+    assert "Notes from the import" in page
+    assert "&quot;Load tutorial dataset&quot;" in page and DEFAULT_RUNTIME_IMAGE in page
+    # The missing notebook is said once, in its own alert, not again among the notes.
+    assert "load_data.ipynb" in page and "Uploaded without the files" not in page
+    files_tab = auth_client.get(version.get_absolute_url() + "?tab=files").content.decode()
+    assert "Notes from the import" in files_tab

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.pipelines.constants import SourceFormat
+from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE, SourceFormat
 from apps.pipelines.importers import ImportResult, PipelineImportError, Problems
 from apps.pipelines.importers.bundle import read_zip, strip_common_root
 from apps.pipelines.spec import Node, Parameter, PipelineSpec, SecretRef, VolumeMount
@@ -80,10 +80,13 @@ def import_pipeline_file(upload_name: str, data: bytes) -> ImportResult:
     )
     if missing:
         result.notes.append(
-            f"Uploaded without the files its nodes run ({', '.join(missing)}): upload a zip of "
-            "the pipeline folder to run it."
+            f"{MISSING_FILES_NOTE} ({', '.join(missing)}): upload a zip of the pipeline folder "
+            "to run it."
         )
     return result
+
+
+MISSING_FILES_NOTE = "Uploaded without the files its nodes run"
 
 
 def import_zip(upload_name: str, data: bytes) -> ImportResult:
@@ -210,8 +213,9 @@ def build_spec(
 
     runtime = _runtime_name(app_data)
     nodes: list[Node] = []
+    imageless: list[str] = []  # labels of the nodes given the default runtime image
     for raw, _pid in raw_nodes:
-        node = _build_node(raw, version, defaults, declared, runtime, problems)
+        node = _build_node(raw, version, defaults, declared, runtime, problems, imageless)
         if node is not None:
             node.filename = _in_bundle(node, base_dir, files, version, problems, notes)
             nodes.append(node)
@@ -219,6 +223,16 @@ def build_spec(
     if files is not None:
         _check_files(nodes, files, problems)
     problems.raise_if_any()
+    if imageless:
+        shown = ", ".join(f'"{label}"' for label in imageless[:10])
+        more = f" and {len(imageless) - 10} more" if len(imageless) > 10 else ""
+        notes.append(
+            f"{len(imageless)} node{'s' if len(imageless) != 1 else ''} ({shown}{more}) "
+            f"name{'s' if len(imageless) == 1 else ''} no runtime image and the pipeline has no "
+            f"default one: {'they run' if len(imageless) != 1 else 'it runs'} in "
+            f"{DEFAULT_RUNTIME_IMAGE}, the app's default (Elyra's local runtime ignores images; "
+            "set one on each node to be sure of its software)."
+        )
     name = properties.get("name") or app_data.get("name") or _stem(source)
     if not isinstance(name, str) or "{{" in name:
         name = _stem(source)
@@ -371,6 +385,7 @@ def _build_node(
     declared: set[str],
     runtime: str,
     problems: _Problems,
+    imageless: list[str],
 ) -> Node | None:
     nid = str(raw["id"])
     label = _label(raw)
@@ -416,8 +431,10 @@ def _build_node(
 
     image = _pick(props, defaults, "runtime_image")
     if image is None:
-        problems.add(f"{where}: missing required field 'runtime_image' (no pipeline default)")
-        image = ""
+        # Generic pipelines made for Elyra's local runtime often name no image: run them in the
+        # default one, and say so on the version page (build_spec's note).
+        imageless.append(label)
+        image = DEFAULT_RUNTIME_IMAGE
     elif not isinstance(image, str) or not IMAGE_RE.match(image.strip()):
         problems.add(f"{where}: runtime_image {image!r} is not a valid image name")
         image = ""
