@@ -479,7 +479,12 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
         artifacts = sorted(Artifact.objects.filter(step_id__in=holders), key=display_order)
         context["artifacts"] = prepare(artifacts)
         context["step_metrics"] = list(Metric.objects.filter(step_id__in=holders))
-        fetching = pod is not None and pod.is_finished and not pod.artifacts_fetched
+        fetching = (
+            pod is not None
+            and pod.is_finished
+            and not pod.artifacts_fetched
+            and not pod.outputs_error
+        )
         copying = fetching and not (
             run.finished_at and timezone.now() - run.finished_at > queries.OUTPUTS_GRACE
         )
