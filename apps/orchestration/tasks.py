@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.orchestration.argo import ArgoAlreadyExists, ArgoError, get_client
 from apps.orchestration.outputs import fetch_step_outputs
+from apps.orchestration.queue import enqueue
 from apps.orchestration.sync import sync_active_runs
 from apps.pipelines.constants import SourceFormat
 from apps.runs.constants import STEP_FINAL_PHASES, RunState
@@ -141,7 +142,7 @@ def sync_runs() -> dict[str, Any]:
             return {"skipped": True}
         stats = sync_active_runs(get_client())
     for step_id in stats.pop("finished_step_ids", []):
-        fetch_outputs.delay(step_id)
+        enqueue(fetch_outputs, step_id)
     return stats
 
 
@@ -188,7 +189,7 @@ def submit_pending_runs() -> int:
         ).values_list("id", flat=True)[:100]
     )
     for run_id in ids:
-        submit_run.delay(str(run_id))
+        enqueue(submit_run, str(run_id))
     return len(ids)
 
 
@@ -207,5 +208,5 @@ def fetch_missing_outputs() -> int:
         ).values_list("pk", flat=True)[:200]
     )
     for step_id in ids:
-        fetch_outputs.delay(step_id)
+        enqueue(fetch_outputs, step_id)
     return len(ids)
