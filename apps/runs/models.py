@@ -55,6 +55,9 @@ class RecurringRun(models.Model):
     sync_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Counts the user's changes to the settings (not the sync's bookkeeping): an edit carries
+    # the revision it started from, and a stale one is refused instead of overwriting.
+    revision = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
