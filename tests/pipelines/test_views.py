@@ -496,6 +496,8 @@ def test_upload_elyra_file_from_the_corpus(auth_client) -> None:
         ("broken.pipeline", b'{"doc_type": "pipeline", "pipelines": [', "JSON"),
         ("broken.yaml", b"kind: Workflow\nspec: [unclosed\n", "YAML"),
         ("bad.zip", b"PK\x03\x04 not really a zip", "zip"),
+        ("deep.json", b"[" * 100_000, "nested too deeply"),
+        ("deep.json", b'{"kind": "Workflow", "spec": ' + b"[" * 500 + b"]" * 500 + b"}", "deep"),
     ],
 )
 def test_upload_malformed_file_shows_error_and_stores_nothing(
