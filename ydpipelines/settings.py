@@ -98,6 +98,12 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 YDP_MAX_UPLOAD_BYTES = env_int("YDP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# The cap is enforced while the body arrives (apps.pipelines.uploads), before any spooling.
+FILE_UPLOAD_HANDLERS = [
+    "apps.pipelines.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Argo: a real Argo Server when ARGO_SERVER is set, else the embedded engine.
 ARGO_EMBEDDED = env_str("ARGO_SERVER", "") == ""

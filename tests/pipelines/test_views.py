@@ -443,7 +443,7 @@ def test_upload_wrong_extension_is_refused_on_the_form(auth_client) -> None:
 def test_upload_too_big_is_refused(auth_client, settings) -> None:
     settings.YDP_MAX_UPLOAD_BYTES = 1000
     response = post_upload(auth_client, "big.yaml", b"a: 1\n" * 400, name="big")
-    assert "the limit is 1000" in response.content.decode()
+    assert "file too large (max 1,000 bytes)" in response.content.decode()
     assert not Pipeline.objects.exists()
 
 
