@@ -80,6 +80,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Failed logins lock the username and the client address for a while (ydpipelines.login_limits).
+AUTHENTICATION_BACKENDS = ["ydpipelines.login_limits.RateLimitedModelBackend"]
+YDP_LOGIN_MAX_FAILURES = env_int("YDP_LOGIN_MAX_FAILURES", 10)
+YDP_LOGIN_WINDOW_SECONDS = env_int("YDP_LOGIN_WINDOW_SECONDS", 15 * 60)
+YDP_LOGIN_LOCK_SECONDS = env_int("YDP_LOGIN_LOCK_SECONDS", 15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
