@@ -33,6 +33,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ydpipelines.middleware.ServerHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +93,11 @@ PASSWORD_HASHERS = env_list(
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher,"
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 )
+# Failed logins lock the username and the client address for a while (ydpipelines.login_limits).
+AUTHENTICATION_BACKENDS = ["ydpipelines.login_limits.RateLimitedModelBackend"]
+YDP_LOGIN_MAX_FAILURES = env_int("YDP_LOGIN_MAX_FAILURES", 10)
+YDP_LOGIN_WINDOW_SECONDS = env_int("YDP_LOGIN_WINDOW_SECONDS", 15 * 60)
+YDP_LOGIN_LOCK_SECONDS = env_int("YDP_LOGIN_LOCK_SECONDS", 15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -111,6 +117,12 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 YDP_MAX_UPLOAD_BYTES = env_int("YDP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# The cap is enforced while the body arrives (apps.pipelines.uploads), before any spooling.
+FILE_UPLOAD_HANDLERS = [
+    "apps.pipelines.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Argo: a real Argo Server when ARGO_SERVER is set, else the embedded engine.
 ARGO_EMBEDDED = env_str("ARGO_SERVER", "") == ""

@@ -1,11 +1,21 @@
+from typing import Any
+
 from django.contrib import admin
 
 from apps.experiments.models import Experiment
+from apps.experiments.services import ExperimentArchiveError, delete_experiment
+from ydpipelines.admin_deletes import DeleteRefused, ServiceDeleteAdmin
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(ServiceDeleteAdmin):
     list_display = ("name", "created_at", "archived_at", "created_by")
     list_filter = ("archived_at",)
     search_fields = ("name", "description")
     readonly_fields = ("created_at",)
+
+    def delete_one(self, obj: Any) -> None:
+        try:
+            delete_experiment(obj)
+        except ExperimentArchiveError as exc:
+            raise DeleteRefused(str(exc)) from exc

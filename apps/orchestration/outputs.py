@@ -10,6 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.db import transaction
 
@@ -37,6 +38,22 @@ KNOWN_ARTIFACTS = {
     "outputs": (ArtifactKind.FILE, "application/gzip", "outputs.tgz"),
     METRICS: (ArtifactKind.METRICS, "application/json", "mlpipeline-metrics.json"),
 }
+
+
+# A stored file's name comes from the step (a visualization's or artifact's name): only these
+# characters reach the storage, so no name can climb out of the run's folder.
+UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_FILENAME = 100
+
+
+def storage_filename(name: str, extension: str = "") -> str:
+    """A file name that is safe in storage for an output called `name` (kept for display)."""
+    stem = UNSAFE_FILENAME_CHARS.sub("-", name).strip(".-")[:MAX_FILENAME] or "output"
+    return stem + extension
+
+
+def _looks_like_a_path(name: str) -> bool:
+    return "/" in name or "\\" in name or name.startswith(".")
 
 
 RUNNER_RAISED = re.compile(r"^\[ydp\] (.+ raised .+)$", re.M)
@@ -123,9 +140,13 @@ def fetch_step_outputs(client: ArgoClient, step_id: int) -> str:
             except OutputFormatError as exc:
                 notes.append(str(exc))
                 visualizations = []
-            fetched.extend(_from_visualization(v) for v in visualizations)
+            for visualization in visualizations:
+                item = _from_visualization(visualization)
+                if item.content and _looks_like_a_path(item.name):
+                    notes.append(f"output {item.name!r} is stored as {item.filename!r}")
+                fetched.append(item)
             continue
-        kind, media, filename = KNOWN_ARTIFACTS.get(name, (None, None, name))
+        kind, media, filename = KNOWN_ARTIFACTS.get(name, (None, None, storage_filename(name)))
         if kind is None:
             kind, media = kind_for_filename(name)
         fetched.append(Fetched(name, content, kind, media, filename, {}))
@@ -138,7 +159,12 @@ def _from_visualization(v: Visualization) -> Fetched:
     extension = {ArtifactKind.HTML: ".html", ArtifactKind.MARKDOWN: ".md"}.get(v.kind, ".json")
     content = v.content if v.content is not None else b""
     return Fetched(
-        v.name, content, v.kind, v.media_type or "application/json", v.name + extension, v.data
+        v.name,
+        content,
+        v.kind,
+        v.media_type or "application/json",
+        storage_filename(v.name, extension),
+        v.data,
     )
 
 
@@ -155,16 +181,22 @@ def _store(step: Step, log: str, fetched: list[Fetched], metrics: list, notes: l
             artifact = Artifact(
                 run_id=locked.run_id,
                 step=locked,
-                name=item.name,
+                name=item.name[: Artifact._meta.get_field("name").max_length],
                 kind=item.kind,
                 size=len(item.content),
                 media_type=item.media_type,
                 data=item.data,
             )
             if item.content:
-                artifact.file.save(
-                    f"{locked.node_id}/{item.filename}", ContentFile(item.content), save=False
-                )
+                try:
+                    artifact.file.save(
+                        f"{locked.node_id}/{item.filename}", ContentFile(item.content), save=False
+                    )
+                except (SuspiciousFileOperation, OSError) as exc:
+                    # One output that cannot be stored must not cost the step its others.
+                    logger.warning("step %s: output %r not stored: %s", locked.pk, item.name, exc)
+                    notes.append(f"output {item.name!r} could not be stored: {exc}")
+                    continue
             artifact.save()
         taken = set(Metric.objects.filter(run_id=locked.run_id).values_list("name", flat=True))
         rows = []

@@ -12,12 +12,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.utils import timezone
 
 from apps.orchestration.argo import ArgoAlreadyExists, ArgoError, get_client
 from apps.orchestration.outputs import fetch_step_outputs
+from apps.orchestration.queue import enqueue
 from apps.orchestration.sync import sync_active_runs
 from apps.pipelines.constants import SourceFormat
 from apps.runs.constants import STEP_FINAL_PHASES, RunState
@@ -139,7 +142,7 @@ def sync_runs() -> dict[str, Any]:
             return {"skipped": True}
         stats = sync_active_runs(get_client())
     for step_id in stats.pop("finished_step_ids", []):
-        fetch_outputs.delay(step_id)
+        enqueue(fetch_outputs, step_id)
     return stats
 
 
@@ -153,13 +156,26 @@ def sync_runs() -> dict[str, Any]:
     time_limit=180,
 )
 def fetch_outputs(self, step_id: int) -> str:
-    """Copy a finished step's log and artifacts into the app's storage, once."""
+    """Copy a finished step's log and artifacts into the app's storage, once. A permanent
+    failure is recorded on the step, so that the reconciler does not queue it forever."""
     try:
         return fetch_step_outputs(get_client(), step_id)
     except ArgoError as exc:
         if exc.transient:
             raise TransientArgoError(str(exc)) from exc
+        _record_outputs_error(step_id, exc)
         raise
+    except (DatabaseError, SoftTimeLimitExceeded):
+        raise  # the database or the clock, not the step: the reconciler tries again
+    except Exception as exc:
+        _record_outputs_error(step_id, exc)
+        raise
+
+
+def _record_outputs_error(step_id: int, exc: Exception) -> None:
+    logger.exception("step %s: its outputs cannot be copied", step_id)
+    message = f"The step's outputs could not be copied: {type(exc).__name__}: {exc}"
+    Step.objects.filter(pk=step_id, log_fetched=False).update(outputs_error=message[:2000])
 
 
 @shared_task
@@ -173,7 +189,7 @@ def submit_pending_runs() -> int:
         ).values_list("id", flat=True)[:100]
     )
     for run_id in ids:
-        submit_run.delay(str(run_id))
+        enqueue(submit_run, str(run_id))
     return len(ids)
 
 
@@ -185,11 +201,12 @@ def fetch_missing_outputs() -> int:
     ids = list(
         Step.objects.filter(
             log_fetched=False,
+            outputs_error="",
             node_type="Pod",
             phase__in=STEP_FINAL_PHASES,
             finished_at__lt=stale,
         ).values_list("pk", flat=True)[:200]
     )
     for step_id in ids:
-        fetch_outputs.delay(step_id)
+        enqueue(fetch_outputs, step_id)
     return len(ids)

@@ -1,6 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import ProtectedError
 
 from apps.pipelines.models import Pipeline, PipelineVersion
+from apps.pipelines.services import delete_pipeline, delete_versions
+from ydpipelines.admin_deletes import DeleteRefused, ServiceDeleteAdmin
 
 
 class PipelineVersionInline(admin.TabularInline):
@@ -15,16 +20,26 @@ class PipelineVersionInline(admin.TabularInline):
         return False
 
 
+def _in_use(exc: ProtectedError) -> DeleteRefused:
+    return DeleteRefused(f"runs or recurring runs still use it ({len(exc.protected_objects)}).")
+
+
 @admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
+class PipelineAdmin(ServiceDeleteAdmin):
     list_display = ("name", "created_at", "created_by")
     search_fields = ("name", "description")
     readonly_fields = ("created_at",)
     inlines = [PipelineVersionInline]
 
+    def delete_one(self, obj: Any) -> None:
+        try:
+            delete_pipeline(obj)
+        except ProtectedError as exc:
+            raise _in_use(exc) from exc
+
 
 @admin.register(PipelineVersion)
-class PipelineVersionAdmin(admin.ModelAdmin):
+class PipelineVersionAdmin(ServiceDeleteAdmin):
     """Versions are immutable: created by upload, never edited here."""
 
     list_display = ("name", "pipeline", "source_format", "node_count", "created_at")
@@ -37,3 +52,9 @@ class PipelineVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def delete_one(self, obj: Any) -> None:
+        try:
+            delete_versions(PipelineVersion.objects.filter(pk=obj.pk))
+        except ProtectedError as exc:
+            raise _in_use(exc) from exc

@@ -6,18 +6,14 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
+from apps.pipelines.importers.bundle import max_upload_bytes
 from apps.pipelines.models import Pipeline, PipelineVersion
 
 # What an upload may be: an Elyra .pipeline file, a zip of a pipeline folder, or Argo YAML/JSON.
 ALLOWED_SUFFIXES = (".pipeline", ".zip", ".yaml", ".yml", ".json")
-
-
-def max_upload_bytes() -> int:
-    return int(getattr(settings, "YDP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024))
 
 
 class UploadPipelineForm(forms.Form):

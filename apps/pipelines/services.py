@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from apps.pipelines.constants import SourceFormat
 from apps.pipelines.importers import ImportResult, PipelineImportError, import_upload
@@ -164,3 +165,21 @@ def _delete_file(storage: Any, name: str) -> None:
     # Best effort: the row was not written, an orphan file would only cost disk space.
     with contextlib.suppress(OSError):
         storage.delete(name)
+
+
+def delete_versions(versions: QuerySet[PipelineVersion]) -> int:
+    """Delete the versions and, once the transaction commits, their bundle files (a rollback
+    keeps them). Raises django.db.models.ProtectedError while runs or schedules use one."""
+    with transaction.atomic():
+        rows = list(versions.only("id", "bundle"))
+        files = [(v.bundle.storage, v.bundle.name) for v in rows if v.bundle]
+        PipelineVersion.objects.filter(pk__in=[v.pk for v in rows]).delete()
+        transaction.on_commit(lambda: [_delete_file(storage, name) for storage, name in files])
+    return len(rows)
+
+
+def delete_pipeline(pipeline: Pipeline) -> None:
+    """Delete the pipeline with its versions and their bundle files (see delete_versions)."""
+    with transaction.atomic():
+        delete_versions(PipelineVersion.objects.filter(pipeline=pipeline))
+        pipeline.delete()

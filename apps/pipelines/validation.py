@@ -93,15 +93,35 @@ class _Loader(yaml.SafeLoader):
     """yaml.SafeLoader; documents are composed first so that alias expansion can be measured."""
 
 
+# Deeper than any manifest needs; the checks that walk a document recurse.
+MAX_DEPTH = 200
+
+
+def _check_depth(value: Any, source: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PipelineImportError(f"{source}: nested more than {MAX_DEPTH} levels deep.")
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, (dict, list)):
+            stack.extend((child, depth + 1) for child in children)
+
+
 def load_documents(source: str, text: str) -> list[Document]:
     """Every non-empty document of a YAML (or JSON) stream. Raises PipelineImportError."""
     if source.lower().endswith(".json"):
         try:
-            return [Document(json.loads(text))]
+            doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PipelineImportError(
                 f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
             ) from exc
+        except RecursionError as exc:
+            raise PipelineImportError(f"{source}: JSON nested too deeply.") from exc
+        _check_depth(doc, source)
+        return [Document(doc)]
     loader = _Loader(text)
     docs: list[Document] = []
     try:

@@ -29,6 +29,7 @@ from apps.pipelines.forms import UploadPipelineForm
 from apps.pipelines.importers import PipelineImportError
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.pipelines.rendering import NODE_ID_ANNOTATION
+from apps.pipelines.uploads import too_large_message, upload_too_large
 
 PAGE_SIZE = 20
 VERSION_TABS = ("graph", "yaml", "parameters", "files")
@@ -90,7 +91,10 @@ def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
 def upload(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = UploadPipelineForm(request.POST, request.FILES)
-        if form.is_valid():
+        if upload_too_large(request):
+            form.is_valid()
+            form.errors["file"] = form.error_class([too_large_message()])
+        elif form.is_valid():
             data = form.cleaned_data
             upload_file = data["file"]
             existing = data["target"] == UploadPipelineForm.EXISTING

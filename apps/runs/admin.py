@@ -1,6 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
 
+from apps.runs.archive import delete_runs
 from apps.runs.models import Artifact, Metric, RecurringRun, Run, Step
+from apps.runs.recurring import RecurringError, delete_recurring_run
+from ydpipelines.admin_deletes import DeleteRefused, ServiceDeleteAdmin
 
 
 class StepInline(admin.TabularInline):
@@ -21,7 +26,7 @@ class MetricInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(ServiceDeleteAdmin):
     list_display = ("name", "state", "experiment", "pipeline_version", "created_at", "finished_at")
     list_filter = ("state", "created_at", "archived_at")
     search_fields = ("name", "description", "id", "workflow_name")
@@ -30,15 +35,31 @@ class RunAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "workflow_name", "workflow_uid", "created_at", "last_synced_at")
     inlines = [StepInline, MetricInline]
 
+    def delete_one(self, obj: Any) -> None:
+        refusals = self.delete_many([obj])
+        if refusals:
+            raise DeleteRefused(refusals[0])
+
+    def delete_many(self, objs: list[Any]) -> list[str]:
+        # The page's bulk delete: archived runs only, artifact files removed on commit.
+        outcome = delete_runs([run.pk for run in objs])
+        return [f"“{run.name}” {reason}." for run, reason in outcome.skipped]
+
 
 @admin.register(RecurringRun)
-class RecurringRunAdmin(admin.ModelAdmin):
+class RecurringRunAdmin(ServiceDeleteAdmin):
     list_display = ("name", "experiment", "trigger_type", "cron", "enabled", "max_concurrency")
     list_filter = ("enabled", "trigger_type")
     search_fields = ("name", "description", "cron_workflow_name")
     list_select_related = ("experiment",)
     raw_id_fields = ("experiment", "pipeline", "pipeline_version")
     readonly_fields = ("id", "cron_workflow_name", "created_at", "updated_at", "last_synced_at")
+
+    def delete_one(self, obj: Any) -> None:
+        try:
+            delete_recurring_run(obj)  # its CronWorkflow too, or nothing when Argo is away
+        except RecurringError as exc:
+            raise DeleteRefused(str(exc)) from exc
 
 
 @admin.register(Step)

@@ -55,6 +55,9 @@ class RecurringRun(models.Model):
     sync_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Counts the user's changes to the settings (not the sync's bookkeeping): an edit carries
+    # the revision it started from, and a stale one is refused instead of overwriting.
+    revision = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -200,17 +203,21 @@ class Step(models.Model):
     log = models.TextField(blank=True)
     log_fetched = models.BooleanField(default=False)
     artifacts_fetched = models.BooleanField(default=False)
+    # Why copying the outputs failed for good (not a transient Argo error): the reconciler
+    # leaves such a step alone, and its panel says why its outputs are missing.
+    outputs_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["started_at", "id"]
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_unique_node")]
         indexes = [
             models.Index(fields=["phase", "-started_at"], name="step_phase_started"),
-            # The reconciler's query: finished steps whose outputs were never copied.
+            # The reconciler's query: finished steps whose outputs were never copied and whose
+            # copy did not fail for good (fetch_missing_outputs).
             models.Index(
                 fields=["finished_at"],
                 name="step_outputs_pending",
-                condition=models.Q(log_fetched=False),
+                condition=models.Q(log_fetched=False, outputs_error=""),
             ),
         ]
 

@@ -129,6 +129,7 @@ def phase_steps_queryset(run: Run) -> QuerySet[Step]:
         "exit_code",
         "message",
         "artifacts_fetched",
+        "outputs_error",
     )
 
 
@@ -138,7 +139,10 @@ def outputs_pending(run: Run, steps: Iterable[Step]) -> bool:
     if run.finished_at and timezone.now() - run.finished_at > OUTPUTS_GRACE:
         return False
     return any(
-        step.node_type == "Pod" and step.phase in STEP_FINAL_PHASES and not step.artifacts_fetched
+        step.node_type == "Pod"
+        and step.phase in STEP_FINAL_PHASES
+        and not step.artifacts_fetched
+        and not step.outputs_error
         for step in steps
     )
 

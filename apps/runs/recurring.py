@@ -65,6 +65,20 @@ class RecurringError(Exception):
     """Something the user must read: Argo refused or is away, or the settings cannot work."""
 
 
+class StaleEdit(RecurringError):
+    """The recurring run was changed by someone else since this edit started."""
+
+    def __init__(self, current: RecurringRun, differences: list[str]):
+        self.current = current
+        self.differences = differences
+        changed = "; ".join(differences) or "no setting you can see"
+        super().__init__(
+            f"Someone else saved “{current.name}” while you were editing it, so your changes were "
+            f"not saved. Its current values that differ from yours: {changed}. Save again to "
+            "replace them with yours."
+        )
+
+
 class RecurringStatus:
     ACTIVE = "active"
     SCHEDULED = "scheduled"
@@ -119,6 +133,8 @@ class Settings:
     enabled: bool = True
     description: str = ""
     parameters: dict[str, Any] | None = None
+    # The revision the edit started from; None skips the check (a shell, a script).
+    revision: int | None = None
 
     def apply(self, recurring: RecurringRun) -> None:
         for field in SETTINGS_FIELDS:
@@ -195,7 +211,10 @@ def update_recurring_run(recurring: RecurringRun, settings_: Settings) -> Recurr
     client = get_client()
     with transaction.atomic():
         locked = RecurringRun.objects.select_for_update().get(pk=recurring.pk)
+        if settings_.revision is not None and settings_.revision != locked.revision:
+            raise StaleEdit(locked, _differences(locked, settings_))
         settings_.apply(locked)
+        locked.revision += 1
         _, manifest = _prepare(locked, settings_.parameters or {})
         try:
             current = client.get_cron_workflow(
@@ -223,6 +242,37 @@ def update_recurring_run(recurring: RecurringRun, settings_: Settings) -> Recurr
     return locked
 
 
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    return str(value)
+
+
+def _differences(current: RecurringRun, settings_: Settings) -> list[str]:
+    """The current values of the settings that differ from the edit's, in words."""
+    mine = RecurringRun()
+    settings_.apply(mine)
+    found = []
+    for field in SETTINGS_FIELDS:
+        if field == "parameters":
+            stored = current.parameters or {}
+            for name, value in (settings_.parameters or {}).items():
+                if value not in ("", None) and str(stored.get(name, "")) != str(value):
+                    found.append(f"parameter {name} = {_shown(stored.get(name))}")
+            continue
+        theirs = getattr(current, field)
+        if theirs != getattr(mine, field):
+            label = RecurringRun._meta.get_field(field).verbose_name
+            if field == "pipeline_version" and theirs is None:
+                theirs = "always the latest"
+            found.append(f"{label} = {_shown(theirs)}")
+    return found
+
+
 def set_enabled(recurring: RecurringRun, enabled: bool) -> RecurringRun:
     """Enable (resume, if within its start and end) or disable (suspend) the schedule."""
     if enabled and recurring.experiment.archived_at is not None:
@@ -234,7 +284,8 @@ def set_enabled(recurring: RecurringRun, enabled: bool) -> RecurringRun:
     with transaction.atomic():
         locked = RecurringRun.objects.select_for_update().get(pk=recurring.pk)
         locked.enabled = enabled
-        locked.save(update_fields=["enabled", "updated_at"])
+        locked.revision += 1
+        locked.save(update_fields=["enabled", "revision", "updated_at"])
         suspend = should_suspend(locked, timezone.now())
         try:
             if suspend:
@@ -342,6 +393,7 @@ __all__ = [
     "RecurringError",
     "RecurringStatus",
     "Settings",
+    "StaleEdit",
     "ValidationError",
     "create_recurring_run",
     "delete_recurring_run",

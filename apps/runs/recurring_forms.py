@@ -107,6 +107,8 @@ class RecurringRunForm(forms.Form):
         help_text="After an outage, start the most recent missed run (within a day).",
     )
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    # The recurring run's revision this edit started from (see RecurringRun.revision).
+    revision = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(
         self,
@@ -143,6 +145,7 @@ class RecurringRunForm(forms.Form):
             "max_concurrency": recurring.max_concurrency,
             "catchup": recurring.catchup,
             "enabled": recurring.enabled,
+            "revision": recurring.revision,
         }
         if recurring.interval_seconds:
             initial["every"], initial["every_unit"] = split_interval(recurring.interval_seconds)
@@ -240,6 +243,7 @@ class RecurringRunForm(forms.Form):
             catchup=bool(data.get("catchup")),
             enabled=bool(data.get("enabled")),
             parameters=self.parameter_values(),
+            revision=data.get("revision"),
         )
 
     def add_parameter_errors(self, error: ValidationError) -> None:

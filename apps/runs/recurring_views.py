@@ -24,6 +24,7 @@ from apps.runs.forms import PARAM_PREFIX
 from apps.runs.models import RecurringRun, Run
 from apps.runs.recurring import (
     RecurringError,
+    StaleEdit,
     create_recurring_run,
     delete_recurring_run,
     run_now,
@@ -139,6 +140,11 @@ def _form_page(request: HtmxHttpRequest, recurring: RecurringRun | None = None) 
                 return redirect("recurring:detail", saved.pk)
             except ValidationError as exc:
                 form.add_parameter_errors(exc)
+            except StaleEdit as exc:
+                form.add_error(None, str(exc))
+                # Saving again (after reading what changed) replaces the other person's edit.
+                form.data = form.data.copy()
+                form.data["revision"] = str(exc.current.revision)
             except RecurringError as exc:
                 form.add_error(None, str(exc))
     elif request.htmx and request.GET.get("refresh"):

@@ -30,7 +30,10 @@ def create_run(
 ) -> Run:
     """Create a Pending run and queue its submission once the transaction commits.
 
+    `run.submission` tells whether the submit reached the task queue (after the commit); when
+    the broker is away the run stays Pending and the reconciler submits it later.
     Raises django.core.exceptions.ValidationError for bad parameters; nothing is stored then."""
+    from apps.orchestration.queue import enqueue_on_commit
     from apps.orchestration.tasks import submit_run
 
     if experiment.archived_at is not None:
@@ -51,5 +54,5 @@ def create_run(
         )
         run.workflow_name = workflow_name_for(run)
         run.save()
-        submit_run.delay_on_commit(str(run.id))
+        run.submission = enqueue_on_commit(submit_run, str(run.id))
     return run

@@ -31,6 +31,7 @@ from django_htmx.middleware import HtmxDetails
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import ArgoError, ArgoNotFound, get_client
+from apps.orchestration.queue import QUEUE_DOWN_MESSAGE, enqueue_on_commit
 from apps.pipelines import graph as graph_lib
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.runs import queries
@@ -207,7 +208,10 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
         if form.is_valid():
             run = _start(request, form, clone_source)
             if run is not None:
-                messages.success(request, f"Started “{run.name}”.")
+                if run.submission.failed:
+                    messages.warning(request, f"Created “{run.name}”: {QUEUE_DOWN_MESSAGE}.")
+                else:
+                    messages.success(request, f"Started “{run.name}”.")
                 return redirect(run)
     else:
         form = RunForm(initial=_initial(raw, pipeline, version), pipeline=pipeline, version=version)
@@ -479,7 +483,12 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
         artifacts = sorted(Artifact.objects.filter(step_id__in=holders), key=display_order)
         context["artifacts"] = prepare(artifacts)
         context["step_metrics"] = list(Metric.objects.filter(step_id__in=holders))
-        fetching = pod is not None and pod.is_finished and not pod.artifacts_fetched
+        fetching = (
+            pod is not None
+            and pod.is_finished
+            and not pod.artifacts_fetched
+            and not pod.outputs_error
+        )
         copying = fetching and not (
             run.finished_at and timezone.now() - run.finished_at > queries.OUTPUTS_GRACE
         )
@@ -635,8 +644,11 @@ def run_retry(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
                 state=RunState.PENDING, message="Submitting again.", finished_at=None,
                 sync_error="",
             )  # fmt: skip
-            submit_run.delay_on_commit(str(run.pk))
-        messages.success(request, "Submitting the run again.")
+            submission = enqueue_on_commit(submit_run, str(run.pk))
+        if submission.failed:
+            messages.warning(request, f"Retry {QUEUE_DOWN_MESSAGE}.")
+        else:
+            messages.success(request, "Submitting the run again.")
         return redirect(run)
     try:
         get_client().retry_workflow(run.workflow_name, namespace=run.workflow_namespace or None)

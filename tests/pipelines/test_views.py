@@ -443,7 +443,7 @@ def test_upload_wrong_extension_is_refused_on_the_form(auth_client) -> None:
 def test_upload_too_big_is_refused(auth_client, settings) -> None:
     settings.YDP_MAX_UPLOAD_BYTES = 1000
     response = post_upload(auth_client, "big.yaml", b"a: 1\n" * 400, name="big")
-    assert "the limit is 1000" in response.content.decode()
+    assert "file too large (max 1,000 bytes)" in response.content.decode()
     assert not Pipeline.objects.exists()
 
 
@@ -496,6 +496,8 @@ def test_upload_elyra_file_from_the_corpus(auth_client) -> None:
         ("broken.pipeline", b'{"doc_type": "pipeline", "pipelines": [', "JSON"),
         ("broken.yaml", b"kind: Workflow\nspec: [unclosed\n", "YAML"),
         ("bad.zip", b"PK\x03\x04 not really a zip", "zip"),
+        ("deep.json", b"[" * 100_000, "nested too deeply"),
+        ("deep.json", b'{"kind": "Workflow", "spec": ' + b"[" * 500 + b"]" * 500 + b"}", "deep"),
     ],
 )
 def test_upload_malformed_file_shows_error_and_stores_nothing(

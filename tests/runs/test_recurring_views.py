@@ -283,3 +283,44 @@ def test_an_active_schedule_polls_its_runs_table(auth_client, version, experimen
     disabled = make_rr(version, experiment, enabled=False)
     page = auth_client.get(reverse("recurring:detail", args=[disabled.pk])).content.decode()
     assert 'hx-trigger="every 5s"' not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_editing_the_same_schedule_lose_nothing(
+    argo, auth_client, client, django_user_model, version, experiment
+):
+    response = auth_client.post(reverse("recurring:create"), form_data(version, experiment))
+    rr = RecurringRun.objects.get()
+    bob = django_user_model.objects.create_user("bob", "bob@example.com", "pw-bob-123")
+    client.force_login(bob)
+    edit = reverse("recurring:edit", args=[rr.pk])
+    # Both open the form on the same revision.
+    for person in (auth_client, client):
+        form = person.get(edit).context["form"]
+        assert form["revision"].value() == rr.revision == 1
+
+    alice_saves = form_data(version, experiment, name="alice's name", revision="1")
+    response = auth_client.post(edit, alice_saves)
+    assert response.status_code == 302
+    bob_saves = form_data(
+        version, experiment, trigger_type="cron", cron="15 6 * * *", revision="1", every=""
+    )
+    response = client.post(edit, bob_saves)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Someone else saved" in body and "your changes were not saved" in body
+    assert "name = alice&#x27;s name" in body
+    assert 'name="revision" value="2"' in body  # saving again replaces Alice's edit, knowingly
+
+    stored = RecurringRun.objects.get(pk=rr.pk)
+    assert (stored.name, stored.trigger_type, stored.cron) == ("alice's name", "periodic", "")
+    assert stored.revision == 2
+    cron = get_client().get_cron_workflow(rr.cron_workflow_name)
+    assert cron["spec"]["schedules"] == ["* * * * *"]  # Bob's schedule never reached Argo
+
+    response = client.post(edit, {**bob_saves, "revision": "2"})
+    assert response.status_code == 302
+    assert RecurringRun.objects.get(pk=rr.pk).cron == "15 6 * * *"
+    assert get_client().get_cron_workflow(rr.cron_workflow_name)["spec"]["schedules"] == [
+        "15 6 * * *"
+    ]

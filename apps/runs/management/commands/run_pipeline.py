@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.experiments.models import Experiment
+from apps.orchestration.queue import QUEUE_DOWN_MESSAGE
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.runs.constants import RunState
 from apps.runs.models import Run
@@ -67,6 +68,8 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(str(run.id))
+        if run.submission.failed:
+            self.stderr.write(f"run {run.id}: {QUEUE_DOWN_MESSAGE}")
         if not options["wait"]:
             return
         deadline = time.monotonic() + options["timeout"]
