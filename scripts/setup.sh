@@ -10,11 +10,36 @@ command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
 if [ "${YDP_WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
   need_apt+=(chromium)
 fi
+# apt-get, waiting (up to 10 minutes, and saying so) while another apt or dpkg holds its lock.
+apt_wait() {
+  local err said=0
+  err=$(mktemp)
+  for _ in $(seq 1 120); do
+    if DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=5 "$@" >/dev/null 2>"$err"; then
+      rm -f "$err"
+      return 0
+    fi
+    if ! grep -q "Could not get lock\|is held by process\|Unable to lock" "$err"; then
+      cat "$err" >&2
+      rm -f "$err"
+      return 1
+    fi
+    if [ "$said" = 0 ]; then
+      echo "setup: apt is busy (another install holds its lock); waiting up to 10 minutes" >&2
+      said=1
+    fi
+    sleep 5
+  done
+  echo "setup: apt stayed busy for 10 minutes; run 'make' again when it is free" >&2
+  rm -f "$err"
+  return 1
+}
+
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then
     echo "setup: installing ${need_apt[*]} from Debian"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    apt_wait update -qq
+    apt_wait install -y -qq "${need_apt[@]}"
   else
     echo "setup: please install ${need_apt[*]} (apt-get install ${need_apt[*]})" >&2
   fi
