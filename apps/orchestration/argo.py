@@ -153,6 +153,21 @@ class ArgoClient:
             body["serverDryRun"] = True
         return self._json("POST", f"/api/v1/workflows/{self._ns(ns)}", body=body)
 
+    def lint_workflow(
+        self,
+        manifest: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Argo's lint: would it accept this workflow? A refusal is an ArgoError with status 400
+        (the embedded engine answers `unsupported: <field path>` for what it cannot run)."""
+        ns = namespace or manifest.get("metadata", {}).get("namespace") or self.config.namespace
+        body = {"workflow": manifest, "namespace": ns}
+        return self._json(
+            "POST", f"/api/v1/workflows/{self._ns(ns)}/lint", body=body, timeout=timeout
+        )
+
     def get_workflow(
         self, name: str, *, namespace: str | None = None, fields: str | None = None
     ) -> dict[str, Any]:

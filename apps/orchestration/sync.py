@@ -174,6 +174,17 @@ def step_values(workflow_name: str, node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def is_rerun(step: Step, values: dict[str, Any]) -> bool:
+    """Whether Argo ran a finished node again (the workflow's Retry action re-creates a failed
+    node under the same id): it is no longer final, or it started at another time."""
+    if step.phase not in STEP_FINAL_PHASES:
+        return False
+    if values["phase"] not in STEP_FINAL_PHASES:
+        return True
+    started = values["started_at"]
+    return bool(started and step.started_at and started != step.started_at)
+
+
 def sync_steps(runs_with_workflows: list[tuple[Run, dict[str, Any]]]) -> list[int]:
     """Upsert the Step rows of these runs; returns ids of steps that just reached a final phase
     and whose outputs have not been fetched yet."""
@@ -199,14 +210,19 @@ def sync_steps(runs_with_workflows: list[tuple[Run, dict[str, Any]]]) -> list[in
             if step is None:
                 to_create.append(Step(run=run, node_id=node_id, **values))
                 continue
-            if values["message"] and step.message.startswith(values["message"]):
+            rerun = is_rerun(step, values)
+            if values["message"] and step.message.startswith(values["message"]) and not rerun:
                 values["message"] = step.message  # keeps the reason read from the step's log
             if any(getattr(step, key) != value for key, value in values.items()):
                 was_final = step.phase in STEP_FINAL_PHASES
                 for key, value in values.items():
                     setattr(step, key, value)
+                if rerun:
+                    # A retried workflow ran the node again: its log and outputs are new.
+                    step.log_fetched = step.artifacts_fetched = False
                 to_update.append(step)
-                if step.phase in STEP_FINAL_PHASES and not was_final and not step.log_fetched:
+                ended = step.phase in STEP_FINAL_PHASES and (rerun or not was_final)
+                if ended and not step.log_fetched:
                     finished.append(step.pk)
     if to_create:
         Step.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=1000)
@@ -219,7 +235,9 @@ def sync_steps(runs_with_workflows: list[tuple[Run, dict[str, Any]]]) -> list[in
         ).values_list("pk", flat=True)
         finished.extend(created)
     if to_update:
-        Step.objects.bulk_update(to_update, STEP_FIELDS, batch_size=1000)
+        Step.objects.bulk_update(
+            to_update, [*STEP_FIELDS, "log_fetched", "artifacts_fetched"], batch_size=1000
+        )
     pod_ids = set(
         Step.objects.filter(pk__in=finished, node_type="Pod").values_list("pk", flat=True)
     )

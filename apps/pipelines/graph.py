@@ -33,6 +33,8 @@ class GraphNode:
     label: str
     kind: str  # "notebook" | "python" | "r" | "container" | "script" | "dag" | "steps" | ...
     template: str = ""
+    badge: str = ""  # a second line: "3 iterations", "2 attempts"
+    group: str = ""  # the looped task an iteration node belongs to
 
 
 @dataclass
@@ -207,6 +209,7 @@ _KIND_LETTERS = {
     "plugin": "Pl",
     "template-ref": "T",
     "exit": "E",
+    "more": "+",
 }
 
 _STYLE = """
@@ -226,6 +229,8 @@ _STYLE = """
 .ydp-graph .phase-skipped rect.box,.ydp-graph .phase-omitted rect.box{fill:#f6f8fa;
   stroke-dasharray:4 3}
 .ydp-graph .phase-terminated rect.box{fill:#fff8c5;stroke:#9a6700}
+.ydp-graph .node text.badge{fill:#57606a;font-size:11px}
+.ydp-graph .kind-more rect.box{stroke-dasharray:5 3}
 """.strip()
 
 
@@ -429,16 +434,28 @@ def render_svg(graph: Graph, *, phases: dict[str, str] | None = None) -> str:
         tooltip = f"{node.label}\n{node.kind}: {node.key}"
         if node.key in phases:
             tooltip += f"\n{phases[node.key]}"
+        if node.badge:
+            tooltip = f"{node.label}\n{node.kind}: {node.key} ({node.badge})"
+            if node.key in phases:
+                tooltip += f"\n{phases[node.key]}"
+        group = f' data-group="{escape(node.group)}"' if node.group else ""
+        label_y = 22 if node.badge else 27
+        badge = (
+            f'<text class="badge" x="42" y="37" clip-path="url(#ydp-label-clip)">'
+            f"{escape(node.badge)}</text>"
+            if node.badge
+            else ""
+        )
         out.append(
             f'<g class="node {_phase_class(phases.get(node.key))} {_kind_class(node.kind)}" '
-            f'data-node="{escape(node.key)}" tabindex="0" '
+            f'data-node="{escape(node.key)}"{group} tabindex="0" '
             f'transform="translate({_f(x)},{_f(y)})">'
             f"<title>{escape(tooltip)}</title>"
             f'<rect class="box" width="{NODE_W}" height="{NODE_H}" rx="8" ry="8"/>'
             f'<rect class="icon" x="6" y="8" width="28" height="28" rx="6" ry="6"/>'
             f'<text class="letter" x="20" y="27">{escape(letter)}</text>'
-            '<text class="label" x="42" y="27" clip-path="url(#ydp-label-clip)">'
-            f"{escape(_truncate(node.label))}</text>"
+            f'<text class="label" x="42" y="{label_y}" clip-path="url(#ydp-label-clip)">'
+            f"{escape(_truncate(node.label))}</text>{badge}"
             "</g>"
         )
     out.append("</g></svg>")

@@ -75,3 +75,24 @@ class PipelineVersion(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("pipelines:version", args=[self.pipeline_id, self.pk])
+
+
+class EngineCheck(models.Model):
+    """Whether the configured Argo accepts a version's manifest (its lint call), kept apart
+    from the immutable version: a check is redone when Argo was unreachable or changed."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Accepted"
+        REFUSED = "refused", "Refused"
+        UNCHECKED = "unchecked", "Could not be checked"
+
+    version = models.OneToOneField(
+        PipelineVersion, on_delete=models.CASCADE, primary_key=True, related_name="engine_check"
+    )
+    server = models.CharField(max_length=500, help_text="The Argo server that was asked.")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    message = models.TextField(blank=True)
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.version_id}: {self.outcome}"

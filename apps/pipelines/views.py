@@ -22,8 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from apps.pipelines import engine_check, services
 from apps.pipelines import graph as graph_lib
-from apps.pipelines import services
 from apps.pipelines.filters import PipelineFilter
 from apps.pipelines.forms import UploadPipelineForm
 from apps.pipelines.importers import PipelineImportError
@@ -111,6 +111,8 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
             except PipelineImportError as error:
                 form.add_error(None, str(error))
             else:
+                # Never blocks the upload: a refusal or an unreachable Argo is shown on the page.
+                engine_check.check_version(version)
                 messages.success(
                     request,
                     f"Uploaded “{version.pipeline.name}” version “{version.name}” "
@@ -326,7 +328,7 @@ def manifest_yaml_preview(version: PipelineVersion) -> tuple[str, bool]:
 
 
 def _get_version(pk: int, version_id: Any, *, defer: tuple[str, ...] = ()) -> PipelineVersion:
-    queryset = PipelineVersion.objects.select_related("pipeline", "created_by")
+    queryset = PipelineVersion.objects.select_related("pipeline", "created_by", "engine_check")
     if defer:
         # Pages that do not show them leave the big JSON columns in the database.
         queryset = queryset.defer(*defer)
@@ -375,6 +377,8 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
         # A lone .pipeline file whose nodes need files that were not uploaded: say so up front.
         context["missing_files"] = services.missing_files(version)
         context["import_notes"] = services.import_notes(version)
+    context["engine_check"] = engine_check.current_check(version)
+    context["engine_name"] = engine_check.engine_name()
     return render(request, "pipelines/version_detail.html", context)
 
 

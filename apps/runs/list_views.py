@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDi
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
-from django_htmx.http import push_url
+from django_htmx.http import HTMX_STOP_POLLING, push_url
 from django_htmx.middleware import HtmxDetails
 
 from apps.experiments.models import Experiment
@@ -348,6 +348,10 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
         # The form's "add a metric filter" row, without JavaScript: show the canonical URL.
         return HttpResponseRedirect(canonical)
     template = "runs/run_list.html" + ("#run-table" if partial else "")
+    # While a run on the page is active the table polls itself (`poll=1`, same filters, sort
+    # and cursor); the poll leaves the URL alone and stops with 286 once none is.
+    live = any(run.is_active for run in listing.runs)
+    polling = bool(partial and request.GET.get("poll") == "1")
     response = render(
         request,
         template,
@@ -356,9 +360,12 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
             "filter": filterset,
             "archived": archived,
             "oob": partial,
+            "live": live,
             "list_url": reverse("runs:list"),
         },
     )
-    if partial:
+    if partial and not polling:
         push_url(response, canonical)
+    if polling and not live:
+        response.status_code = HTMX_STOP_POLLING
     return response

@@ -56,3 +56,24 @@ def create_run(
         run.save()
         run.submission = enqueue_on_commit(submit_run, str(run.id))
     return run
+
+
+def mark_rerun(run: Run) -> int:
+    """After Argo accepted a retry of the run: the steps it runs again (all but the succeeded
+    and skipped ones, which Argo keeps) wait again, and their log, outputs and failure reason
+    are copied anew when they end, since the sync cannot tell a re-run that ended within the
+    same second from the old one."""
+    from apps.runs.constants import StepPhase
+    from apps.runs.models import Step
+
+    return (
+        Step.objects.filter(run=run)
+        .exclude(phase__in=[StepPhase.SUCCEEDED, StepPhase.SKIPPED])
+        .update(
+            phase=StepPhase.PENDING,
+            message="",
+            finished_at=None,
+            log_fetched=False,
+            artifacts_fetched=False,
+        )
+    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/", views.run_create, name="create"),
     path("<uuid:pk>/", views.run_detail, name="detail"),
     path("<uuid:pk>/status/", views.run_status, name="status"),
+    path("<uuid:pk>/graph/", views.run_graph_card, name="graph"),
     path("<uuid:pk>/terminate/", views.run_terminate, name="terminate"),
     path("<uuid:pk>/retry/", views.run_retry, name="retry"),
     path("<uuid:pk>/nodes/<str:key>/", views.node_panel, name="node"),

@@ -34,7 +34,7 @@ from apps.orchestration.argo import ArgoError, ArgoNotFound, get_client
 from apps.orchestration.queue import QUEUE_DOWN_MESSAGE, enqueue_on_commit
 from apps.pipelines import graph as graph_lib
 from apps.pipelines.models import Pipeline, PipelineVersion
-from apps.runs import queries
+from apps.runs import enforcement, queries, run_graph
 from apps.runs.constants import RunState, StepPhase
 from apps.runs.forms import (
     RunForm,
@@ -45,7 +45,7 @@ from apps.runs.forms import (
 from apps.runs.models import Artifact, Metric, Run, Step
 from apps.runs.parameters import coerce_value
 from apps.runs.previews import display_order, prepare
-from apps.runs.services import create_run
+from apps.runs.services import create_run, mark_rerun
 
 RUN_TABS = ("graph", "output", "details")
 STEP_PANELS = ("artifacts", "config", "logs")
@@ -280,11 +280,18 @@ class LiveState:
     stale: queries.Staleness | None
     counts: dict[str, int]
     message: str
+    found: run_graph.Executions
+    graph: graph_lib.Graph | None = None  # the run's graph (iterations drawn), on the page
+
+    @property
+    def shape(self) -> str:
+        return self.found.shape
 
 
-def _live_state(run: Run, keys: list[str] | None = None) -> LiveState:
+def _live_state(run: Run, graph: graph_lib.Graph | None = None) -> LiveState:
     steps = list(queries.phase_steps_queryset(run))
-    if keys is None:
+    found = run_graph.executions(steps)
+    if graph is None:
         # The poll does not load the manifest: the names Argo reported stand for the keys
         # (an attempt "task(1)" for "task"); the page ignores names that are not nodes.
         keys = sorted(
@@ -294,15 +301,31 @@ def _live_state(run: Run, keys: list[str] | None = None) -> LiveState:
         chosen = queries.best_steps(steps, keys)
         phases = {key: step.phase for key, step in chosen.items()}
     else:
-        phases = queries.node_phases(run, steps, keys)
+        graph = run_graph.expand(graph, found)
+        keys = [node.key for node in graph.nodes]
+        # Iterations past the drawn ones too: the group's phase and their panels need them.
+        keys += [key for iterations in found.loops.values() for key in iterations]
+        phases = queries.node_phases(run, steps, list(dict.fromkeys(keys)))
+    run_graph.add_group_phases(phases, found)
+    # One count per step the user sees: iterations and plain steps, not their attempts, groups
+    # or "+ N more" nodes.
+    counted = [
+        key
+        for key in phases
+        if not queries._ATTEMPT.match(key)
+        and key not in found.loops
+        and not key.endswith(run_graph.MORE_SUFFIX)
+    ]
     counts: dict[str, int] = {}
-    for phase in phases.values():
-        counts[phase] = counts.get(phase, 0) + 1
-    unseen = run.pipeline_version.node_count - len(phases)
-    if keys is None and run.is_finished and unseen > 0:
+    for key in counted:
+        counts[phases[key]] = counts.get(phases[key], 0) + 1
+    unseen = run.pipeline_version.node_count - len({run_graph.task_key(k) for k in counted})
+    if graph is None and run.is_finished and unseen > 0:
         counts[StepPhase.OMITTED] = counts.get(StepPhase.OMITTED, 0) + unseen
     live = not run.is_finished or queries.outputs_pending(run, steps)
-    return LiveState(phases, live, queries.staleness(run), counts, readable_message(run, steps))
+    return LiveState(
+        phases, live, queries.staleness(run), counts, readable_message(run, steps), found, graph
+    )
 
 
 _CHILD_FAILED = re.compile(r"child '([^']+)' failed")
@@ -344,6 +367,7 @@ def _header_context(run: Run, state: LiveState) -> dict[str, Any]:
         "stale": state.stale,
         "phases": state.phases,
         "phase_counts": sorted(state.counts.items()),
+        "graph_shape": state.shape,
         "can_retry": run.state in RETRYABLE,
     }
 
@@ -355,12 +379,12 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
         tab = "graph"
     # Only the graph tab needs the manifest (it can be megabytes); the others leave it behind.
     run = _get_run(pk, with_manifest=tab == "graph")
-    graph = keys = None
+    graph = None
     if tab == "graph":
         version = run.pipeline_version
         graph = graph_lib.graph_from_manifest(version.manifest, version.spec)
-        keys = [node.key for node in graph.nodes]
-    state = _live_state(run, keys)
+    state = _live_state(run, graph)
+    graph = state.graph
     context = _header_context(run, state)
     context.update(
         {
@@ -390,14 +414,11 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
             .first(),
         }
     )
-    if graph is not None and keys is not None:
-        context["graph_svg"] = graph_lib.render_svg(graph, phases=state.phases)
-        context["nodes"] = [
-            {"key": n.key, "label": n.label, "kind": n.kind, "phase": state.phases.get(n.key)}
-            for n in graph.nodes
-        ]
+    if graph is not None:
+        keys = [node.key for node in graph.nodes]
+        context.update(_graph_context(graph, state))
         node = request.GET.get("node")
-        if node in keys:
+        if node in keys or node in state.phases:
             panel = _panel_context(request, run, node, request.GET.get("panel"))
             context.update(panel)
     elif tab == "output":
@@ -424,6 +445,33 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
         )
         context["artifacts"] = prepare(ordered, full=False)
     return render(request, "runs/run_detail.html", context)
+
+
+def _graph_context(graph: graph_lib.Graph, state: LiveState) -> dict[str, Any]:
+    return {
+        "graph_svg": graph_lib.render_svg(graph, phases=state.phases),
+        "graph_shape": state.shape,
+        "nodes": [
+            {
+                "key": n.key, "label": n.label, "kind": n.kind, "badge": n.badge,
+                "group": n.group, "phase": state.phases.get(n.key),
+            }
+            for n in graph.nodes
+            if n.kind != "more"
+        ],
+    }  # fmt: skip
+
+
+@require_GET
+def run_graph_card(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
+    """The graph card alone: the page fetches it when the poll says that iterations or
+    attempts appeared since it was drawn (the phase poll only recolours nodes)."""
+    run = _get_run(pk)
+    version = run.pipeline_version
+    state = _live_state(run, graph_lib.graph_from_manifest(version.manifest, version.spec))
+    assert state.graph is not None
+    context = {"run": run, **_header_context(run, state), **_graph_context(state.graph, state)}
+    return render(request, "runs/run_detail.html#graph-card", context)
 
 
 @require_GET
@@ -461,20 +509,52 @@ def _phase_of(run: Run, step: Step | None) -> str:
     return StepPhase.OMITTED if run.is_finished else StepPhase.PENDING
 
 
+def _pod_attempts(attempts: list[Step]) -> list[Step]:
+    """A retried node's Pod attempts, first to last."""
+    pods = [s for s in attempts if s.node_type == "Pod" and queries._ATTEMPT.match(s.display_name)]
+    return sorted(pods, key=lambda s: int(queries._ATTEMPT.match(s.display_name).group("n")))  # type: ignore[union-attr]
+
+
+def _iterations(run: Run, key: str) -> list[Step]:
+    """A looped task's iterations (their own rows: a retried iteration's Retry node)."""
+    rows = Step.objects.filter(run=run, display_name__startswith=f"{key}(").defer(
+        "log", "inputs", "outputs"
+    )
+    found = [
+        (int(m.group("index")), s)
+        for s in rows
+        if (m := run_graph.LOOP_ITERATION.match(s.display_name)) and m.group("key") == key
+    ]
+    return [s for _, s in sorted(found, key=lambda pair: pair[0])]
+
+
 def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) -> dict[str, Any]:
+    if key.endswith(run_graph.MORE_SUFFIX):  # "+ N more" opens its looped task's list
+        key = key.removesuffix(run_graph.MORE_SUFFIX)
     step, pod, attempts = _node_steps(run, key)
+    pod_attempts = _pod_attempts(attempts)
+    chosen_attempt = request.GET.get("attempt")
+    pod = next((s for s in pod_attempts if s.node_id == chosen_attempt), pod)
+    iterations = _iterations(run, key) if step is None else []
     if panel not in STEP_PANELS:
         running = pod is not None and not pod.is_finished
-        panel = "logs" if running else "artifacts"
+        panel = "logs" if running or chosen_attempt else "artifacts"
     graph = graph_lib.graph_from_manifest(run.pipeline_version.manifest, run.pipeline_version.spec)
-    node = next((n for n in graph.nodes if n.key == key), None)
+    task = run_graph.task_key(key)
+    node = next((n for n in graph.nodes if n.key == task), None)
     phase = _phase_of(run, step)
+    if iterations:
+        phase = run_graph.group_phase(s.phase for s in iterations) or phase
     context: dict[str, Any] = {
         "node_key": key,
         "node": node,
+        "node_title": key if key != task else (node.label if node else key),
         "step": step,
         "pod": pod,
         "attempts": attempts,
+        "pod_attempts": pod_attempts,
+        "chosen_attempt": chosen_attempt if pod and pod.node_id == chosen_attempt else "",
+        "iterations": iterations,
         "node_phase": phase,
         "panel": panel,
     }
@@ -498,7 +578,11 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
             run.is_active and (pod is None or not pod.is_finished)
         )
     elif panel == "config":
-        context["config"] = queries.task_config(run.pipeline_version.manifest, key)
+        config = queries.task_config(run.pipeline_version.manifest, task)
+        context["config"] = config
+        asked = enforcement.requested(config.template if config else {})
+        context["requested"] = asked
+        context["not_enforced"] = enforcement.not_enforced(asked)
     else:
         context.update(_log_context(run, pod))
     return context
@@ -577,13 +661,18 @@ def node_log(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
     """The log poll of the side panel: every 2 s while live; 286 with the final text after."""
     run = _get_run(pk, with_manifest=False)
     step, pod, attempts = _node_steps(run, key)
+    chosen_attempt = request.GET.get("attempt")
+    pod_attempts = _pod_attempts(attempts)
+    pod = next((s for s in pod_attempts if s.node_id == chosen_attempt), pod)
     context = {
+        "pod_attempts": pod_attempts,
         "run": run,
         "node_key": key,
         "step": step,
         "pod": pod,
         "attempts": attempts,
         "node_phase": _phase_of(run, step),
+        "chosen_attempt": chosen_attempt if pod and pod.node_id == chosen_attempt else "",
         "oob": True,  # the panel's phase and timing follow the log
         **_log_context(run, pod),
     }
@@ -656,11 +745,13 @@ def run_retry(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
         messages.error(request, f"Could not retry the run: {exc}")
         return redirect(run)
     # Back to Running so that the sync follows it again and the page polls.
-    Run.objects.filter(pk=run.pk).update(
-        state=RunState.RUNNING,
-        finished_at=None,
-        message=f"Retried by {request.user.get_username()}: failed steps run again.",
-        sync_error="",
-    )
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(
+            state=RunState.RUNNING,
+            finished_at=None,
+            message=f"Retried by {request.user.get_username()}: failed steps run again.",
+            sync_error="",
+        )
+        mark_rerun(run)
     messages.success(request, "Retrying: the failed steps run again.")
     return redirect(run)

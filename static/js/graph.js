@@ -11,7 +11,8 @@
     var viewport = card.querySelector("[data-graph-viewport]");
     var canvas = card.querySelector("[data-graph-canvas]");
     var svg = canvas && canvas.querySelector("svg");
-    if (!viewport || !svg) return;
+    if (!viewport || !svg || card.hasAttribute("data-graph-ready")) return;
+    card.setAttribute("data-graph-ready", "");
 
     var size = svgSize(svg);
     svg.setAttribute("width", size.width);
@@ -240,5 +241,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-graph]").forEach(setup);
+  });
+  // A run page redraws its graph card when iterations appear: set the new one up too.
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-graph]")) setup(elt);
   });
 })();

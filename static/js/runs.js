@@ -85,7 +85,8 @@
     var viewport = root.querySelector("[data-graph-viewport]");
     var current = new URL(window.location.href).searchParams.get("node");
     if (current) select(root, current);
-    if (!viewport) return;
+    if (!viewport || viewport.hasAttribute("data-run-bound")) return;
+    viewport.setAttribute("data-run-bound", "");
     // graph.js captures the pointer for panning, so a click is told from a drag here: a press
     // and release on the same spot over a node opens it.
     var press = null;
@@ -167,6 +168,20 @@
         row.textContent = phase === "Omitted" ? "not run" : phase;
       }
     });
+  }
+
+  // ---- New iterations or attempts since the graph was drawn: fetch the graph card again ----
+  var reshaping = false;
+  function refreshGraphShape() {
+    var holder = document.getElementById("run-phases");
+    var card = document.querySelector("[data-run-graph] [data-graph]");
+    if (!holder || !card || reshaping || !window.htmx) return;
+    var wanted = holder.getAttribute("data-shape");
+    if (!wanted || wanted === card.getAttribute("data-graph-shape")) return;
+    reshaping = true;
+    var done = function () { reshaping = false; };
+    window.htmx.ajax("GET", card.getAttribute("data-graph-url"), { target: card, swap: "outerHTML" })
+      .then(done, done);
   }
 
   // ---- The live log: stay at the bottom unless the reader scrolled up ----
@@ -258,9 +273,12 @@
   });
   document.addEventListener("htmx:load", function (event) {
     initCharts(event.detail.elt);
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("[data-graph]")) setupGraph();
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     applyPhases();
+    refreshGraphShape();
     var elt = event.target;
     if (elt && (elt.id === "log-view" || elt.id === "step-panel")) scrollLog();
   });

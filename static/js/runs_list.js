@@ -86,5 +86,41 @@
     form.querySelectorAll(".rl-add input").forEach((input) => { input.value = ""; });
   });
 
+  // ---- The live poll (run_list.html [data-run-poll]) swaps the table every 2 s: the boxes the
+  // user ticked stay ticked, and the focus stays where it was. ----
+  function describe(el) {
+    if (!el || el === document.body || !el.closest("#run-table, #state-counts")) return null;
+    if (el.id) return "#" + CSS.escape(el.id);
+    if (el.matches("input.rl-pick")) return 'input.rl-pick[value="' + CSS.escape(el.value) + '"]';
+    if (el.matches("[data-select-all]")) return "#run-table [data-select-all]";
+    if (el.matches("input[name]")) {
+      return 'input[name="' + CSS.escape(el.name) + '"][value="' + CSS.escape(el.value) + '"]';
+    }
+    if (el.matches("a[href]")) return 'a[href="' + CSS.escape(el.getAttribute("href")) + '"]';
+    return null;
+  }
+
+  let kept = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    const table = document.getElementById("run-table");
+    if (!table || !source || !source.matches || !source.matches("[data-run-poll]")) return;
+    kept = {
+      ids: picks(table).filter((box) => box.checked).map((box) => box.value),
+      focus: describe(document.activeElement),
+    };
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    if (!kept) return;
+    const state = kept;
+    kept = null;
+    const table = document.getElementById("run-table");
+    if (!table) return;
+    picks(table).forEach((box) => { box.checked = state.ids.indexOf(box.value) !== -1; });
+    refresh(document);
+    const again = state.focus && document.querySelector(state.focus);
+    if (again && document.activeElement !== again) again.focus({ preventScroll: true });
+  });
+
   document.addEventListener("DOMContentLoaded", () => { refresh(document); fit(); });
 })();

@@ -14,12 +14,14 @@ import yaml
 from django.contrib.auth import views as auth_views
 from django.core.files.base import ContentFile
 from django.urls import NoReverseMatch, include, path, reverse
+from django.utils import timezone
 from django.views.generic import RedirectView
 
 from apps.pipelines.filters import PipelineFilter
-from apps.pipelines.models import Pipeline, PipelineVersion
+from apps.pipelines.models import EngineCheck, Pipeline, PipelineVersion
 from apps.pipelines.views import pipeline_queryset
 from tests.conftest import shared_path
+from tests.experiments.builders import closed_port_url
 
 # A URLconf without the runs app's pages, for the "Create run" button's disabled state.
 urlpatterns = [
@@ -59,6 +61,13 @@ FIXTURES = ("corpora", "elyra-fixtures", "elyra", "tests", "pipeline", "resource
 def media_root(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def no_argo(settings) -> None:
+    """The engine check of uploads and version pages meets a closed port, not whatever
+    listens on the default one (tests/pipelines/test_engine_check.py uses the engine)."""
+    settings.ARGO_SERVER = closed_port_url()
 
 
 def _bundle(files: dict[str, bytes]) -> bytes:
@@ -412,9 +421,13 @@ def test_create_run_links_to_the_run_form(auth_client) -> None:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("tab", ["graph", "yaml", "parameters", "files"])
-def test_version_query_count(auth_client, django_assert_num_queries, tab) -> None:
+def test_version_query_count(auth_client, django_assert_num_queries, settings, tab) -> None:
     version = make_version(Pipeline.objects.create(name="p"), "v1")
-    # session, user, version (with pipeline and creator), the version switcher's list.
+    # The engine check made at upload rides along with the version's query.
+    EngineCheck.objects.create(
+        version=version, server=settings.ARGO_SERVER, outcome="ok", checked_at=timezone.now()
+    )
+    # session, user, version (with pipeline, creator, engine check), the version switcher's list.
     with django_assert_num_queries(4):
         auth_client.get(version.get_absolute_url(), {"tab": tab})
 

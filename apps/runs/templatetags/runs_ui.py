@@ -66,3 +66,12 @@ def elapsed(obj: Any) -> str:
     from django.utils import timezone
 
     return duration((getattr(obj, "finished_at", None) or timezone.now()) - started)
+
+
+@register.filter
+def iteration_parts(display_name: str) -> tuple[str, str]:
+    """`task(3:item)` -> ("3", "item"), for the list of a looped task's iterations."""
+    from apps.runs.run_graph import LOOP_ITERATION
+
+    match = LOOP_ITERATION.match(display_name or "")
+    return (match.group("index"), match.group("item")) if match else ("", display_name)

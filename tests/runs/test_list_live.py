@@ -1,0 +1,75 @@
+"""The runs list polls its table while a run on the page is active: same filters, sort and
+cursor, no URL push, 286 once nothing on the page is active; the poll's query count is fixed."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.urls import reverse
+
+from apps.runs.constants import RunState
+from apps.runs.models import Run
+from tests.experiments.builders import make_experiment, make_run, make_version
+
+pytestmark = pytest.mark.django_db
+LIST = reverse("runs:list")
+HX = {"HX-Request": "true"}
+
+
+def poll_url(body: str) -> str | None:
+    match = re.search(r'<div hidden data-run-poll hx-get="([^"]+)" hx-trigger="every 2s"', body)
+    return html.unescape(match.group(1)) if match else None
+
+
+@pytest.fixture
+def runs():
+    version, experiment = make_version(), make_experiment("exp")
+    return [
+        make_run(version, experiment, state=state, name=f"run {i}")
+        for i, state in enumerate([RunState.SUCCEEDED, RunState.RUNNING, RunState.FAILED] * 5)
+    ]
+
+
+def test_a_page_with_an_active_run_polls_with_its_filters_sort_and_cursor(auth_client, runs):
+    body = auth_client.get(LIST + "?state=Running&state=Succeeded&sort=name&size=10").content
+    url = poll_url(body.decode())
+    assert url is not None and url.endswith("poll=1")
+    assert "state=Running" in url and "state=Succeeded" in url and "sort=name" in url
+    assert "size=10" in url
+    response = auth_client.get(url, headers=HX)
+    assert response.status_code == 200
+    assert "HX-Push-Url" not in response  # the poll leaves the address bar alone
+    assert poll_url(response.content.decode()) == url  # and keeps polling
+    assert 'id="state-counts"' in response.content.decode()  # counts refresh out of band
+    # The next page's poll keeps its cursor.
+    page = auth_client.get(LIST + "?sort=name&size=10").content.decode()
+    next_url = html.unescape(re.search(r'href="([^"]*after=[^"]+)"', page).group(1))
+    second = auth_client.get(next_url).content.decode()
+    assert "after=" in (poll_url(second) or "")
+
+
+def test_no_active_run_no_poll_and_the_last_poll_stops_with_286(auth_client, runs):
+    assert poll_url(auth_client.get(LIST + "?state=Failed").content.decode()) is None
+    url = poll_url(auth_client.get(LIST).content.decode())
+    assert url is not None
+    Run.objects.filter(state=RunState.RUNNING).update(state=RunState.SUCCEEDED)
+    response = auth_client.get(url, headers=HX)
+    assert response.status_code == 286  # htmx swaps the final table, then stops
+    body = response.content.decode()
+    assert poll_url(body) is None and "Running" not in re.sub(
+        r"<fieldset.*?</fieldset>", "", body, flags=re.S
+    )
+
+
+def test_poll_query_count_is_fixed(auth_client, runs, django_assert_num_queries):
+    url = poll_url(auth_client.get(LIST + "?size=100").content.decode())
+    # session, user, the filters' choices, the state counts, the page (no metric columns)
+    with django_assert_num_queries(5):
+        auth_client.get(url, headers=HX)
+    version, experiment = make_version("more"), make_experiment("more")
+    for i in range(40):
+        make_run(version, experiment, state=RunState.RUNNING, name=f"more {i}")
+    with django_assert_num_queries(5):
+        auth_client.get(url, headers=HX)
