@@ -37,6 +37,7 @@ ENGINE_LABEL = "io.ydpipelines.engine"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PARENT = "ydp"  # each step's parent cgroup: /ydp/<container name>
 OOM_MARGIN = 1 << 20  # a v1 peak this close to the limit means the limit was hit
+IMAGE_SEEN_SECONDS = 30  # an image found present is not asked about again for this long
 # Variables the container CLI itself reads: a step's value goes on its command line instead.
 CLI_OWN = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "SHELL", "USER")
 CLI_OWN_PREFIXES = ("XDG_", "CONTAINERS_", "CONTAINER_", "DOCKER_", "REGISTRY_", "BUILDAH_")
@@ -192,6 +193,7 @@ class ContainerExecutor(Executor):
             self.notes.append("sandbox: slirp4netns is not installed: this step has no network")
         self.engine_id = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:12]
         self.ulimits = ulimits()
+        self.images_seen: dict[str, float] = {}  # image -> when it was last found present
         self.remove_leftovers()
         atexit.register(self.remove_leftovers)  # no container outlives the engine
 
@@ -303,11 +305,14 @@ class ContainerExecutor(Executor):
         """Why ``image`` cannot run here (as Kubernetes says it), or None when it is present."""
         if not image:
             return "InvalidImageName: the template names no image"
+        if time.monotonic() - self.images_seen.get(image, -IMAGE_SEEN_SECONDS) < IMAGE_SEEN_SECONDS:
+            return None  # `run --pull never` still fails, with the CLI's words, if it went
         try:
             done = self.runtime.run("image", "inspect", "--format", "{{.Id}}", image)
         except (OSError, subprocess.SubprocessError) as exc:
             return f"ErrImagePull: cannot ask {self.runtime.kind} about image {image}: {exc}"
         if done.returncode == 0:
+            self.images_seen[image] = time.monotonic()
             return None
         return (
             f'ImagePullBackOff: Back-off pulling image "{image}": ErrImagePull: image {image} '
