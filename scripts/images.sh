@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 CLI=${YDP_CONTAINER_CLI:-podman}
 GLOBAL=()
+QUIET=()  # docker import has no --quiet
+[ "$CLI" = podman ] && QUIET=(-q)
 # crun refuses cgroups v1 hybrid mode; runc works wherever it is installed
 if [ "$CLI" = podman ] && command -v runc >/dev/null 2>&1; then GLOBAL=(--runtime runc); fi
 # The Debian mirror this machine's apt already uses (deb822 or one-line sources).
@@ -43,7 +45,7 @@ python() {
   packages=$(grep -v '^#' images/python/packages | xargs | tr ' ' ',')
   echo "images: building $image with mmdebstrap (about 90 s)"
   mmdebstrap --quiet --variant=essential --include="$packages" bookworm - "$MIRROR" \
-    | "$CLI" "${GLOBAL[@]}" import -q \
+    | "$CLI" "${GLOBAL[@]}" import "${QUIET[@]}" \
       --change "LABEL $LABEL=$hash" \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       --change 'CMD ["python3"]' - "$image" >/dev/null
