@@ -6,6 +6,9 @@
    which give each step a private root.
 2. The time to accept (create) a 1,000-node DAG.
 3. The time to list 1,000 workflows of 20 nodes each with ``fields=`` trimming.
+4. The container executor's per-step overhead: the fan-out in the local busybox image
+   (scripts/images.sh) against bare ``podman run --rm`` of that image, same parallelism; skipped,
+   saying why, when no container runtime works or the image is missing.
 
 Usage: ``python bench/engine.py [--steps 100] [--parallel N] [--dag 1000] [--listed 1000]``;
 ``--smoke`` (what CI runs): 10 steps, a 50-node DAG, 50 listed workflows.
@@ -27,12 +30,15 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ydpipelines.localargo.containers import find_runtime, ulimits
 from ydpipelines.localargo.engine import Engine
 from ydpipelines.localargo.server import make_server
 
+BUSYBOX = "localhost/ydp-busybox:1"
 
-def start(data: str, parallel: int) -> str:
-    engine = Engine(data, parallel)
+
+def start(data: str, parallel: int, executor: str = "host") -> str:
+    engine = Engine(data, parallel, executor=executor)
     server = make_server(engine, "127.0.0.1", 0, None)
     engine.start()
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -67,7 +73,10 @@ WITH_VOLUMES = {
 }
 
 
-def fan_out(url: str, steps: int, volumes: bool = False) -> float:
+def fan_out(url: str, steps: int, volumes: bool = False, image: str | None = None) -> float:
+    noop = WITH_VOLUMES if volumes else NOOP
+    if image:
+        noop = {**noop, "container": {**noop["container"], "image": image}}
     wf = {
         "metadata": {"generateName": "fan-"},
         "spec": {
@@ -85,7 +94,7 @@ def fan_out(url: str, steps: int, volumes: bool = False) -> float:
                         ]
                     },
                 },
-                WITH_VOLUMES if volumes else NOOP,
+                noop,
             ],
         },
     }
@@ -102,6 +111,38 @@ def bare(steps: int, parallel: int) -> float:
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(lambda _: subprocess.run(["sh", "-c", "true"], check=True), range(steps)))
     return time.perf_counter() - t0
+
+
+def bare_containers(cmd: list[str], steps: int, parallel: int) -> float:
+    """``steps`` bare ``run --rm`` of the busybox image, ``parallel`` at a time."""
+    argv = [*cmd, "run", "--rm", "--network", "none", *ulimits(), BUSYBOX, "true"]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        list(
+            pool.map(lambda _: subprocess.run(argv, check=True, capture_output=True), range(steps))
+        )
+    return time.perf_counter() - t0
+
+
+def container_bench(steps: int, parallel: int) -> None:
+    runtime = find_runtime()
+    if runtime is None:
+        print("container executor: skipped (no container runtime works here)")
+        return
+    if runtime.run("image", "inspect", BUSYBOX).returncode != 0:
+        print(f"container executor: skipped ({BUSYBOX} is missing: bash scripts/images.sh)")
+        return
+    with tempfile.TemporaryDirectory() as data:
+        url = start(data, parallel, executor="container")
+        fan_out(url, 2, image=BUSYBOX)  # warm up
+        engine_s = fan_out(url, steps, image=BUSYBOX)
+    bare_s = bare_containers(runtime.cmd(), steps, parallel)
+    per_step = (engine_s - bare_s) / steps * parallel * 1000
+    print(
+        f"container executor ({runtime.kind}): {steps} no-op steps, {parallel} at a time: "
+        f"engine {engine_s:.2f} s, bare `{runtime.kind} run --rm` {bare_s:.2f} s "
+        f"({bare_s / steps * parallel * 1000:.0f} ms each); overhead {per_step:.1f} ms a step"
+    )
 
 
 def big_dag(n: int) -> dict:
@@ -226,6 +267,7 @@ def main() -> None:
             f"list {args.listed:,} running workflows x 20 nodes with fields trimming: "
             f"{list_bench(data, args.listed) * 1000:.0f} ms"
         )
+    container_bench(args.steps, args.parallel)
 
 
 if __name__ == "__main__":

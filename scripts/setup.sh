@@ -7,6 +7,13 @@ need_apt=()
 command -v Rscript >/dev/null 2>&1 || need_apt+=(r-base-core)
 # steps' outbound network without the host's loopback (ydpipelines/localargo/sandbox.py)
 command -v slirp4netns >/dev/null 2>&1 || need_apt+=(slirp4netns)
+# the container executor (ydpipelines/localargo/containers.py) and its local images (images/):
+# runc because crun refuses cgroups v1 hybrid mode
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)
+dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q "ok installed" \
+  || need_apt+=(busybox-static)
 if [ "${YDP_WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
   need_apt+=(chromium)
 fi

@@ -105,8 +105,27 @@ attempt("own-files", own_files)
 DENIED = "denied ("
 
 
-@pytest.fixture(scope="module", params=["host"])
+# The same escapes must fail in a container: its images are the local ones (scripts/images.sh).
+IMAGES = {
+    "host": {"python": "python:3.11", "shell": "busybox"},
+    "container": {"python": "localhost/ydp-python:3.11", "shell": "localhost/ydp-busybox:1"},
+}
+NO_PODMAN = "podman is not installed (scripts/setup.sh installs it on Debian)"
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "host",
+        pytest.param(
+            "container", marks=pytest.mark.skipif(not shutil.which("podman"), reason=NO_PODMAN)
+        ),
+    ],
+)
 def executor(request) -> str:
+    if request.param == "container":
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "images.sh")], capture_output=True)
+        assert done.returncode == 0, done.stderr
     return request.param
 
 
@@ -117,7 +136,7 @@ def sandboxed(executor: str, swagger):
     (ROOT / "var").mkdir(exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="test-sandbox-", dir=ROOT / "var"))
     env = {"DATABASE_URL": SECRET, "REDIS_URL": f"redis://:{MARK}@127.0.0.1:6379/0"}
-    proc = EngineProcess(data, env=env).start()
+    proc = EngineProcess(data, env=env, extra=["--executor", executor]).start()
     try:
         yield proc, Client(proc.url, swagger)
     finally:
@@ -125,10 +144,11 @@ def sandboxed(executor: str, swagger):
         shutil.rmtree(data, ignore_errors=True)
 
 
-def probe_workflow(engine: EngineProcess, token: str) -> dict:
+def probe_workflow(engine: EngineProcess, token: str, executor: str) -> dict:
+    images = IMAGES[executor]
     source = (
         PROBE.replace("ENGINE_PID", str(engine.proc.pid))
-        .replace("HAS_PSQL", str(shutil.which("psql") is not None))
+        .replace("HAS_PSQL", str(has_psql(executor)))
         .replace("DATA_DIR", str(engine.data))
         .replace("PROJECT", str(ROOT))
         .replace("TOKEN", token)
@@ -138,6 +158,7 @@ def probe_workflow(engine: EngineProcess, token: str) -> dict:
         "echo payload > /tmp/f",
         outputs={"artifacts": [{"name": "f", "path": "/tmp/f"}]},
     )
+    gen["container"]["image"] = images["shell"]
     probe = {
         "name": "probe",
         "inputs": {
@@ -147,7 +168,7 @@ def probe_workflow(engine: EngineProcess, token: str) -> dict:
             ]
         },
         "outputs": {"artifacts": [{"name": "report", "path": "/tmp/out/report.txt"}]},
-        "script": {"image": "python:3.11", "command": ["python3"], "source": source},
+        "script": {"image": images["python"], "command": ["python3"], "source": source},
     }
     steps = {
         "name": "main",
@@ -167,6 +188,11 @@ def probe_workflow(engine: EngineProcess, token: str) -> dict:
     return workflow("main", [steps, gen, probe], prefix="sandbox-")
 
 
+def has_psql(executor: str) -> bool:
+    """psql is in the step's world: the host's, never the local Python image."""
+    return executor == "host" and shutil.which("psql") is not None
+
+
 def outcomes(result: str) -> dict[str, str]:
     lines = [line.partition(": ") for line in result.splitlines()]
     return {name: outcome for name, _, outcome in lines}
@@ -175,7 +201,7 @@ def outcomes(result: str) -> dict[str, str]:
 def test_a_step_cannot_reach_secrets_database_or_host(sandboxed, executor: str) -> None:
     engine, api = sandboxed
     token = f"ydp-sandbox-{uuid.uuid4().hex[:8]}"
-    wf = api.run(probe_workflow(engine, token), timeout=90)
+    wf = api.run(probe_workflow(engine, token, executor), timeout=90)
     nodes = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
     probe = nodes["probe"]
     assert probe["phase"] == "Succeeded", probe
@@ -197,7 +223,7 @@ def test_a_step_cannot_reach_secrets_database_or_host(sandboxed, executor: str) 
         "write-var-tmp": "written",
         "own-files": "ok rawdata",
     }
-    if shutil.which("psql"):
+    if has_psql(executor):
         expected["psql-tcp"] = "refused"
         expected["psql-socket"] = "refused"
     failures = {

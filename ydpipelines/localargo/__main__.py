@@ -1,5 +1,5 @@
 """``python -m ydpipelines.localargo [--host] [--port] [--data] [--token] [--max-parallel]
-[--step-user] [--step-network]``."""
+[--step-user] [--step-network] [--executor]``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from .containers import EXECUTORS, ContainerExecutor
 from .engine import Engine
 from .sandbox import NETWORKS, SandboxError
 from .server import make_server
@@ -56,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         "when slirp4netns is missing); none: loopback only; host: the host's network "
         "(default: $YDP_STEP_NETWORK or outbound)",
     )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=os.environ.get("LOCALARGO_EXECUTOR", "host"),
+        help="how steps run: container (each in its image, with Podman or Docker: "
+        "$YDP_CONTAINER_CLI), host (a sandboxed process on this machine) or auto (container "
+        "when a runtime works); default: $LOCALARGO_EXECUTOR or host",
+    )
     args = parser.parse_args(argv)
     try:
         engine = Engine(
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             cron_seconds=args.cron_seconds,
             step_user=args.step_user,
             step_network=args.step_network,
+            executor=args.executor,
         )
     except SandboxError as exc:
         print(f"localargo: {exc}", file=sys.stderr)
@@ -75,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"localargo: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    if engine.executor.prefix is None:
+    in_images = isinstance(engine.executor, ContainerExecutor)
+    if not in_images and engine.executor.prefix is None:
         print(
             "localargo: warning: `unshare --mount` is unavailable; steps will error",
             file=sys.stderr,
@@ -83,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     engine.start()
     print(
-        f"localargo listening on http://{args.host}:{server.server_port} data={engine.data}",
+        f"localargo listening on http://{args.host}:{server.server_port} data={engine.data} "
+        f"executor={engine.executor.describe() if in_images else 'host'}",
         flush=True,
     )
     try:

@@ -18,8 +18,9 @@ from typing import Any
 
 from . import ids
 from .artifacts import ArtifactError, Repository, fetch_http
+from .containers import ContainerExecutor, make_executor
 from .controller import LOST, Operation, StepError
-from .executor import Executor, StepRun, runtime_for, step_path
+from .executor import StepRun, runtime_for, step_path
 from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .store import Store
@@ -42,14 +43,18 @@ class Engine:
         cron_seconds: bool = False,
         step_user: str | None = None,
         step_network: str | None = None,
+        executor: str = "host",
     ) -> None:
-        """``step_user``/``step_network``: see sandbox.py (raises SandboxError when invalid)."""
+        """``step_user``/``step_network``: see sandbox.py; ``executor``: host, container or auto
+        (containers.py). Raises SandboxError when one is invalid here."""
         self.cron_seconds = cron_seconds
         self.data = Path(data_dir).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
-        self.executor = Executor(
+        self.executor = make_executor(
+            executor,
             max_parallel or os.cpu_count() or 2,
             self._step_done,
+            self.data,
             step_user=step_user,
             network=step_network,
             masked=[str(self.data)],  # other workflows' secrets, artifacts and logs
@@ -237,7 +242,7 @@ class Engine:
         self._launched[key] = time.time()
         node["phase"] = "Running"
         node["hostNodeName"] = "localhost"
-        note = run_note(tmpl)
+        note = "" if self.in_images else run_note(tmpl)
         if note:
             node["message"] = note
         else:
@@ -257,6 +262,11 @@ class Engine:
         par = tmpl.get("parallelism")
         # Argo's Template.HasParallelism() is `parallelism > 0`: 0 (KFP's ParallelFor) = no limit
         return int(par) if par is not None and int(par) > 0 else None
+
+    @property
+    def in_images(self) -> bool:
+        """Steps run in their images (the container executor), not on the host."""
+        return isinstance(self.executor, ContainerExecutor)
 
     def step_dir(self, ns: str, wf: str, pod: str) -> Path:
         return self.data / "steps" / ns / wf / pod
@@ -284,11 +294,11 @@ class Engine:
             command = {"argosay": ["argosay"], "python": ["python3"], "shell": ["sh"]}.get(
                 runtime, []
             )
-            if not command and not args:
+            if not command and not args and not self.in_images:
                 raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
         argv = [*command, SCRIPT, *args] if is_script else [*command, *args]
         env = {
-            "PATH": step_path(),
+            **({} if self.in_images else {"PATH": step_path()}),  # an image has its own PATH
             "HOME": "/tmp",
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             # Python steps write stdout as they go, so the log keeps stdout/stderr in order
@@ -331,6 +341,7 @@ class Engine:
             pod=pod,
             fs=fs,
             mount_plan=plan,
+            spec=spec,
         )
 
     def _step_fs(

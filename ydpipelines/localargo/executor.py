@@ -76,6 +76,7 @@ class StepRun:
     pod: str = ""
     fs: StepFS | None = None  # container paths -> host paths (/tmp and the volumes)
     mount_plan: dict | None = None  # volumes to mount (mountns.py); None: a private /tmp only
+    spec: dict = field(default_factory=dict)  # container/script, substituted (containers.py)
 
 
 class _Skip(Exception):

@@ -1,0 +1,422 @@
+"""Steps as containers: each step runs in its template's image with Podman (or Docker's CLI),
+like a pod: its command/args, env, workingDir, volumes and artifact folders as binds, its CPU and
+memory limits, the sandbox's user and network, a read-only root, ``--init``, explicit ulimits.
+
+The interface is executor.py's ``Executor`` (start/kill/free_slots, exits reported to
+``on_done``); only how a step is launched and stopped differs. Images are never pulled: one that
+is not on this machine ends the step as a pod that cannot pull (ErrImagePull). A step killed for
+memory ends as Kubernetes reports it (OOMKilled, exit 137): the runtime cannot say so on cgroups
+v1 (``OOMKilled=false``), so each step gets its own parent cgroup whose memory peak (v1) or
+``oom_kill`` count (v2) outlives the container. Stop, terminate and deadlines remove the
+container by name; containers left by an engine that died are removed when it starts again.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import re
+import resource
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .executor import Done, Executor, StepRun, _die_with_parent
+from .sandbox import Sandbox, SandboxError
+from .volumes import VolumeError, parse_quantity
+
+EXECUTORS = ("auto", "container", "host")
+RUNTIMES = ("podman", "docker")
+ENGINE_LABEL = "io.ydpipelines.engine"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "ydp"  # each step's parent cgroup: /ydp/<container name>
+OOM_MARGIN = 1 << 20  # a v1 peak this close to the limit means the limit was hit
+IMAGE_SEEN_SECONDS = 30  # an image found present is not asked about again for this long
+# Variables the container CLI itself reads: a step's value goes on its command line instead.
+CLI_OWN = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "SHELL", "USER")
+CLI_OWN_PREFIXES = ("XDG_", "CONTAINERS_", "CONTAINER_", "DOCKER_", "REGISTRY_", "BUILDAH_")
+CLI_OWN_PREFIXES += ("STORAGE_", "PODMAN_", "CONMON", "LC_", "SSL_", "HTTP", "NO_PROXY")
+NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]+")
+
+
+@dataclass
+class Runtime:
+    """A container CLI that works here: ``cli`` plus the global options it needs."""
+
+    cli: str
+    kind: str  # podman | docker
+    global_args: list[str]
+    cgroupfs: bool  # the cgroup manager is cgroupfs: a step's parent cgroup is a path we own
+
+    def cmd(self, *args: str) -> list[str]:
+        return [self.cli, *self.global_args, *args]
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            self.cmd(*args), capture_output=True, text=True, timeout=timeout, env=cli_env()
+        )
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The CLI's own environment: the engine's variables the CLI reads (PATH, HOME,
+    CONTAINERS_CONF...), never the others (DATABASE_URL...), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if _cli_own(k)}
+    env.update(extra or {})
+    return env
+
+
+def _cli_own(name: str) -> bool:
+    return name in CLI_OWN or name.startswith(CLI_OWN_PREFIXES)
+
+
+def find_runtime(name: str | None = None) -> Runtime | None:
+    """The first container CLI that answers ``info`` (``name``, else $YDP_CONTAINER_CLI, else
+    podman then docker), or None."""
+    wanted = name or os.environ.get("YDP_CONTAINER_CLI")
+    for candidate in [wanted] if wanted else RUNTIMES:
+        path = shutil.which(candidate)
+        if path is None:
+            continue
+        kind = "docker" if os.path.basename(path).startswith("docker") else "podman"
+        # crun refuses cgroups v1 hybrid mode; runc works wherever it is installed
+        extra = ["--runtime", "runc"] if kind == "podman" and shutil.which("runc") else []
+        fmt = "{{.Host.CgroupManager}}" if kind == "podman" else "{{.CgroupDriver}}"
+        rt = Runtime(path, kind, extra, False)
+        try:
+            done = rt.run("info", "--format", fmt, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if done.returncode == 0:
+            rt.cgroupfs = done.stdout.strip() == "cgroupfs"
+            return rt
+    return None
+
+
+def make_executor(
+    kind: str,
+    max_parallel: int,
+    on_done: Done,
+    data: Path,
+    step_user: str | None = None,
+    network: str | None = None,
+    masked: list[str] | None = None,
+) -> Executor:
+    """The executor ``kind`` names: host, container, or auto (container when a runtime works).
+    Raises SandboxError when it cannot be had."""
+    if kind not in EXECUTORS:
+        raise SandboxError(f"executor {kind!r} is not one of {', '.join(EXECUTORS)}")
+    if kind != "host":
+        rt = find_runtime()
+        if rt is not None:
+            return ContainerExecutor(rt, max_parallel, on_done, data, step_user, network, masked)
+        if kind == "container":
+            raise SandboxError(
+                "--executor container: no container runtime works here (install podman, "
+                "or start Docker and set YDP_CONTAINER_CLI=docker)"
+            )
+    return Executor(max_parallel, on_done, step_user=step_user, network=network, masked=masked)
+
+
+def parse_cpu(text: Any) -> float:
+    """CPUs in a Kubernetes quantity: ``500m`` -> 0.5, ``2`` -> 2.0."""
+    raw = str(text).strip()
+    try:
+        return float(raw[:-1]) / 1000 if raw.endswith("m") else float(raw)
+    except ValueError:
+        raise ValueError(f"cpu {text!r} is not a quantity such as 500m or 2") from None
+
+
+def resources(spec: dict[str, Any]) -> tuple[float | None, int | None, str]:
+    """(cpus, memory bytes, memory as written) from limits, else requests."""
+    res = spec.get("resources") or {}
+    limits, requests = res.get("limits") or {}, res.get("requests") or {}
+    cpu = limits.get("cpu", requests.get("cpu"))
+    memory = limits.get("memory", requests.get("memory"))
+    try:
+        mem_bytes = parse_quantity(memory) if memory is not None else None
+    except VolumeError:
+        raise ValueError(f"memory {memory!r} is not a quantity such as 64Mi or 1G") from None
+    return (parse_cpu(cpu) if cpu is not None else None), mem_bytes, str(memory or "")
+
+
+def ulimits() -> list[str]:
+    """Explicit ulimits: root here may lack CAP_SYS_RESOURCE, so the runtime's defaults (above
+    the hard limit) would fail; at most the hard limits the engine has."""
+    _, nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, nproc = resource.getrlimit(resource.RLIMIT_NPROC)
+    nofile = 1048576 if nofile == resource.RLIM_INFINITY else min(nofile, 1048576)
+    nproc = 32768 if nproc == resource.RLIM_INFINITY else min(nproc, 32768)
+    return ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
+
+
+class ContainerExecutor(Executor):
+    """Starts each step as a container, bounded by ``max_parallel``."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        max_parallel: int,
+        on_done: Done,
+        data: Path,
+        step_user: str | None = None,
+        network: str | None = None,
+        masked: list[str] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.max_parallel = max_parallel
+        self.on_done = on_done
+        self.running: dict[tuple[str, str, str], StepRun] = {}
+        self.lock = threading.Lock()
+        self.prefix = None  # no unshare: the runtime makes the namespaces
+        box = Sandbox.configure(step_user, network, user_ns=os.geteuid() != 0, masked=masked)
+        if box.network == "host":
+            raise SandboxError(
+                "the container executor does not give steps the host's network "
+                "(--step-network host): use outbound or none, or --executor host"
+            )
+        self.sandbox = box
+        self.notes: list[str] = []
+        if box.network == "none":
+            self.network = "none"
+        elif runtime.kind == "docker":
+            self.network = "bridge"  # Docker's own; it has no slirp4netns
+        elif box.slirp:
+            self.network = "slirp4netns"  # outbound without the host's loopback
+        else:
+            self.network = "none"
+            self.notes.append("sandbox: slirp4netns is not installed: this step has no network")
+        self.engine_id = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:12]
+        self.ulimits = ulimits()
+        self.images_seen: dict[str, float] = {}  # image -> when it was last found present
+        self.remove_leftovers()
+        atexit.register(self.remove_leftovers)  # no container outlives the engine
+
+    def describe(self) -> str:
+        return f"container ({self.runtime.kind}, network {self.network})"
+
+    # -- names -----------------------------------------------------------------------
+
+    def container_name(self, run: StepRun) -> str:
+        """The Argo pod name, made safe, plus a tag of this engine and namespace (several
+        engines, and namespaces, may share a runtime)."""
+        tag = hashlib.sha1(f"{self.engine_id}/{run.key[0]}".encode()).hexdigest()[:8]
+        pod = NAME_BAD.sub("-", run.pod or run.key[2]).strip("-._")[:200] or "step"
+        return f"{pod}-{tag}"
+
+    def remove_leftovers(self) -> None:
+        """Remove this engine's containers (those of a previous run that died with it)."""
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            found = self.runtime.run(
+                "ps", "-a", "-q", "--filter", f"label={ENGINE_LABEL}={self.engine_id}"
+            )
+            ids = found.stdout.split()
+            if ids:
+                self.runtime.run("rm", "-f", *ids)
+
+    # -- the command line ------------------------------------------------------------
+
+    def command(self, run: StepRun) -> tuple[list[str], dict[str, str]]:
+        """The CLI's argv and environment for ``run``. Raises ValueError with the reason when
+        the step cannot be expressed."""
+        spec = run.spec
+        name = self.container_name(run)
+        ns, wf, node_id = run.key
+        argv = ["run", "--rm", "--name", name, "--pull", "never", "--init"]
+        argv += ["--label", f"{ENGINE_LABEL}={self.engine_id}"]
+        argv += ["--label", f"workflows.argoproj.io/workflow={wf}"]
+        argv += ["--label", f"io.ydpipelines.node={node_id}", "--label", f"io.ydpipelines.ns={ns}"]
+        argv += ["--hostname", name[:63].rstrip("-._")]
+        argv += ["--read-only", "--tmpfs", "/var/tmp:mode=1777", "--tmpfs", "/run:mode=755"]
+        argv += ["--cap-drop", "all", "--security-opt", "no-new-privileges"]
+        argv += ["--network", self.network, *self.ulimits]
+        if self.sandbox.uid is not None:
+            argv += ["--user", f"{self.sandbox.uid}:{self.sandbox.gid}"]
+        cpus, memory, _ = resources(spec)
+        if cpus is not None:
+            argv += ["--cpus", f"{cpus:g}"]
+        if memory is not None:
+            argv += ["--memory", str(memory), "--memory-swap", str(memory)]  # no swap, as a pod
+        if self.runtime.cgroupfs:
+            argv += ["--cgroup-parent", f"/{CGROUP_PARENT}/{name}"]
+        argv += ["--workdir", run.cwd]
+        argv += ["--volume", f"{_bindable(str(run.tmp_dir))}:/tmp"]
+        fs = run.fs
+        for m in fs.mounts if fs is not None else []:
+            target = _bindable(m.path)
+            if m.memory:
+                options = next(
+                    (o for f, o in fs.staging if m.source == f or m.source.is_relative_to(f)),
+                    "mode=1777",
+                )
+                argv += ["--tmpfs", f"{target}:{options}"]
+            else:
+                ro = ":ro" if m.read_only else ""
+                argv += ["--volume", f"{_bindable(str(m.source))}:{target}{ro}"]
+        env = cli_env()
+        for key, value in run.env.items():
+            if _cli_own(key):
+                argv += ["--env", f"{key}={value}"]  # the CLI must keep its own value
+            else:
+                argv += ["--env", key]  # the value from the CLI's environment: not in `ps`
+                env[key] = value
+        image = spec.get("image", "")
+        if spec.get("command") or "source" in spec:
+            argv += ["--entrypoint", run.argv[0], image, *run.argv[1:]]
+        else:
+            argv += [image, *[str(a) for a in spec.get("args") or []]]  # the image's entrypoint
+        return self.runtime.cmd(*argv), env
+
+    # -- running ---------------------------------------------------------------------
+
+    def kill(self, key: tuple[str, str, str], reason: str) -> bool:
+        with self.lock:
+            run = self.running.get(key)
+        if run is None:
+            return False
+        run.kill_reason = reason
+        threading.Thread(target=self._remove, args=(run,), daemon=True, name="rm").start()
+        return True
+
+    def _remove(self, run: StepRun, seconds: float = 60) -> None:
+        """Remove the step's container until its ``run`` process ends (the container may not
+        exist yet when the kill comes during start-up)."""
+        name = self.container_name(run)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self.runtime.run("rm", "-f", "--time", "0", name, timeout=30)
+            proc = run.proc
+            if proc is None and run.key not in self.running:
+                return
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(1)
+                    return
+            else:
+                time.sleep(0.2)
+
+    def image_missing(self, image: str) -> str | None:
+        """Why ``image`` cannot run here (as Kubernetes says it), or None when it is present."""
+        if not image:
+            return "InvalidImageName: the template names no image"
+        if time.monotonic() - self.images_seen.get(image, -IMAGE_SEEN_SECONDS) < IMAGE_SEEN_SECONDS:
+            return None  # `run --pull never` still fails, with the CLI's words, if it went
+        try:
+            done = self.runtime.run("image", "inspect", "--format", "{{.Id}}", image)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"ErrImagePull: cannot ask {self.runtime.kind} about image {image}: {exc}"
+        if done.returncode == 0:
+            self.images_seen[image] = time.monotonic()
+            return None
+        return (
+            f'ImagePullBackOff: Back-off pulling image "{image}": ErrImagePull: image {image} '
+            f"is not on this machine and the engine does not pull images; build or load it "
+            f"with {self.runtime.kind} (see images/README.md)"
+        )
+
+    def _run(self, run: StepRun) -> None:
+        run.log_path.parent.mkdir(parents=True, exist_ok=True)
+        code = -1
+        error: str | None = None
+        name = self.container_name(run)
+        started = False
+        with open(run.log_path, "ab", buffering=0) as log:
+            run.started = time.time()
+            try:
+                if run.prepare is not None:
+                    run.prepare()
+            except Exception as exc:  # any failure to place inputs errors the step, with why
+                error = f"failed to load input artifacts: {exc}"
+                log.write(f"{error}\n".encode())
+            for note in self.notes:
+                log.write(f"{note}\n".encode())
+            if not error and not run.kill_reason:
+                error = self.image_missing(run.spec.get("image", ""))
+            if not error and not run.kill_reason:
+                try:
+                    argv, env = self.command(run)
+                    run.proc = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        env=env,
+                        cwd=run.tmp_dir.parent,  # conmon leaves files (`oom`) in its cwd
+                        start_new_session=True,
+                        preexec_fn=_die_with_parent,
+                    )
+                    started = True
+                except (ValueError, OSError) as exc:
+                    error = str(exc)
+                    log.write(f"{error}\n".encode())
+            if started:
+                assert run.proc is not None
+                self._pump(run, log)
+                code = run.proc.wait()
+                if code == 137 and not run.kill_reason:
+                    oom = self._oom_message(run, name)
+                    if oom:
+                        run.kill_reason = oom
+                        log.write(f"{oom}\n".encode())
+        if started and run.kill_reason:
+            self._remove(run, seconds=30)
+        self._drop_cgroup(name)
+        with self.lock:
+            self.running.pop(run.key, None)
+        self.on_done(run, code, error or run.kill_reason)
+
+    # -- memory kills ----------------------------------------------------------------
+
+    def _oom_message(self, run: StepRun, name: str) -> str | None:
+        """The node's message when exit 137 was the memory limit, else None."""
+        try:
+            _, limit, written = resources(run.spec)
+        except ValueError:
+            return None
+        if limit is None:
+            return None
+        hit = self._limit_hit(name, limit)
+        if hit is False:
+            return None
+        return f"OOMKilled (exit code 137): the step needed more than its memory limit {written}"
+
+    def _limit_hit(self, name: str, limit: int) -> bool | None:
+        """From the step's parent cgroup: v2 counts OOM kills below it; v1 keeps the peak
+        usage. None when neither can be read (then exit 137 under a limit is taken as one)."""
+        rel = Path(CGROUP_PARENT) / name
+        with contextlib.suppress(OSError, ValueError):
+            events = (CGROUP_ROOT / rel / "memory.events").read_text()
+            counts = dict(line.split() for line in events.splitlines() if line.strip())
+            return int(counts.get("oom_kill", 0)) > 0
+        with contextlib.suppress(OSError, ValueError):
+            peak = int((CGROUP_ROOT / "memory" / rel / "memory.max_usage_in_bytes").read_text())
+            return peak >= limit - OOM_MARGIN
+        return None
+
+    def _drop_cgroup(self, name: str) -> None:
+        """Remove the step's (empty) parent cgroup in every hierarchy."""
+        if not self.runtime.cgroupfs:
+            return
+        rel = Path(CGROUP_PARENT) / name
+        tops = [CGROUP_ROOT / rel]
+        with contextlib.suppress(OSError):
+            tops += [h / rel for h in CGROUP_ROOT.iterdir() if h.is_dir()]
+        for top in tops:
+            if not top.is_dir():
+                continue
+            for folder, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+
+
+def _bindable(path: str) -> str:
+    """A path as a ``--volume``/``--tmpfs`` part: ':' and ',' would be read as options."""
+    if ":" in path or "," in path:
+        raise ValueError(f"path {path} cannot be mounted in a container (':' or ',' in it)")
+    return path
