@@ -18,6 +18,7 @@ from typing import Any
 
 from . import ids
 from .artifacts import ArtifactError, Repository, fetch_http
+from .confined import Refused, open_output
 from .controller import LOST, Operation, StepError
 from .executor import Executor, StepRun, runtime_for, step_path
 from .listing import node_selector
@@ -468,34 +469,49 @@ class Engine:
             self._cond.notify()
 
     def _collect(self, run: StepRun, wf_name: str, code: int, lenient: bool = False) -> dict:
+        """The step's outputs, read only from its own files (confined.py). A path that is
+        missing or leads out of them errs the step, as an unreadable output does in Argo."""
         declared = run.outputs
+        strict = not lenient and code == 0
         result: dict[str, Any] = {}
         params = []
         for p in declared.get("parameters", []) or []:
             vf = p.get("valueFrom") or {}
             out = {k: v for k, v in p.items() if k != "value"}
             if "path" in vf:
-                host = run.fs.host_path(vf["path"])
-                if host is not None and host.is_file():
-                    out["value"] = host.read_text(errors="replace").rstrip("\n")
-                elif "default" in vf:
-                    out["value"] = str(vf["default"])
-                elif not lenient and code == 0:
-                    raise StepError(
-                        f"outputs.parameters.{p['name']}: {vf['path']}: no such file or directory"
-                    )
+                try:
+                    with open_output(run.fs, vf["path"]) as src:
+                        out["value"] = src.read().decode(errors="replace").rstrip("\n")
+                except (Refused, OSError) as exc:
+                    if "default" in vf:  # Argo takes the default on any read error
+                        out["value"] = str(vf["default"])
+                    elif strict:
+                        raise StepError(f"outputs.parameters.{p['name']}: {_why(exc)}") from exc
             elif "value" in p:
                 out["value"] = str(p["value"])
             params.append(out)
         arts = []
         prefix = f"{wf_name}/{run.pod}"
         for a in declared.get("artifacts", []) or []:
-            host = run.fs.host_path(a.get("path", ""))
-            key = self.repo.save(host, prefix, a) if host is not None else None
-            if key is None:
-                if a.get("optional") or lenient or code != 0:
+            try:
+                with open_output(run.fs, a.get("path", "")) as src:
+                    key = self.repo.store(src, prefix, a)
+                    skipped = src.skipped
+            except FileNotFoundError as exc:
+                if a.get("optional") or not strict:
                     continue
-                raise StepError(f"outputs.artifacts.{a['name']}: {a.get('path')}: no such file")
+                raise StepError(f"outputs.artifacts.{a['name']}: {_why(exc)}") from exc
+            except Refused as exc:  # Argo's optional excuses only a missing artifact
+                if not strict:
+                    continue
+                raise StepError(f"outputs.artifacts.{a['name']}: {exc}") from exc
+            if skipped:
+                with open(run.log_path, "a") as log:
+                    for link in skipped:
+                        log.write(
+                            f"outputs.artifacts.{a['name']}: left out the link {link}: "
+                            "it leads out of the artifact\n"
+                        )
             entry = {k: v for k, v in a.items() if k not in ("optional",)}
             entry["s3"] = {"key": key}
             arts.append(entry)
@@ -1140,6 +1156,13 @@ def override_parameters(spec: dict[str, Any], parameters: list[str]) -> None:
     args = spec.setdefault("arguments", {})
     rest = [p for p in args.get("parameters") or [] if p["name"] not in names]
     args["parameters"] = given + rest
+
+
+def _why(exc: Exception) -> str:
+    """An output's read error as one line: the path, then why."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def failed(node: dict[str, Any]) -> bool:
