@@ -54,6 +54,7 @@ class Engine:
             step_user=step_user,
             network=step_network,
             masked=[str(self.data)],  # other workflows' secrets, artifacts and logs
+            network_log=self.data / "slirp4netns.log",
         )
         self.lock = threading.RLock()
         self.store = Store(self.data / "state", self.lock)
@@ -101,6 +102,7 @@ class Engine:
             self._stopping = True
             self._cond.notify_all()
         self.hub.close_all()
+        self.executor.stop()
         self.store.stop()
 
     def enqueue(self, ns: str, name: str, at: float | None = None) -> None:
