@@ -11,6 +11,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,44 @@ def test_links_resolve_in_the_steps_view_of_its_volumes(tmp_path) -> None:
         open_output(fs, "/tmp/escape")
     with pytest.raises(FileNotFoundError):
         open_output(fs, "/tmp/missing")
+
+
+def test_inputs_are_not_written_through_a_link_a_claim_kept(api) -> None:
+    """The engine places inputs as root: a link left in a claim by an earlier step must not
+    lead that write out of the step's files; a link inside the claim is followed."""
+    target = f"/etc/ydp-confined-{uuid.uuid4().hex[:8]}"
+    mount = {"volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+    plant = container(
+        "plant", f"ln -sf {target} /data/in.txt; echo x > /data/real; ln -sf real /data/ok"
+    )
+    plant["container"].update(mount)
+    use = container("use", "cat /data/ok")
+    use["container"].update(mount)
+    use["inputs"] = {
+        "artifacts": [
+            {"name": "a", "path": "/data/in.txt", "raw": {"data": "owned"}, "optional": True}
+        ]
+    }
+    inside = container("inside", "cat /data/real")
+    inside["container"].update(mount)
+    inside["inputs"] = {"artifacts": [{"name": "a", "path": "/data/ok", "raw": {"data": "new"}}]}
+    steps = {
+        "name": "main",
+        "steps": [
+            [{"name": "plant", "template": "plant"}],
+            [{"name": "inside", "template": "inside"}],
+            [{"name": "use", "template": "use"}],
+        ],
+    }
+    claim = {"name": "data", "persistentVolumeClaim": {"claimName": f"c-{uuid.uuid4().hex[:8]}"}}
+    try:
+        wf = api.run(workflow("main", [steps, plant, use, inside], volumes=[claim]), timeout=60)
+        nodes = {n["displayName"]: n for n in wf["status"]["nodes"].values()}
+        assert nodes["inside"]["phase"] == "Succeeded", nodes["inside"]
+        assert nodes["inside"]["outputs"]["result"] == "new"
+        assert nodes["use"]["phase"] == "Error", nodes["use"]
+        assert f"/data/in.txt leads to {target}, outside" in nodes["use"]["message"]
+        assert not os.path.lexists(target)
+    finally:
+        if os.path.lexists(target):
+            os.unlink(target)

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import ids
 from .artifacts import ArtifactError, Repository, fetch_http
-from .confined import Refused, open_output
+from .confined import Refused, open_output, resolve
 from .controller import LOST, Operation, StepError
 from .executor import Executor, StepRun, runtime_for, step_path
 from .listing import node_selector
@@ -398,12 +398,7 @@ class Engine:
         writable places to its uid."""
         placed: list[Path] = []
         for art in inputs.get("artifacts", []):
-            dest = fs.host_path(art["path"])
-            if dest is None:
-                raise ArtifactError(
-                    f"input artifact {art['name']}: {art['path']} is outside /tmp "
-                    "and the step's volumes"
-                )
+            dest = self._inside(fs, art["path"], f"input artifact {art['name']}")
             if "raw" in art:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(art["raw"].get("data", ""))
@@ -414,10 +409,23 @@ class Engine:
             if art.get("mode") is not None and dest.exists():
                 os.chmod(dest, int(art["mode"]))
             placed.append(dest)
-        host = fs.host_path(cwd)
-        if host is not None:
-            host.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(ArtifactError):  # else the step's own mkdir says why
+            self._inside(fs, cwd, "workingDir").mkdir(parents=True, exist_ok=True)
         self.executor.sandbox.hand_over(fs, placed)
+
+    @staticmethod
+    def _inside(fs: StepFS, path: str, what: str) -> Path:
+        """Where the engine (root) may write ``path`` for the step: symlinks followed as the
+        step sees them (a claim keeps links an earlier step left), never out of its files."""
+        try:
+            host = fs.host_path(resolve(fs, path, strict=False))
+        except FileNotFoundError:
+            host = None
+        except Refused as exc:
+            raise ArtifactError(f"{what}: {exc}") from None
+        if host is None:
+            raise ArtifactError(f"{what}: {path} is outside /tmp and the step's volumes")
+        return host
 
     def _step_done(self, run: StepRun, code: int, reason: str | None) -> None:
         """Executor callback (its own thread): collect outputs, then record the node's end."""
