@@ -12,6 +12,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .confined import Output, open_output
+from .volumes import StepFS
+
 
 class ArtifactError(Exception):
     """An input could not be fetched or an output could not be saved."""
@@ -29,19 +32,32 @@ class Repository:
         return full
 
     def save(self, src: Path, prefix: str, art: dict[str, Any]) -> str | None:
-        """Store the file or folder ``src`` as output ``art``; returns the key (None if absent)."""
-        if not src.exists():
+        """Store the file or folder ``src`` (a host path, taken as a step's only folder, with
+        the rules of confined.py) as output ``art``; returns the key (None if absent)."""
+        fs = StepFS(tmp=src.parent)
+        try:
+            output = open_output(fs, f"/tmp/{src.name}")
+        except FileNotFoundError:
             return None
+        with output:
+            return self.store(output, prefix, art)
+
+    def store(self, src: Output, prefix: str, art: dict[str, Any]) -> str:
+        """Store a step's open output as output ``art``; returns the key."""
         archive = art.get("archive") or {}
         if "none" in archive:
-            key = f"{prefix}/{src.name or art['name']}"
+            src.name = src.name or art["name"]
+            key = f"{prefix}/{src.name}"
             dest = self.path(key)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_dir():
+            if dest.is_dir():
                 shutil.rmtree(dest, ignore_errors=True)
-                shutil.copytree(src, dest, symlinks=True)
+            if src.is_dir():
+                src.extract_to(dest)
             else:
-                shutil.copyfile(src, dest)
+                tmp = dest.with_name(dest.name + ".part")
+                tmp.write_bytes(src.read())
+                os.replace(tmp, dest)
             return key
         if "zip" in archive:
             raise ArtifactError("zip archives are not supported")
@@ -50,7 +66,8 @@ class Repository:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".part")
         with tarfile.open(tmp, "w:gz") as tar:
-            tar.add(src, arcname=src.name or art["name"])
+            src.name = src.name or art["name"]
+            src.add_to(tar)
         os.replace(tmp, dest)
         return key
 

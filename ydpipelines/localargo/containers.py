@@ -106,6 +106,7 @@ def make_executor(
     step_user: str | None = None,
     network: str | None = None,
     masked: list[str] | None = None,
+    network_log: Path | None = None,
 ) -> Executor:
     """The executor ``kind`` names: host, container, or auto (container when a runtime works).
     Raises SandboxError when it cannot be had."""
@@ -120,7 +121,14 @@ def make_executor(
                 "--executor container: no container runtime works here (install podman, "
                 "or start Docker and set YDP_CONTAINER_CLI=docker)"
             )
-    return Executor(max_parallel, on_done, step_user=step_user, network=network, masked=masked)
+    return Executor(
+        max_parallel,
+        on_done,
+        step_user=step_user,
+        network=network,
+        masked=masked,
+        network_log=network_log,
+    )
 
 
 def parse_cpu(text: Any) -> float:
@@ -182,14 +190,17 @@ class ContainerExecutor(Executor):
             )
         self.sandbox = box
         self.notes: list[str] = []
+        # The runtime gives each container its network: no shared one (executor.SharedNetwork).
+        self.network = None
+        self.joining_prefix = None
         if box.network == "none":
-            self.network = "none"
+            self.net_mode = "none"
         elif runtime.kind == "docker":
-            self.network = "bridge"  # Docker's own; it has no slirp4netns
+            self.net_mode = "bridge"  # Docker's own; it has no slirp4netns
         elif box.slirp:
-            self.network = "slirp4netns"  # outbound without the host's loopback
+            self.net_mode = "slirp4netns"  # outbound without the host's loopback
         else:
-            self.network = "none"
+            self.net_mode = "none"
             self.notes.append("sandbox: slirp4netns is not installed: this step has no network")
         self.engine_id = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:12]
         self.ulimits = ulimits()
@@ -198,7 +209,7 @@ class ContainerExecutor(Executor):
         atexit.register(self.remove_leftovers)  # no container outlives the engine
 
     def describe(self) -> str:
-        return f"container ({self.runtime.kind}, network {self.network})"
+        return f"container ({self.runtime.kind}, network {self.net_mode})"
 
     # -- names -----------------------------------------------------------------------
 
@@ -234,7 +245,7 @@ class ContainerExecutor(Executor):
         argv += ["--hostname", name[:63].rstrip("-._")]
         argv += ["--read-only", "--tmpfs", "/var/tmp:mode=1777", "--tmpfs", "/run:mode=755"]
         argv += ["--cap-drop", "all", "--security-opt", "no-new-privileges"]
-        argv += ["--network", self.network, *self.ulimits]
+        argv += ["--network", self.net_mode, *self.ulimits]
         if self.sandbox.uid is not None:
             argv += ["--user", f"{self.sandbox.uid}:{self.sandbox.gid}"]
         cpus, memory, _ = resources(spec)

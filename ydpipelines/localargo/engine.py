@@ -18,6 +18,7 @@ from typing import Any
 
 from . import ids
 from .artifacts import ArtifactError, Repository, fetch_http
+from .confined import Refused, open_output, resolve
 from .containers import ContainerExecutor, make_executor
 from .controller import LOST, Operation, StepError
 from .executor import StepRun, runtime_for, step_path
@@ -58,6 +59,7 @@ class Engine:
             step_user=step_user,
             network=step_network,
             masked=[str(self.data)],  # other workflows' secrets, artifacts and logs
+            network_log=self.data / "slirp4netns.log",
         )
         self.lock = threading.RLock()
         self.store = Store(self.data / "state", self.lock)
@@ -105,6 +107,7 @@ class Engine:
             self._stopping = True
             self._cond.notify_all()
         self.hub.close_all()
+        self.executor.stop()
         self.store.stop()
 
     def enqueue(self, ns: str, name: str, at: float | None = None) -> None:
@@ -407,12 +410,7 @@ class Engine:
         writable places to its uid."""
         placed: list[Path] = []
         for art in inputs.get("artifacts", []):
-            dest = fs.host_path(art["path"])
-            if dest is None:
-                raise ArtifactError(
-                    f"input artifact {art['name']}: {art['path']} is outside /tmp "
-                    "and the step's volumes"
-                )
+            dest = self._inside(fs, art["path"], f"input artifact {art['name']}")
             if "raw" in art:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_text(art["raw"].get("data", ""))
@@ -423,10 +421,23 @@ class Engine:
             if art.get("mode") is not None and dest.exists():
                 os.chmod(dest, int(art["mode"]))
             placed.append(dest)
-        host = fs.host_path(cwd)
-        if host is not None:
-            host.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(ArtifactError):  # else the step's own mkdir says why
+            self._inside(fs, cwd, "workingDir").mkdir(parents=True, exist_ok=True)
         self.executor.sandbox.hand_over(fs, placed)
+
+    @staticmethod
+    def _inside(fs: StepFS, path: str, what: str) -> Path:
+        """Where the engine (root) may write ``path`` for the step: symlinks followed as the
+        step sees them (a claim keeps links an earlier step left), never out of its files."""
+        try:
+            host = fs.host_path(resolve(fs, path, strict=False))
+        except FileNotFoundError:
+            host = None
+        except Refused as exc:
+            raise ArtifactError(f"{what}: {exc}") from None
+        if host is None:
+            raise ArtifactError(f"{what}: {path} is outside /tmp and the step's volumes")
+        return host
 
     def _step_done(self, run: StepRun, code: int, reason: str | None) -> None:
         """Executor callback (its own thread): collect outputs, then record the node's end."""
@@ -480,34 +491,49 @@ class Engine:
             self._cond.notify()
 
     def _collect(self, run: StepRun, wf_name: str, code: int, lenient: bool = False) -> dict:
+        """The step's outputs, read only from its own files (confined.py). A path that is
+        missing or leads out of them errs the step, as an unreadable output does in Argo."""
         declared = run.outputs
+        strict = not lenient and code == 0
         result: dict[str, Any] = {}
         params = []
         for p in declared.get("parameters", []) or []:
             vf = p.get("valueFrom") or {}
             out = {k: v for k, v in p.items() if k != "value"}
             if "path" in vf:
-                host = run.fs.host_path(vf["path"])
-                if host is not None and host.is_file():
-                    out["value"] = host.read_text(errors="replace").rstrip("\n")
-                elif "default" in vf:
-                    out["value"] = str(vf["default"])
-                elif not lenient and code == 0:
-                    raise StepError(
-                        f"outputs.parameters.{p['name']}: {vf['path']}: no such file or directory"
-                    )
+                try:
+                    with open_output(run.fs, vf["path"]) as src:
+                        out["value"] = src.read().decode(errors="replace").rstrip("\n")
+                except (Refused, OSError) as exc:
+                    if "default" in vf:  # Argo takes the default on any read error
+                        out["value"] = str(vf["default"])
+                    elif strict:
+                        raise StepError(f"outputs.parameters.{p['name']}: {_why(exc)}") from exc
             elif "value" in p:
                 out["value"] = str(p["value"])
             params.append(out)
         arts = []
         prefix = f"{wf_name}/{run.pod}"
         for a in declared.get("artifacts", []) or []:
-            host = run.fs.host_path(a.get("path", ""))
-            key = self.repo.save(host, prefix, a) if host is not None else None
-            if key is None:
-                if a.get("optional") or lenient or code != 0:
+            try:
+                with open_output(run.fs, a.get("path", "")) as src:
+                    key = self.repo.store(src, prefix, a)
+                    skipped = src.skipped
+            except FileNotFoundError as exc:
+                if a.get("optional") or not strict:
                     continue
-                raise StepError(f"outputs.artifacts.{a['name']}: {a.get('path')}: no such file")
+                raise StepError(f"outputs.artifacts.{a['name']}: {_why(exc)}") from exc
+            except Refused as exc:  # Argo's optional excuses only a missing artifact
+                if not strict:
+                    continue
+                raise StepError(f"outputs.artifacts.{a['name']}: {exc}") from exc
+            if skipped:
+                with open(run.log_path, "a") as log:
+                    for link in skipped:
+                        log.write(
+                            f"outputs.artifacts.{a['name']}: left out the link {link}: "
+                            "it leads out of the artifact\n"
+                        )
             entry = {k: v for k, v in a.items() if k not in ("optional",)}
             entry["s3"] = {"key": key}
             arts.append(entry)
@@ -1152,6 +1178,13 @@ def override_parameters(spec: dict[str, Any], parameters: list[str]) -> None:
     args = spec.setdefault("arguments", {})
     rest = [p for p in args.get("parameters") or [] if p["name"] not in names]
     args["parameters"] = given + rest
+
+
+def _why(exc: Exception) -> str:
+    """An output's read error as one line: the path, then why."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def failed(node: dict[str, Any]) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .network import NetworkError, SharedNetwork
 from .sandbox import Sandbox
 from .volumes import StepFS
 
@@ -96,7 +97,9 @@ class Executor:
         step_user: str | None = None,
         network: str | None = None,
         masked: list[str] | None = None,
+        network_log: Path | None = None,
     ) -> None:
+        """``network_log``: where slirp4netns of the shared network writes (see network.py)."""
         self.max_parallel = max_parallel
         self.on_done = on_done
         self.running: dict[tuple[str, str, str], StepRun] = {}
@@ -106,6 +109,19 @@ class Executor:
         if self.prefix is not None and "--user" in self.prefix:
             box = Sandbox.configure(step_user, network, user_ns=True, masked=masked)
         self.sandbox = box
+        # as root, every step joins one network (network.py); in a user namespace a step could
+        # not join it, so there each step keeps its own, with its own slirp4netns
+        self.network: SharedNetwork | None = None
+        self.joining_prefix: list[str] | None = None
+        if box.slirp and self.prefix is not None and "--user" not in self.prefix:
+            log = network_log or Path(os.devnull)
+            self.network = SharedNetwork(box.slirp, log)
+            self.joining_prefix = [a for a in self.prefix if a != "--net"]
+
+    def stop(self) -> None:
+        """Stop what outlives single steps (the shared network)."""
+        if self.network is not None:
+            self.network.stop()
 
     def free_slots(self) -> int:
         with self.lock:
@@ -131,7 +147,7 @@ class Executor:
                 os.killpg(proc.pid, signal.SIGKILL)
         return True
 
-    def _command(self, run: StepRun, wait_fd: int | None) -> list[str]:
+    def _command(self, run: StepRun, wait_fd: int | None, netns_fd: int | None) -> list[str]:
         if self.prefix is None:
             raise OSError(
                 "cannot give the step a private /tmp: `unshare --mount` is unavailable here "
@@ -139,12 +155,18 @@ class Executor:
             )
         plan = dict(run.mount_plan or {"ops": [["bind", str(run.tmp_dir), "/tmp"]]})
         plan.setdefault("cwd", run.cwd)
-        plan["ops"] = [*self.sandbox.pre_ops(), *plan["ops"]]
-        plan["sandbox"] = self.sandbox.settings(run.fs, wait_fd)
+        # before the plan's own: a private root is populated from / with it, and the file is
+        # still reachable (the engine's data may be under /tmp, which the plan covers)
+        slirp = wait_fd is not None or netns_fd is not None
+        resolv = self.sandbox.resolv_ops(run.tmp_dir.parent) if slirp else []
+        plan["ops"] = [*self.sandbox.pre_ops(), *resolv, *plan["ops"]]
+        plan["sandbox"] = self.sandbox.settings(run.fs, wait_fd, netns_fd)
         path = run.tmp_dir.parent / "sandbox.plan"
         path.write_bytes(marshal.dumps(plan))  # mountns.py reads it without importing json
         helper = [sys.executable, "-I", "-S", str(MOUNTNS), str(path), "--"]
-        return [*self.prefix, "--", *helper, *run.argv]
+        prefix = self.joining_prefix if netns_fd is not None else self.prefix
+        assert prefix is not None
+        return [*prefix, "--", *helper, *run.argv]
 
     def _run(self, run: StepRun) -> None:
         run.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,19 +183,21 @@ class Executor:
             for note in self.sandbox.notes:
                 log.write(f"{note}\n".encode())
             slirp = None
-            go_r, go_w = os.pipe() if self.sandbox.slirp else (None, None)
+            netns = self._join(log) if self.network is not None and not error else None
+            own_slirp = self.sandbox.slirp and self.network is None
+            go_r, go_w = os.pipe() if own_slirp else (None, None)
             try:
                 if error:
                     raise _Skip
                 run.proc = subprocess.Popen(
-                    self._command(run, go_r),
+                    self._command(run, go_r, netns),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     env=run.env,
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
-                    pass_fds=(go_r,) if go_r is not None else (),
+                    pass_fds=tuple(fd for fd in (go_r, netns) if fd is not None),
                 )
             except _Skip:
                 pass
@@ -190,7 +214,7 @@ class Executor:
                 self._pump(run, log)
                 code = run.proc.wait()
             finally:
-                for fd in (go_r, go_w):
+                for fd in (go_r, go_w, netns):
                     if fd is not None:
                         os.close(fd)
                 if slirp is not None:
@@ -199,6 +223,16 @@ class Executor:
         with self.lock:
             self.running.pop(run.key, None)
         self.on_done(run, code, error or run.kill_reason)
+
+    def _join(self, log) -> int | None:
+        """A descriptor of the shared network for one step; None (the step then gets a network
+        of its own, loopback only) and a line in its log when it cannot be started."""
+        assert self.network is not None
+        try:
+            return self.network.join_fd()
+        except NetworkError as exc:
+            log.write(f"sandbox: no network for this step: {exc}\n".encode())
+            return None
 
     def _outbound(self, pid: int, log, errors: Path) -> tuple[subprocess.Popen, int] | None:
         """Give the step's network namespace (that of ``unshare``, ``pid``) a way out without

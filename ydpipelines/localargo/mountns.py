@@ -50,6 +50,7 @@ PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
 SECBIT_NOROOT = 1 | 2  # and locked: uid 0 gains no capabilities at exec
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
+CLONE_NEWNET = 0x40000000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -186,6 +187,16 @@ def drop_privileges(box: dict) -> None:
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
+def join_network(fd: int | None) -> None:
+    """Enter the network every step shares (network.py); the step is in the host's network
+    until then, so a failure here must stop it."""
+    if fd is None:
+        return
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        raise PlanError(f"cannot join the steps' network: {os.strerror(ctypes.get_errno())}")
+    os.close(fd)
+
+
 def wait_for(fd: int | None) -> None:
     """The executor says when the step's network is ready (or given up on)."""
     if fd is None:
@@ -208,6 +219,7 @@ def main(argv: list[str]) -> int:
     box = plan.get("sandbox")
     try:
         if box is not None:
+            join_network(box.get("netns_fd"))
             confine(box)
         cwd = plan.get("cwd") or "/"
         os.makedirs(cwd, exist_ok=True)  # Kubernetes makes a missing workingDir

@@ -10,9 +10,12 @@ fields to its runtime's options (user, network, read-only root, tmpfs mounts). A
   When the engine is not root it runs steps in a user namespace (``unshare --user
   --map-root-user``) whose only uid is the engine's: the step keeps that uid, without
   capabilities;
-- its own network namespace: outbound through ``slirp4netns --disable-host-loopback`` (the
+- a network namespace: outbound through ``slirp4netns --disable-host-loopback`` (the
   host's 127.0.0.1 services, PostgreSQL and Redis, are out of reach; ``pip install`` still
-  works), or loopback only when slirp4netns is missing (said in the step's log);
+  works), one shared by every step when the engine is root (network.py), or loopback only
+  when slirp4netns is missing (said in the step's log). A host resolv.conf that names only
+  loopback resolvers (systemd-resolved's 127.0.0.53) cannot serve a step: the step then sees
+  one naming slirp4netns' resolver, 10.0.2.3, which forwards to the host's;
   ``--step-network host`` shares the host's network, an explicit opt-in;
 - a read-only host: / recursively read-only, writable only its /tmp, private tmpfs on /var/tmp
   and /dev/shm, and its volumes. /run is an empty tmpfs (the host's unix sockets: PostgreSQL
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
 PRIVATE_TMPFS = {"/var/tmp": "mode=1777", "/dev/shm": "mode=1777", "/run": "mode=755"}
 NETWORKS = ("outbound", "none", "host")
 NOBODY = 65534
+SLIRP_DNS = "10.0.2.3"
 
 
 class SandboxError(Exception):
@@ -53,6 +57,21 @@ class SandboxError(Exception):
 def private_tmpfs() -> list[str]:
     """The step-private empty tmpfs folders (those this machine has)."""
     return [p for p in PRIVATE_TMPFS if os.path.isdir(p)]
+
+
+def under_dir(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip("/") + "/")
+
+
+def slirp_resolv_conf(host: str) -> str | None:
+    """The resolv.conf for a step behind slirp4netns when the host's ``host`` names no
+    resolver the step can reach (only loopback ones, or none); None when it serves as is."""
+    lines = host.splitlines()
+    servers = [ln.split()[1] for ln in lines if ln.split()[:1] == ["nameserver"] and ln.split()[1:]]
+    if any(not (s.startswith("127.") or s == "::1") for s in servers):
+        return None
+    kept = [ln for ln in lines if ln.split()[:1] in (["search"], ["domain"], ["options"])]
+    return "\n".join([f"nameserver {SLIRP_DNS}", *kept]) + "\n"
 
 
 def parse_user(spec: str) -> tuple[int, int]:
@@ -116,6 +135,8 @@ class Sandbox:
     masked: list[str] = field(default_factory=list)
     hidden: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # lines for each step's log
+    resolv: str | None = None  # the step's resolv.conf when the host's cannot serve it
+    resolv_target: str = "/etc/resolv.conf"  # where it is bound (the host file's real path)
 
     @classmethod
     def configure(
@@ -124,9 +145,11 @@ class Sandbox:
         network: str | None = None,
         user_ns: bool = False,
         masked: list[str] | None = None,
+        resolv_conf: str = "/etc/resolv.conf",
     ) -> Sandbox:
         """``step_user``/``network``: the engine's options (or YDP_STEP_UID/YDP_STEP_NETWORK);
-        ``user_ns``: steps run in a user namespace (the engine is not root)."""
+        ``user_ns``: steps run in a user namespace (the engine is not root); ``resolv_conf``:
+        the host's."""
         network = network or os.environ.get("YDP_STEP_NETWORK") or "outbound"
         if network not in NETWORKS:
             raise SandboxError(f"step network {network!r} is not one of {', '.join(NETWORKS)}")
@@ -154,7 +177,36 @@ class Sandbox:
                     "sandbox: slirp4netns is not installed: this step has no network "
                     "(loopback only)"
                 )
+            else:
+                box._plan_resolv(resolv_conf)
         return box
+
+    def _plan_resolv(self, host: str) -> None:
+        try:
+            text = Path(host).read_text(errors="replace")
+        except OSError:
+            text = ""
+        self.resolv = slirp_resolv_conf(text)
+        if self.resolv is None:
+            return
+        target = os.path.realpath(host)
+        # a new file may be made only on a step-private tmpfs (/run for systemd's stub file)
+        if os.path.isfile(target) or any(under_dir(target, p) for p in private_tmpfs()):
+            self.resolv_target = target
+        else:
+            self.resolv = None
+            self.notes.append(
+                f"sandbox: {host} names only loopback resolvers and {target} cannot be "
+                "replaced: names will not resolve in this step"
+            )
+
+    def resolv_ops(self, folder: Path) -> list[list[Any]]:
+        """Mount-plan ops that show the step ``self.resolv`` (written in ``folder``)."""
+        if self.resolv is None:
+            return []
+        path = folder / "resolv.conf"
+        path.write_text(self.resolv)
+        return [["point", self.resolv_target, "file"], ["bind", str(path), self.resolv_target]]
 
     def unshare_flags(self) -> list[str]:
         return [] if self.network == "host" else ["--net"]
@@ -163,8 +215,11 @@ class Sandbox:
         """Mount-plan ops that come first: the step-private tmpfs folders."""
         return [["tmpfs", p, PRIVATE_TMPFS[p]] for p in private_tmpfs()]
 
-    def settings(self, fs: StepFS | None, wait_fd: int | None) -> dict[str, Any]:
-        """The ``sandbox`` part of the plan mountns.py carries out after the mounts."""
+    def settings(
+        self, fs: StepFS | None, wait_fd: int | None, netns_fd: int | None = None
+    ) -> dict[str, Any]:
+        """The ``sandbox`` part of the plan mountns.py carries out after the mounts.
+        ``netns_fd``: the network namespace the step joins (the shared one, network.py)."""
         writable = ["/tmp"] + [p for p in private_tmpfs() if p != "/run"]
         if fs is not None:
             writable += [m.path for m in fs.mounts if not m.read_only]
@@ -174,6 +229,7 @@ class Sandbox:
             "writable": writable,
             "loopback": self.network != "host",
             "wait_fd": wait_fd,
+            "netns_fd": netns_fd,
             "uid": self.uid,
             "gid": self.gid,
         }

@@ -116,11 +116,20 @@ class StepFS:
     def host_path(self, path: str) -> Path | None:
         """Where a container path lives on the host, or None (outside /tmp and the mounts, or
         on a memory volume)."""
+        found = self.locate(path)
+        if found is None:
+            return None
+        base, rest = found
+        return base / rest if rest else base
+
+    def locate(self, path: str) -> tuple[Path, str] | None:
+        """The host folder (or file) of the mount, or /tmp, that holds a container path, and
+        the path's rest inside it; None as for ``host_path``."""
         if not path:
             return None
         norm = posixpath.normpath(path)
         if not norm.startswith("/"):
-            return self.tmp / norm
+            return self.tmp, norm
         best: Mount | None = None
         for m in self.mounts:
             if under(norm, m.path) and (best is None or len(m.path) > len(best.path)):
@@ -128,12 +137,15 @@ class StepFS:
         if best is not None:
             if best.memory:
                 return None
-            rest = norm[len(best.path) :].lstrip("/")
-            return best.source / rest if rest else best.source
+            return best.source, norm[len(best.path) :].lstrip("/")
         if under(norm, "/tmp"):
-            rest = norm[len("/tmp") :].lstrip("/")
-            return self.tmp / rest if rest else self.tmp
+            return self.tmp, norm[len("/tmp") :].lstrip("/")
         return None
+
+    def holds_mount(self, path: str) -> bool:
+        """Is ``path`` a folder on the way to /tmp or to a mount point (the host's own)?"""
+        norm = posixpath.normpath(path)
+        return any(under(p, norm) for p in ["/tmp", *(m.path for m in self.mounts)])
 
     def _owned(self, path: str, upto: int) -> bool:
         """Is ``path`` on a filesystem of this step (its /tmp, a private tmpfs of the sandbox or
