@@ -14,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from apps.orchestration.argo import ArgoClient, ArgoError, ArgoNotFound
+from apps.runs.ansi import strip_ansi
 from apps.runs.constants import ArtifactKind
 from apps.runs.models import Artifact, Metric, Run, Step
 from apps.runs.visualizations import (
@@ -47,6 +48,7 @@ R_ERROR = re.compile(r"^(Error(?: in .+?)?: .+)$", re.M)
 def failure_reason(log: str) -> str:
     """The line of a failed step's log that says why: the step runner's summary of a raised
     notebook cell, else the last Python exception line, else R's last error."""
+    log = strip_ansi(log)  # IPython colours its tracebacks
     for pattern in (RUNNER_RAISED, PYTHON_ERROR, R_ERROR):
         found = pattern.findall(log)
         if found:
