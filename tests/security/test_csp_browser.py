@@ -15,6 +15,7 @@ from apps.runs.models import Artifact, Metric
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
 
 pytestmark = pytest.mark.e2e
+expect = pytest.importorskip("playwright.sync_api").expect
 
 # A 1x1 PNG, embedded in the markdown as the only kind of image it may show.
 DOT = base64.b64encode(
@@ -50,7 +51,14 @@ def clean_world():
     version = make_version("churn", "v1")
     experiment = make_experiment("baseline")
     runs = [
-        make_run(version, experiment, state=RunState.SUCCEEDED, name=f"nightly {n}") for n in (1, 2)
+        make_run(
+            version,
+            experiment,
+            state=RunState.SUCCEEDED,
+            name=f"nightly {n}",
+            parameters={"epochs": str(4 + n), "lr": "0.1"},
+        )
+        for n in (1, 2)
     ]
     for n, run in enumerate(runs):
         steps = {
@@ -107,8 +115,11 @@ def test_pages_work_under_the_csp(watched, shot):
     page.goto(watched.url(run.get_absolute_url()))
     page.click('[data-open-node="evaluate"]')
     page.wait_for_selector("#step-panel [data-chart] svg")
-    page.wait_for_selector("#step-panel .markdown-body, #step-panel h1:has-text('Evaluation')")
-    shot(page, "security-run-markdown", full_page=True)
+    notes = page.wait_for_selector("#step-panel h1:has-text('Evaluation notes')")
+    notes.scroll_into_view_if_needed()
+    assert page.is_visible("#step-panel img[src^='data:image/png']")
+    assert not page.is_visible("#step-panel img[src^='https:']")
+    shot(page, "security-run-markdown")
     page.click("#step-panel .tabs >> text=Logs")
     log = page.wait_for_selector("#step-panel pre.log .ansi-red")
     assert log.evaluate("el => getComputedStyle(el).color") != page.evaluate(
@@ -126,7 +137,9 @@ def test_pages_work_under_the_csp(watched, shot):
     # The runs list's filters reload the table through htmx (no eval in hx-trigger).
     page.goto(watched.url(reverse("runs:list")))
     page.fill("#run-search", "nightly 1")
-    page.wait_for_function("document.querySelectorAll('#run-table tbody tr').length === 1")
+    expect(page.locator("#run-table tbody tr")).to_have_count(1)
+    if not page.is_visible("#id_pipeline"):
+        page.click(".rl-more > summary")
     with page.expect_response(lambda r: "/runs/" in r.url and r.request.headers.get("hx-request")):
         page.select_option("#id_pipeline", str(version.pipeline.pk))
     problems.extend(f"runs list: CSP {v}" for v in watched.violations())
