@@ -3,6 +3,11 @@
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
 
 def env_str(name: str, default: str = "") -> str:
     """A string setting; a `NAME_FILE` variable (Kubernetes secrets) wins over `NAME`."""
@@ -13,10 +18,17 @@ def env_str(name: str, default: str = "") -> str:
 
 
 def env_bool(name: str, default: bool = False) -> bool:
+    """A yes/no setting; a value that is neither (a typo such as `flase`) is refused, since
+    reading it as False could silently turn a security setting off."""
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: expected one of 1/0, true/false, yes/no, on/off"
+        )
+    return word in _TRUE
 
 
 def env_int(name: str, default: int) -> int:
@@ -26,3 +38,13 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_pair(name: str) -> tuple[str, str] | None:
+    """Two comma-separated values (`HEADER,value`), or None when unset."""
+    items = env_list(name)
+    if not items:
+        return None
+    if len(items) != 2:
+        raise ImproperlyConfigured(f"{name}: expected two comma-separated values, got {items!r}")
+    return items[0], items[1]

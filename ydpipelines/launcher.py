@@ -21,8 +21,12 @@ COLOURS = {"web": 32, "worker": 33, "beat": 35, "engine": 36}
 def commands(env: dict[str, str]) -> dict[str, list[str]]:
     python = sys.executable
     port = env.get("PORT", "8000")
+    # Loopback unless asked: with DEBUG on (the default) runserver's technical 500 pages show
+    # settings and tracebacks, which must not reach the network.
+    host = env.get("HOST", "127.0.0.1")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     procs = {
-        "web": [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        "web": [python, "manage.py", "runserver", address, "--noreload"],
         "worker": [
             python,
             "-m",

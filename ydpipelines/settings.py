@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from ydpipelines.env import env_bool, env_int, env_list, env_str
+from ydpipelines.env import env_bool, env_int, env_list, env_pair, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("YDP_DATA_DIR", str(BASE_DIR / "var")))
@@ -14,6 +14,19 @@ SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me-in-productio
 DEBUG = env_bool("DEBUG", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS: on by default once DEBUG is off (production), each overridable, e.g. SECURE_SSL_REDIRECT=0
+# behind a proxy that redirects already. `manage.py check --deploy` passes with the defaults.
+_HTTPS = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _HTTPS)
+# "HTTP_X_FORWARDED_PROTO,https" behind a TLS-terminating proxy that sets that header (and
+# strips it from clients); unset otherwise, since a client could then claim HTTPS.
+SECURE_PROXY_SSL_HEADER = env_pair("SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -35,6 +48,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ydpipelines.middleware.ServerHeaderMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ydpipelines.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

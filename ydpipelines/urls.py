@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -20,5 +18,6 @@ urlpatterns = [
     # Signed downloads for running steps (bundle, step runner): no session, see bundles.py.
     path("steps/", include("apps.pipelines.urls_steps")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is never served raw, in any mode: what steps and uploads wrote would run as script
+# on the app's origin. Stored files go out only through views that sandbox them
+# (apps/runs/artifact_views.py) or force a download (the version bundle).

@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from apps.orchestration.argo import ArgoClient, ArgoError, ArgoNotFound
+from apps.runs.ansi import strip_ansi
 from apps.runs.constants import ArtifactKind
 from apps.runs.models import Artifact, Metric, Run, Step
 from apps.runs.visualizations import (
@@ -64,6 +65,7 @@ R_ERROR = re.compile(r"^(Error(?: in .+?)?: .+)$", re.M)
 def failure_reason(log: str) -> str:
     """The line of a failed step's log that says why: the step runner's summary of a raised
     notebook cell, else the last Python exception line, else R's last error."""
+    log = strip_ansi(log)  # IPython colours its tracebacks
     for pattern in (RUNNER_RAISED, PYTHON_ERROR, R_ERROR):
         found = pattern.findall(log)
         if found:

@@ -2,6 +2,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import ProtectedError
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.pipelines.services import delete_pipeline, delete_versions
@@ -46,6 +48,16 @@ class PipelineVersionAdmin(ServiceDeleteAdmin):
     list_filter = ("source_format", "created_at")
     search_fields = ("name", "pipeline__name", "content_hash")
     list_select_related = ("pipeline",)
+    # The bundle's storage URL (/media/...) is never served: link to the download view.
+    exclude = ("bundle",)
+    readonly_fields = ("bundle_download",)
+
+    @admin.display(description="Bundle")
+    def bundle_download(self, obj: PipelineVersion) -> str:
+        if not obj.pk or not obj.bundle:
+            return "—"
+        url = reverse("pipelines:version_bundle", args=[obj.pipeline_id, obj.pk])
+        return format_html('<a href="{}">bundle.zip</a>', url)
 
     def has_add_permission(self, request) -> bool:
         return False

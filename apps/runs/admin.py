@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.runs.archive import delete_runs
 from apps.runs.models import Artifact, Metric, RecurringRun, Run, Step
@@ -79,6 +81,16 @@ class ArtifactAdmin(admin.ModelAdmin):
     search_fields = ("name", "run__name")
     list_select_related = ("run", "step")
     raw_id_fields = ("run", "step")
+    # The file's storage URL (/media/...) is never served: link to the sandboxed download.
+    exclude = ("file",)
+    readonly_fields = ("stored_file",)
+
+    @admin.display(description="File")
+    def stored_file(self, obj: Artifact) -> str:
+        if not obj.pk or not obj.file:
+            return "—"
+        url = reverse("runs:artifact_download", args=[obj.run_id, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.file.name.rsplit("/", 1)[-1])
 
 
 @admin.register(Metric)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import nh3
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
@@ -35,14 +36,40 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
+def _is_inline_image(url: str) -> bool:
+    return url.strip().lower().startswith("data:image/")
+
+
+def _render_image(self: Any, tokens: list, idx: int, options: Any, env: Any) -> str:
+    """A markdown image: shown only when embedded (data:); anything else would make the
+    reader's browser fetch a URL the step chose, so it becomes a link with the alt text."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if _is_inline_image(src):
+        return self.image(tokens, idx, options, env)
+    alt = self.renderInlineAsText(token.children or [], options, env) or src
+    return f'<a href="{escape(src)}">{escape(alt)}</a> (remote image not shown)'
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    # Raw <img> in the markdown: the same rule. data: stays out of links (a page, not an image).
+    if tag == "img" and attribute == "src":
+        return value if _is_inline_image(value) else None
+    if tag == "a" and attribute == "href" and value.strip().lower().startswith("data:"):
+        return None
+    return value
+
+
 def render_markdown(text: str) -> SafeString:
     """Markdown (CommonMark plus tables) to HTML that is safe to put in the page: whatever raw
     HTML the markdown holds goes through nh3's allow-list; images only from data: URLs."""
-    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    md.add_render_rule("image", _render_image)
     cleaned = nh3.clean(
-        html,
+        md.render(text),
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
+        attribute_filter=_filter_attribute,
         url_schemes={"http", "https", "mailto", "data"},
         link_rel="noopener noreferrer nofollow",
     )

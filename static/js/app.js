@@ -1,6 +1,16 @@
 // Small progressive enhancements; every page works without this file.
+// It also defines window.ydp, the helpers the page scripts share (loaded before them).
 (function () {
   "use strict";
+
+  // Text to HTML: whatever a step or an upload wrote (names, labels, thresholds, values) goes
+  // through this before it reaches innerHTML or an ECharts tooltip, which is innerHTML too.
+  var HTML_ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(value) {
+    if (value === null || value === undefined) return "";
+    return String(value).replace(/[&<>"']/g, function (c) { return HTML_ESCAPES[c]; });
+  }
+  window.ydp = Object.freeze({ esc: esc });
 
   function enhance(root) {
     // Dismissible messages.

@@ -21,11 +21,8 @@
     return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(+v.toFixed(4));
   }
 
-  function esc(text) {
-    var div = document.createElement("div");
-    div.textContent = String(text);
-    return div.innerHTML;
-  }
+  // Names, parameter values and labels are what runs and steps wrote: escaped for tooltips.
+  var esc = window.ydp.esc;
 
   function init(el, option) {
     var chart = window.echarts.init(el, null, { renderer: "svg" });
@@ -68,7 +65,7 @@
       tooltip: {
         trigger: "item",
         formatter: function (p) {
-          return '<span style="color:' + runs[p.dataIndex].color + '">●</span> ' + esc(runs[p.dataIndex].name) + "<br><b>" + esc(metric.name) + "</b> " + fmt(values[p.dataIndex]);
+          return '<span style="color:' + esc(runs[p.dataIndex].color) + '">●</span> ' + esc(runs[p.dataIndex].name) + "<br><b>" + esc(metric.name) + "</b> " + esc(fmt(values[p.dataIndex]));
         }
       },
       xAxis: {
@@ -144,8 +141,8 @@
         trigger: "item",
         formatter: function (p) {
           var r = p.seriesIndex;
-          return '<span style="color:' + data.runs[r].color + '">●</span> <b>' + esc(data.runs[r].name) + "</b><br>" +
-            data.axes.map(function (a) { return esc(a.name) + ": " + fmt(a.values[r]); }).join("<br>");
+          return '<span style="color:' + esc(data.runs[r].color) + '">●</span> <b>' + esc(data.runs[r].name) + "</b><br>" +
+            data.axes.map(function (a) { return esc(a.name) + ": " + esc(fmt(a.values[r])); }).join("<br>");
         }
       },
       parallel: { left: 60, right: 90, top: 40, bottom: 24, parallelAxisDefault: { nameGap: 14 } },
@@ -210,7 +207,7 @@
         el.innerHTML = "";
         init(el, {
           animation: false,
-          tooltip: { formatter: function (p) { return "true <b>" + esc(labels[p.value[1]]) + "</b>, predicted <b>" + esc(labels[p.value[0]]) + "</b>: " + p.value[2]; } },
+          tooltip: { formatter: function (p) { return "true <b>" + esc(labels[p.value[1]]) + "</b>, predicted <b>" + esc(labels[p.value[0]]) + "</b>: " + esc(p.value[2]); } },
           grid: { left: 70, right: 12, top: 8, bottom: 56 },
           xAxis: { type: "category", data: labels, name: "Predicted", nameLocation: "middle", nameGap: 26, splitArea: { show: true }, axisLabel: { fontSize: 11 } },
           yAxis: { type: "category", data: labels, name: "True", nameLocation: "middle", nameGap: 52, inverse: true, splitArea: { show: true }, axisLabel: { fontSize: 11 } },

@@ -200,6 +200,9 @@
   }
 
   // ---- Charts (ECharts): confusion matrix heatmap, ROC curve ----
+  // Labels, cells and thresholds are the step's output: escaped before they reach the tooltip.
+  var esc = window.ydp.esc;
+
   function confusionOption(data) {
     var labels = data.labels || [];
     var cells = [];
@@ -213,7 +216,7 @@
     return {
       tooltip: {
         formatter: function (p) {
-          return "true <b>" + labels[p.value[1]] + "</b>, predicted <b>" + labels[p.value[0]] + "</b>: " + p.value[2];
+          return "true <b>" + esc(labels[p.value[1]]) + "</b>, predicted <b>" + esc(labels[p.value[0]]) + "</b>: " + esc(p.value[2]);
         }
       },
       grid: { left: 90, right: 24, top: 16, bottom: 70 },
@@ -231,7 +234,7 @@
         trigger: "item",
         formatter: function (p) {
           var v = p.value;
-          return "FPR " + (+v[0]).toFixed(3) + ", TPR " + (+v[1]).toFixed(3) + (v[2] !== "" && v[2] !== undefined ? "<br>threshold " + v[2] : "");
+          return "FPR " + (+v[0]).toFixed(3) + ", TPR " + (+v[1]).toFixed(3) + (v[2] !== "" && v[2] !== undefined && v[2] !== null ? "<br>threshold " + esc(v[2]) : "");
         }
       },
       grid: { left: 56, right: 24, top: 16, bottom: 48 },

@@ -58,6 +58,15 @@
     if (target.matches("[data-select-all], input.rl-pick")) refresh(document);
   });
 
+  // A changed filter reloads the table, except in the "add a metric filter" row (its button
+  // submits). An event filter in hx-trigger would need eval, which the CSP forbids.
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest && event.target.closest("#run-filters");
+    if (form && !event.target.closest(".rl-add") && window.htmx) {
+      window.htmx.trigger(form, "filters-changed");
+    }
+  });
+
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a.is-disabled");
     if (link) event.preventDefault();

@@ -14,6 +14,8 @@ import yaml
 from apps.pipelines.models import Pipeline, PipelineVersion
 
 pytestmark = pytest.mark.e2e
+# Locator assertions, not wait_for_function: its string predicates need eval, which the CSP refuses.
+expect = pytest.importorskip("playwright.sync_api").expect
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo"
@@ -199,12 +201,12 @@ def test_new_user_uploads_and_explores_a_pipeline(page, live_server, newcomer, s
     page.get_by_role("link", name="Pipelines").first.click()
     page.fill("#pipeline-search", "churn")
     page.wait_for_url(re.compile(r"q=churn"))
-    page.wait_for_function("document.querySelectorAll('#pipeline-table tbody tr').length === 1")
+    expect(page.locator("#pipeline-table tbody tr")).to_have_count(1)
     shots.append(shot(page, "10-list-search"))
     page.fill("#pipeline-search", "no-such-thing")
     page.wait_for_selector("text=No pipelines match")
     page.fill("#pipeline-search", "")
-    page.wait_for_function("document.querySelectorAll('#pipeline-table tbody tr').length === 2")
+    expect(page.locator("#pipeline-table tbody tr")).to_have_count(2)
 
     assert page.js_errors == []
     assert PipelineVersion.objects.count() == 3

@@ -14,6 +14,8 @@ from apps.runs.recurring import create_recurring_run
 from tests.runs.recurring_fixtures import hello_version, schedule_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+# Locator assertions, not wait_for_function: its string predicates need eval, which the CSP refuses.
+expect = pytest.importorskip("playwright.sync_api").expect
 PASSWORD = "pw-erin-123"
 
 
@@ -55,9 +57,7 @@ def test_schedule_a_pipeline_in_the_browser(page, live_server, argo, shot, djang
     # A cron typo: the preview says which field, live.
     page.check("input[name=trigger_type][value=cron]")
     page.fill("#id_cron", "61 * * * *")
-    page.wait_for_function(
-        "document.querySelector('#trigger-preview.is-error')?.innerText.includes('minute field')"
-    )
+    expect(page.locator("#trigger-preview.is-error")).to_contain_text("minute field")
     page.click("form.rr-form .form-actions .btn-primary")
     page.wait_for_selector(".alert-error")
     assert "The minute field" in page.inner_text(".has-error")
@@ -68,9 +68,7 @@ def test_schedule_a_pipeline_in_the_browser(page, live_server, argo, shot, djang
     page.check("input[name=trigger_type][value=periodic]")
     page.fill("#id_every", "1")
     page.select_option("#id_every_unit", "minutes")
-    page.wait_for_function(
-        "document.querySelector('#trigger-preview').innerText.includes('Every minute')"
-    )
+    expect(page.locator("#trigger-preview")).to_contain_text("Every minute")
     assert page.locator("#trigger-preview li").count() == 5
     page.fill("#id_max_concurrency", "1")
     shot(page, "recurring-form", full_page=True)

@@ -7,8 +7,17 @@ from datetime import timedelta
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString
+
+from apps.runs.ansi import ansi_to_html
 
 register = template.Library()
+
+
+@register.filter
+def ansi(text: str) -> SafeString:
+    """A step log with its terminal colours as spans (escaped first, see apps/runs/ansi.py)."""
+    return ansi_to_html(text or "")
 
 
 @register.filter
