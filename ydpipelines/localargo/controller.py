@@ -135,6 +135,7 @@ class Operation:
         self.active_pods = sum(
             1 for n in self.nodes.values() if n.get("type") == "Pod" and n["phase"] == "Running"
         )
+        self.setup_error = ""  # why the workflow cannot start (Argo marks it Error)
         self.globals = self._globals()
 
     # -- bookkeeping -------------------------------------------------------------------
@@ -232,11 +233,14 @@ class Operation:
             ),
         }
         params = spec.get("arguments", {}).get("parameters", [])
+        # Argo: both are json.Marshal of spec.arguments.parameters (a list, Go field order)
+        listed = json.dumps([_go_param(p) for p in params], separators=(",", ":"))
+        values["workflow.parameters"] = values["workflow.parameters.json"] = listed
         for p in params:
-            values[f"workflow.parameters.{p['name']}"] = to_str(p.get("value", ""))
-        values["workflow.parameters"] = json.dumps(
-            {p["name"]: to_str(p.get("value", "")) for p in params}
-        )
+            try:
+                values[f"workflow.parameters.{p['name']}"] = self._global_param(p)
+            except StepError as exc:
+                self.setup_error = self.setup_error or str(exc)
         for k, v in (meta.get("labels") or {}).items():
             values[f"workflow.labels.{k}"] = v
         for k, v in (meta.get("annotations") or {}).items():
@@ -249,6 +253,26 @@ class Operation:
         for a in self.status.get("outputs", {}).get("artifacts", []):
             values[f"workflow.outputs.artifacts.{a['name']}"] = json.dumps(a)
         return Scope(values)
+
+    def _global_param(self, p: dict[str, Any]) -> str:
+        """A workflow argument's value; ``valueFrom.configMapKeyRef`` reads the engine's
+        configMap folder (PUT /api/v1/... configmaps), as Argo reads the ConfigMap."""
+        ref = (p.get("valueFrom") or {}).get("configMapKeyRef")
+        if not ref:
+            return to_str(p.get("value", ""))
+        value = self.e.configmap_value(self.ns, ref.get("name", ""), ref.get("key", ""))
+        if value is not None:
+            return value
+        default = (p.get("valueFrom") or {}).get("default")
+        if default is not None:
+            return to_str(default)
+        if ref.get("optional"):
+            return ""
+        raise StepError(
+            f"failed to set global parameter {p['name']} from configmap with name "
+            f"{ref.get('name', '')} and key {ref.get('key', '')}: "
+            f'configmaps "{ref.get("name", "")}" not found'
+        )
 
     def template_scope(self, inputs: dict[str, Any], tmpl: dict[str, Any]) -> Scope:
         values: dict[str, Any] = {}
@@ -387,6 +411,12 @@ class Operation:
             st["phase"] = "Running"
             st["startedAt"] = now_iso(self.now)
             self.globals = self._globals()
+            if not self.setup_error:
+                self.setup_error = self._workflow_metadata()
+        if self.setup_error:
+            st["phase"], st["message"] = "Error", self.setup_error
+            st["finishedAt"] = now_iso(self.now)
+            return
         sync = self.spec.get("synchronization")
         if sync and not self.e.sync.acquire(self, sync, holder=self._wf_key(), node=None):
             st["phase"] = "Pending"
@@ -426,6 +456,32 @@ class Operation:
             if exit_node is None or not done(exit_node):
                 return
         self._complete(root, exit_node, shutdown)
+
+    def _workflow_metadata(self) -> str:
+        """Argo's first pass copies spec.workflowMetadata onto the workflow's own metadata
+        (labelsFrom are expressions over the global variables); the error, if any."""
+        md = self.spec.get("workflowMetadata") or {}
+        labels = self.meta.setdefault("labels", {})
+        annotations = self.meta.setdefault("annotations", {})
+        for k, v in (md.get("labels") or {}).items():
+            labels[k] = str(v)
+            self.globals.set(f"workflow.labels.{k}", str(v))
+        for k, v in (md.get("annotations") or {}).items():
+            annotations[k] = str(v)
+            self.globals.set(f"workflow.annotations.{k}", str(v))
+        for k, source in (md.get("labelsFrom") or {}).items():
+            expression = (source or {}).get("expression", "")
+            try:
+                value = eval_expr(expression, self.globals.nested())
+            except (ExpressionError, KeyError, IndexError, TypeError, ValueError) as exc:
+                return f"failed to evaluate label {k!r} expression {expression!r}: {exc}"
+            if not isinstance(value, str):
+                return f"label {k!r} expression {expression!r} must return a string, got {value}"
+            labels[k] = value
+            self.globals.set(f"workflow.labels.{k}", value)
+        if not annotations:
+            self.meta.pop("annotations")
+        return ""
 
     def _status_values(self, root: dict[str, Any]) -> dict[str, Any]:
         failures = [
@@ -1129,16 +1185,18 @@ class Operation:
                 if base is not None:
                     self._connect(base, deps or [], node["id"])
                 return node
-        arguments = scope.substitute(task.get("arguments") or {})
         if existing is None:
             try:
+                arguments = scope.substitute(task.get("arguments") or {}, strict_expr=True)
                 arguments = self.absent_references(arguments, node_name.rsplit(".", 1)[0], task)
-            except StepError as exc:
+            except (StepError, ExpressionError) as exc:
                 node = self.init_node(node_name, "Pod", task, boundary, display)
                 self.finish(node, "Error", str(exc))
                 if base is not None:
                     self._connect(base, deps or [], node["id"])
                 return node
+        else:
+            arguments = scope.substitute(task.get("arguments") or {})
         holder = {**task, "arguments": arguments}
         node = self.execute(node_name, holder, scope, boundary, display)
         if node is not None and existing is None and base is not None:
@@ -1277,6 +1335,18 @@ def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[
 def _continue_on(task: dict[str, Any], phase: str) -> bool:
     cont = task.get("continueOn") or {}
     return bool(cont.get("failed") if phase == "Failed" else cont.get("error"))
+
+
+_GO_PARAM_FIELDS = ("name", "default", "value", "valueFrom", "globalName", "enum", "description")
+
+
+def _go_param(p: dict[str, Any]) -> dict[str, Any]:
+    """A Parameter as Go marshals it: its fields in struct order, values as strings."""
+    out = {}
+    for key in _GO_PARAM_FIELDS:
+        if key in p:
+            out[key] = to_str(p[key]) if key in ("default", "value") else p[key]
+    return out
 
 
 def _upsert(items: list[dict[str, Any]], name: str, value: str) -> None:

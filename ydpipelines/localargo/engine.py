@@ -20,6 +20,7 @@ from . import ids
 from .artifacts import ArtifactError, Repository, fetch_http
 from .controller import LOST, Operation, StepError
 from .executor import Executor, StepRun, runtime_for, step_path
+from .expressions import ExpressionError
 from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .store import Store
@@ -270,7 +271,10 @@ class Engine:
         pod = ids.pod_name(op.name, node["name"], tmpl.get("name", ""))
         scope = scope.child({"pod.name": pod, "node.name": node["name"]})
         is_script = "script" in tmpl
-        spec = scope.substitute(tmpl["script"] if is_script else tmpl["container"])
+        try:
+            spec = scope.substitute(tmpl["script"] if is_script else tmpl["container"], True)
+        except ExpressionError as exc:
+            raise StepError(str(exc)) from exc
         base = self.step_dir(op.ns, op.name, pod)
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,145 @@
+"""Argo rules the engine used to accept and get wrong (issue 9), each through the real HTTP API."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import NS, Client, container, workflow
+from .test_run import by_display
+
+
+def echo(name: str, text: str, **extra) -> dict:
+    return container(name, f"echo '{text}'", **extra)
+
+
+def test_jsonpath_wildcards_and_recursive_descent_reach_the_step(api: Client) -> None:
+    doc = json.dumps({"a": [{"n": 1}, {"n": 2}], "x": {"b": 3, "y": {"b": 4}}})
+    show = {
+        "name": "show",
+        "inputs": {"parameters": [{"name": "doc"}]},
+        "container": {
+            "image": "busybox",
+            "command": ["echo"],
+            "args": [
+                "{{=jsonpath(inputs.parameters.doc, '$.a[*].n')}}",
+                "{{=jsonpath(inputs.parameters.doc, '$..b')}}",
+                "{{=jsonpath(inputs.parameters.doc, '$.a[?(@.n > 1)].n')}}",
+            ],
+        },
+    }
+    steps = {
+        "name": "main",
+        "steps": [
+            [
+                {
+                    "name": "s",
+                    "template": "show",
+                    "arguments": {"parameters": [{"name": "doc", "value": doc}]},
+                }
+            ]
+        ],
+    }
+    wf = api.run(workflow("main", [steps, show]))
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    assert by_display(wf)["s"]["outputs"]["result"] == "[1,2] [3,4] [2]"
+
+
+def test_an_expression_that_cannot_be_evaluated_fails_the_node_never_reaches_the_step(
+    api: Client,
+) -> None:
+    bad = {
+        "name": "bad",
+        "container": {
+            "image": "busybox",
+            "command": ["echo"],
+            "args": ["{{=jsonpath('{\"a\": 1}', '$.missing')}}"],
+        },
+    }
+    wf = api.run(workflow("bad", [bad]))
+    assert wf["status"]["phase"] == "Error", wf["status"]
+    node = by_display(wf)[wf["metadata"]["name"]]
+    assert node["phase"] == "Error"
+    assert node["message"].startswith("failed to evaluate expression: key error: missing")
+    assert "result" not in (node.get("outputs") or {})
+
+
+def test_bad_expression_in_task_arguments_errors_the_task(api: Client) -> None:
+    show = echo("show", "{{inputs.parameters.v}}", inputs={"parameters": [{"name": "v"}]})
+    dag = {
+        "name": "main",
+        "dag": {
+            "tasks": [
+                {
+                    "name": "t",
+                    "template": "show",
+                    "arguments": {"parameters": [{"name": "v", "value": "{{=asInt('x')}}"}]},
+                }
+            ]
+        },
+    }
+    wf = api.run(workflow("main", [dag, show]))
+    node = by_display(wf)["t"]
+    assert node["phase"] == "Error"
+    assert node["message"] == "failed to evaluate expression: asInt: 'x' is not an integer"
+
+
+def test_workflow_parameters_json_is_argos_list_of_parameters(api: Client) -> None:
+    second = "{{=jsonpath(workflow.parameters.json, '$[1].value')}}"
+    show = container("show", f"echo '{{{{workflow.parameters.json}}}}'; echo \"{second}\"")
+    args = {"parameters": [{"name": "a", "value": "1"}, {"name": "b", "value": "two"}]}
+    wf = api.run(workflow("show", [show], arguments=args))
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    out = by_display(wf)[wf["metadata"]["name"]]["outputs"]["result"].splitlines()
+    assert json.loads(out[0]) == [{"name": "a", "value": "1"}, {"name": "b", "value": "two"}]
+    assert out[1] == "two"
+
+
+def test_argument_from_a_configmap_key(api: Client) -> None:
+    api.session.request(
+        "PUT",
+        f"{api.base}/api/v1/localargo/configmaps/{NS}/sem-cm",
+        json={"data": {"k": "from-cm"}},
+    ).raise_for_status()
+    show = echo("show", "{{workflow.parameters.p}}")
+    ref = {"name": "p", "valueFrom": {"configMapKeyRef": {"name": "sem-cm", "key": "k"}}}
+    wf = api.run(workflow("show", [show], arguments={"parameters": [ref]}))
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    assert by_display(wf)[wf["metadata"]["name"]]["outputs"]["result"] == "from-cm"
+
+    missing = {"name": "p", "valueFrom": {"configMapKeyRef": {"name": "sem-none", "key": "k"}}}
+    wf = api.run(workflow("show", [show], arguments={"parameters": [missing]}))
+    assert wf["status"]["phase"] == "Error"
+    assert wf["status"]["message"].startswith(
+        "failed to set global parameter p from configmap with name sem-none and key k"
+    )
+    assert wf["status"]["nodes"] == {} or not wf["status"].get("nodes")
+
+
+def test_workflow_metadata_labels_and_labels_from_land_on_the_workflow(api: Client) -> None:
+    show = echo("show", "{{workflow.labels.team}}-{{workflow.labels.who}}")
+    spec = {
+        "arguments": {"parameters": [{"name": "owner", "value": "ana"}]},
+        "workflowMetadata": {
+            "labels": {"team": "data"},
+            "labelsFrom": {"who": {"expression": "workflow.parameters.owner"}},
+        },
+    }
+    wf = workflow("show", [show], **spec)
+    wf["metadata"]["annotations"] = {"workflows.argoproj.io/display-name": "Nightly report"}
+    wf = api.run(wf)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    assert wf["metadata"]["labels"]["team"] == "data"
+    assert wf["metadata"]["labels"]["who"] == "ana"
+    assert wf["metadata"]["annotations"]["workflows.argoproj.io/display-name"] == "Nightly report"
+    assert by_display(wf)[wf["metadata"]["name"]]["outputs"]["result"] == "data-ana"
+    listed = api.call(
+        "GET", f"/api/v1/workflows/{NS}", params={"listOptions.labelSelector": "who=ana"}
+    )
+    assert wf["metadata"]["name"] in [w["metadata"]["name"] for w in listed["items"]]
+
+
+def test_labels_from_that_is_not_a_string_errors_the_workflow(api: Client) -> None:
+    spec = {"workflowMetadata": {"labelsFrom": {"n": {"expression": "1 + 1"}}}}
+    wf = api.run(workflow("show", [echo("show", "x")], **spec))
+    assert wf["status"]["phase"] == "Error"
+    assert wf["status"]["message"] == "label 'n' expression '1 + 1' must return a string, got 2"
