@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
-from .conftest import NS, Client, container, workflow
+import pytest
+
+from .conftest import NS, ApiFailure, Client, container, workflow
 from .test_run import by_display
 
 
@@ -143,3 +146,88 @@ def test_labels_from_that_is_not_a_string_errors_the_workflow(api: Client) -> No
     wf = api.run(workflow("show", [echo("show", "x")], **spec))
     assert wf["status"]["phase"] == "Error"
     assert wf["status"]["message"] == "label 'n' expression '1 + 1' must return a string, got 2"
+
+
+def test_template_timeout_kills_a_running_pod_with_the_pod_deadline_message(api: Client) -> None:
+    slow = container("slow", "sleep 30", timeout="2s")
+    started = time.time()
+    wf = api.run(workflow("slow", [slow]), timeout=30)
+    assert time.time() - started < 20
+    node = by_display(wf)[wf["metadata"]["name"]]
+    assert node["phase"] == "Failed"
+    assert node["message"] == "Pod was active on the node longer than the specified deadline"
+
+
+def test_template_timeout_fails_a_node_still_pending_on_a_mutex(api: Client) -> None:
+    holder = container("holder", "sleep 5", synchronization={"mutex": {"name": "sem-mx"}})
+    waiter = container(
+        "waiter", "echo late", timeout="2s", synchronization={"mutex": {"name": "sem-mx"}}
+    )
+    steps = {
+        "name": "main",
+        "steps": [
+            [
+                {"name": "a", "template": "holder"},
+                {"name": "b", "template": "waiter", "continueOn": {"failed": True}},
+            ]
+        ],
+    }
+    wf = api.run(workflow("main", [steps, holder, waiter]), timeout=30)
+    nodes = by_display(wf)
+    assert nodes["a"]["phase"] == "Succeeded"
+    assert nodes["b"]["phase"] == "Failed" and nodes["b"]["message"] == "timeout"
+    assert wf["status"]["phase"] == "Succeeded"
+
+
+def test_timeout_on_a_dag_template_is_refused(api: Client) -> None:
+    dag = {"name": "main", "timeout": "5s", "dag": {"tasks": [{"name": "a", "template": "e"}]}}
+    with pytest.raises(ApiFailure) as err:
+        api.create(workflow("main", [dag, echo("e", "x")]))
+    assert err.value.status == 400
+    assert err.value.body["message"].startswith("unsupported: spec.templates[0].timeout")
+
+
+def test_backoff_max_duration_stops_retrying_with_argos_message(api: Client) -> None:
+    fail = container(
+        "fail",
+        "exit 1",
+        retryStrategy={
+            "limit": 10,
+            "backoff": {"duration": "2s", "factor": 2, "maxDuration": "6s"},
+        },
+    )
+    wf = api.run(workflow("fail", [fail]), timeout=30)
+    retry = by_display(wf)[wf["metadata"]["name"]]
+    assert wf["status"]["phase"] == "Failed", wf["status"]
+    assert retry["type"] == "Retry"
+    assert retry["message"] in (
+        "Backoff would exceed max duration limit",
+        "Max duration limit exceeded",
+    )
+    assert 2 <= len(retry["children"]) <= 3  # not the 11 attempts of the limit
+
+
+def test_template_defaults_merge_into_every_template_template_fields_win(api: Client) -> None:
+    defaults = {
+        "container": {
+            "image": "busybox",
+            "command": ["sh", "-c"],
+            "env": [{"name": "A", "value": "from-defaults"}, {"name": "B", "value": "b"}],
+        },
+    }
+    own = {
+        "name": "own",
+        "container": {
+            "image": "busybox",
+            "args": ["echo $A $B"],
+            "env": [{"name": "A", "value": "own"}],
+        },
+    }
+    steps = {"name": "main", "steps": [[{"name": "s", "template": "own"}]]}
+    wf = api.run(workflow("main", [steps, own], templateDefaults=defaults))
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    nodes = by_display(wf)
+    assert nodes["s"]["outputs"]["result"] == "own b"
+    assert (
+        nodes[wf["metadata"]["name"]]["type"] == "Steps"
+    )  # the default container is not merged in

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import ids
 from .expressions import ExpressionError, eval_depends, eval_expr, eval_when, to_str
 from .nodes import DONE, FAILED, done, now_iso, parse_iso
+from .template_defaults import with_defaults
 from .templating import Scope, item_values
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ class Operation:
         self.active_pods = sum(
             1 for n in self.nodes.values() if n.get("type") == "Pod" and n["phase"] == "Running"
         )
+        self.retry_deadlines: dict[str, float] = {}  # attempt node id -> maxDuration end
         self.setup_error = ""  # why the workflow cannot start (Argo marks it Error)
         self.globals = self._globals()
 
@@ -215,6 +217,31 @@ class Operation:
         for o in node.get("outboundNodes", []):
             out.extend(self.outbound(o))
         return out or [nid]
+
+    def pod_deadlines(self, node: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, float]:
+        """When a pod node must end: the template's ``timeout`` counts from the node's start
+        (Pending included), a retry's ``backoff.maxDuration`` from its first attempt."""
+        ends = {}
+        if tmpl.get("timeout"):
+            started = parse_iso(node.get("startedAt")) or self.now
+            ends["timeout"] = started + parse_duration(tmpl["timeout"])
+        if node["id"] in self.retry_deadlines:
+            ends["maxDuration"] = self.retry_deadlines[node["id"]]
+        return ends
+
+    def _pending_timeout(self, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
+        """Argo's checkTemplateTimeout: a node still Pending past its timeout fails."""
+        if not tmpl.get("timeout") or node["phase"] != "Pending":
+            return
+        try:
+            end = self.pod_deadlines(node, tmpl)["timeout"]
+        except ValueError as exc:
+            self.finish(node, "Error", f"invalid timeout format. {exc}")
+            return
+        if self.now >= end:
+            self.finish(node, "Failed", "timeout")
+        else:
+            self.wake_at(end)
 
     # -- scopes --------------------------------------------------------------------
 
@@ -546,6 +573,13 @@ class Operation:
     # -- templates -----------------------------------------------------------------
 
     def resolve(self, holder: dict[str, Any]) -> dict[str, Any]:
+        """The template a task/step names, with spec.templateDefaults merged in (Argo)."""
+        defaults = self.spec.get("templateDefaults") or (
+            self.status.get("storedWorkflowTemplateSpec") or {}
+        ).get("templateDefaults")
+        return with_defaults(self._find_template(holder), defaults)
+
+    def _find_template(self, holder: dict[str, Any]) -> dict[str, Any]:
         if holder.get("inline"):
             tmpl = copy.deepcopy(holder["inline"])
             tmpl.setdefault("name", "")
@@ -660,8 +694,11 @@ class Operation:
         retry = tmpl["retryStrategy"] or {}
         children = node.setdefault("children", [])
         n = len(children)
+        max_end = self._max_duration_end(retry, children)
         if n:
             last = self.nodes[children[-1]]
+            if max_end is not None and n > 1:
+                self.retry_deadlines[last["id"]] = max_end  # the pod's deadline (Argo)
             if not done(last):
                 scope = local.child({"retries": str(n - 1)})
                 self.attempt(last["name"], last, tmpl, scope, boundary, last["displayName"], inputs)
@@ -674,20 +711,27 @@ class Operation:
                     node.pop("outputs")
                 self.finish(node, last["phase"])
                 return node
-            verdict = self._retry_verdict(retry, last, n)
+            wait = self._backoff(retry, n)
+            ready = (parse_iso(last.get("finishedAt")) or self.now) + wait
+            verdict = None
+            if max_end is not None and self.now > max_end:
+                verdict = "Max duration limit exceeded"
+            elif max_end is not None and ready > max_end:
+                verdict = "Backoff would exceed max duration limit"
+            verdict = verdict or self._retry_verdict(retry, last, n)
             if verdict:
                 if last.get("outputs"):
                     node["outputs"] = last["outputs"]
                 self.finish(node, last["phase"], verdict)
                 return node
-            wait = self._backoff(retry, n)
-            ready = (parse_iso(last.get("finishedAt")) or self.now) + wait
             if self.now < ready:
                 node["message"] = f"Backoff for {wait:g} seconds"
                 self.wake_at(ready)
                 return node
             node.pop("message", None)
         name = f"{node['name']}({n})"
+        if max_end is not None:
+            self.retry_deadlines[ids.node_id(self.name, name)] = max_end
         scope = local.child({"retries": str(n)})
         child = self.attempt(
             name, self.node(name), tmpl, scope, boundary, f"{display}({n})", inputs
@@ -728,6 +772,14 @@ class Operation:
             except ExpressionError as exc:
                 return f"retryStrategy.expression failed: {exc}"
         return None
+
+    def _max_duration_end(self, retry: dict[str, Any], children: list[str]) -> float | None:
+        """Argo's backoff.maxDuration counts from the first attempt's start."""
+        limit = (retry.get("backoff") or {}).get("maxDuration")
+        first = self.nodes.get(children[0]) if children else None
+        if not limit or first is None:
+            return None
+        return (parse_iso(first.get("startedAt")) or self.now) + parse_duration(limit)
 
     def _backoff(self, retry: dict[str, Any], n: int) -> float:
         backoff = retry.get("backoff")
@@ -777,6 +829,7 @@ class Operation:
         sync = tmpl.get("synchronization")
         if sync and not self.e.sync.acquire(self, sync, holder=node["id"], node=node):
             node["message"] = self.e.sync.waiting_message(self, sync)
+            self._pending_timeout(node, tmpl)
             return node
         if kind in ("container", "script"):
             self.e.run_pod(self, node, tmpl, scope)

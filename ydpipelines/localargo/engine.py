@@ -191,9 +191,16 @@ class Engine:
     def run_pod(self, op: Operation, node: dict[str, Any], tmpl: dict[str, Any], scope: Scope):
         key = (op.ns, op.name, node["id"])
         deadline = tmpl.get("activeDeadlineSeconds")
+        try:
+            ends = op.pod_deadlines(node, tmpl)
+        except ValueError as exc:
+            op.finish(node, "Error", f"invalid timeout format. {exc}")
+            return
         if node["phase"] == "Running":
-            if deadline is not None and key in self._launched:
-                limit = self._launched[key] + float(deadline)
+            if (deadline is not None or ends) and key in self._launched:
+                limit = min(
+                    [*ends.values(), *([self._launched[key] + float(deadline)] if deadline else [])]
+                )
                 if op.now >= limit:
                     reason = "Pod was active on the node longer than the specified deadline"
                     self.kill_step(*key, reason)
@@ -204,6 +211,12 @@ class Engine:
         shutdown = op.spec.get("shutdown")
         exiting = ".onExit" in node["name"]  # exit handlers still run after Stop or a deadline
         if node["phase"] != "Pending" or op.spec.get("suspend"):
+            return
+        if "timeout" in ends and op.now >= ends["timeout"]:
+            op.finish(node, "Failed", "timeout")  # Argo's ErrTimeout for a node still Pending
+            return
+        if ends and min(ends.values()) - op.now <= 1:
+            op.finish(node, "Error", f"{node['name']} exceeded its deadline")
             return
         if shutdown == "Terminate" or (shutdown and not exiting):
             return
@@ -246,6 +259,8 @@ class Engine:
         op.active_pods += 1
         if deadline is not None:
             op.wake_at(time.time() + float(deadline))
+        for end in ends.values():
+            op.wake_at(end)
 
     def _boundary_parallelism(self, op: Operation, node: dict[str, Any]) -> int | None:
         boundary = op.nodes.get(node.get("boundaryID", ""))
