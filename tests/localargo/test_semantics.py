@@ -231,3 +231,78 @@ def test_template_defaults_merge_into_every_template_template_fields_win(api: Cl
     assert (
         nodes[wf["metadata"]["name"]]["type"] == "Steps"
     )  # the default container is not merged in
+
+
+def _wait_for(api: Client, name: str, check, timeout: float = 20) -> dict:
+    deadline = time.time() + timeout
+    while True:
+        wf = api.get(name)
+        if check(wf):
+            return wf
+        assert time.time() < deadline, wf["status"]
+        time.sleep(0.1)
+
+
+def test_a_step_waiting_for_parallelism_has_no_node_yet(api: Client) -> None:
+    nap = container("nap", "sleep 2")
+    steps = {
+        "name": "main",
+        "steps": [[{"name": "a", "template": "nap"}, {"name": "b", "template": "nap"}]],
+    }
+    name = api.create(workflow("main", [steps, nap], parallelism=1))["metadata"]["name"]
+    wf = _wait_for(
+        api, name, lambda w: any(n["type"] == "Pod" for n in w["status"].get("nodes", {}).values())
+    )
+    pods = [n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"]
+    assert len(pods) == 1 and pods[0]["phase"] in ("Pending", "Running")
+    wf = api.wait(name, timeout=30)
+    assert wf["status"]["phase"] == "Succeeded"
+    first, second = sorted(
+        (n for n in wf["status"]["nodes"].values() if n["type"] == "Pod"),
+        key=lambda n: n["startedAt"],
+    )
+    assert second["startedAt"] >= first["finishedAt"]  # its clock starts when it may run
+
+
+def test_a_suspended_workflow_creates_no_new_node(api: Client) -> None:
+    nap = container("nap", "sleep 3")
+    steps = {
+        "name": "main",
+        "steps": [[{"name": "a", "template": "nap"}], [{"name": "b", "template": "quick"}]],
+    }
+    quick = echo("quick", "b")
+    name = api.create(workflow("main", [steps, nap, quick]))["metadata"]["name"]
+    _wait_for(
+        api,
+        name,
+        lambda w: any(n["displayName"] == "a" for n in w["status"].get("nodes", {}).values()),
+    )
+    api.call("PUT", f"/api/v1/workflows/{NS}/{name}/suspend", json={})
+    wf = _wait_for(api, name, lambda w: by_display(w).get("a", {}).get("phase") == "Succeeded")
+    time.sleep(1.5)
+    wf = api.get(name)
+    assert "b" not in by_display(wf) and wf["status"]["phase"] == "Running"
+    api.call("PUT", f"/api/v1/workflows/{NS}/{name}/resume", json={})
+    wf = api.wait(name, timeout=30)
+    assert wf["status"]["phase"] == "Succeeded" and by_display(wf)["b"]["phase"] == "Succeeded"
+
+
+def test_tasks_after_a_failed_task_are_omitted_while_the_dag_fails_fast(api: Client) -> None:
+    dag = {
+        "name": "main",
+        "dag": {
+            "tasks": [
+                {"name": "a", "template": "ok"},
+                {"name": "b", "template": "bad", "dependencies": ["a"]},
+                {"name": "c", "template": "ok", "dependencies": ["b"]},
+                {"name": "d", "template": "ok", "depends": "c"},
+            ]
+        },
+    }
+    wf = api.run(workflow("main", [dag, echo("ok", "ok"), container("bad", "exit 1")]))
+    nodes = by_display(wf)
+    assert wf["status"]["phase"] == "Failed"
+    assert nodes["b"]["phase"] == "Failed"
+    for omitted in ("c", "d"):
+        assert nodes[omitted]["phase"] == "Omitted"
+        assert nodes[omitted]["message"] == "omitted: depends condition not met"

@@ -463,6 +463,8 @@ class Operation:
                 self.wake_at(limit)
         if shutdown:
             self._shutdown(shutdown)
+        elif self.spec.get("suspend"):
+            return  # Argo: a suspended workflow creates no node until it is resumed
         entry = {"template": self.spec.get("entrypoint"), "arguments": self.spec.get("arguments")}
         if self.spec.get("workflowTemplateRef") and not self.spec.get("templates"):
             entry["template"] = self.spec.get("entrypoint")
@@ -675,6 +677,9 @@ class Operation:
             return node
         retry = tmpl.get("retryStrategy")
         if retry is not None:  # `retryStrategy: {}` retries until the step succeeds
+            pod = template_kind(tmpl) in ("container", "script")
+            if node is None and pod and self._parallelism_reached(boundary):
+                return None
             if node is None:
                 node = self.init_node(name, "Retry", tmpl, boundary, display)
                 if inputs:
@@ -736,6 +741,8 @@ class Operation:
         child = self.attempt(
             name, self.node(name), tmpl, scope, boundary, f"{display}({n})", inputs
         )
+        if child is None:
+            return node  # waiting for a parallelism slot
         if child["id"] not in children:
             children.append(child["id"])
         if done(child):
@@ -799,9 +806,9 @@ class Operation:
         boundary: str,
         display: str,
         inputs: dict[str, Any],
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         if done(node):
-            return node  # type: ignore[return-value]
+            return node
         kind = template_kind(tmpl)
         node_type = {
             "container": "Pod",
@@ -811,6 +818,8 @@ class Operation:
             "suspend": "Suspend",
         }.get(kind, "Pod")
         if node is None:
+            if node_type == "Pod" and self._parallelism_reached(boundary):
+                return None  # Argo creates no node until the pod may be created
             phase = "Pending" if node_type == "Pod" else "Running"
             node = self.init_node(name, node_type, tmpl, boundary, display, phase=phase)
             if inputs:
@@ -844,6 +853,18 @@ class Operation:
         if done(node):
             self._global_outputs(node, tmpl)
         return node
+
+    def _parallelism_reached(self, boundary: str) -> bool:
+        """Argo's checkParallelism: workflow and template limits count the pods that exist
+        and have not finished (Pending or Running)."""
+        active = [n for n in self.nodes.values() if n["type"] == "Pod" and not done(n)]
+        par = self.spec.get("parallelism")
+        if par is not None and len(active) >= int(par):
+            return True
+        limit = self.e.boundary_parallelism(self, boundary)
+        return (
+            limit is not None and sum(1 for n in active if n.get("boundaryID") == boundary) >= limit
+        )
 
     def _fail_subtree(self, node: dict[str, Any], reason: str) -> None:
         for other in self.nodes.values():
@@ -1002,13 +1023,15 @@ class Operation:
             tn = task_node(name)
             if tn is not None and complete(name):
                 continue
-            if tn is None:
-                if failing and fail_fast:
-                    continue
-                if not all(complete(d) for d in deps[name]):
-                    continue
+            if tn is None and not all(complete(d) for d in deps[name]):
+                continue
             dscope = scope.child(self._task_scope(base, tasks, deps[name]))
-            if tn is None and not self._depends_ok(task, deps[name], base, tasks):
+            # Argo's executeDAGTask: a task whose finished dependencies rule it out is Omitted
+            # even while the DAG fails fast; failing fast only stops new tasks from starting
+            omit = tn is None and not self._depends_ok(task, deps[name], base, tasks)
+            if tn is None and not omit and failing and fail_fast:
+                continue
+            if omit:
                 skipped = self.init_node(
                     f"{base}.{name}",
                     "Skipped",

@@ -224,7 +224,7 @@ class Engine:
         if par is not None and op.active_pods >= int(par):
             node["message"] = "Waiting for the workflow's parallelism"
             return
-        tpar = self._boundary_parallelism(op, node)
+        tpar = self.boundary_parallelism(op, node.get("boundaryID", ""))
         if tpar is not None:
             siblings = sum(
                 1
@@ -262,8 +262,8 @@ class Engine:
         for end in ends.values():
             op.wake_at(end)
 
-    def _boundary_parallelism(self, op: Operation, node: dict[str, Any]) -> int | None:
-        boundary = op.nodes.get(node.get("boundaryID", ""))
+    def boundary_parallelism(self, op: Operation, boundary_id: str) -> int | None:
+        boundary = op.nodes.get(boundary_id)
         if boundary is None:
             return None
         try:
