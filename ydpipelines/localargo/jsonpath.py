@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-_FILTER = re.compile(r"^\?\(\s*(@[^<>=!]*?)\s*(?:(==|!=|<=|>=|<|>|=~)\s*(.+?))?\s*\)$")
+_FILTER = re.compile(r"^\?\(\s*(@[\w.\-]*)\s*(?:(==|!=|<=|>=|<|>|=~)\s*(.+?))?\s*\)$")
 
 
 class JsonPathError(ValueError):
