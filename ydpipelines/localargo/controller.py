@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import ids
 from .expressions import ExpressionError, eval_depends, eval_expr, eval_when, to_str
 from .nodes import DONE, FAILED, done, now_iso, parse_iso
+from .template_defaults import with_defaults
 from .templating import Scope, item_values
 
 if TYPE_CHECKING:
@@ -135,6 +136,8 @@ class Operation:
         self.active_pods = sum(
             1 for n in self.nodes.values() if n.get("type") == "Pod" and n["phase"] == "Running"
         )
+        self.retry_deadlines: dict[str, float] = {}  # attempt node id -> maxDuration end
+        self.setup_error = ""  # why the workflow cannot start (Argo marks it Error)
         self.globals = self._globals()
 
     # -- bookkeeping -------------------------------------------------------------------
@@ -215,6 +218,31 @@ class Operation:
             out.extend(self.outbound(o))
         return out or [nid]
 
+    def pod_deadlines(self, node: dict[str, Any], tmpl: dict[str, Any]) -> dict[str, float]:
+        """When a pod node must end: the template's ``timeout`` counts from the node's start
+        (Pending included), a retry's ``backoff.maxDuration`` from its first attempt."""
+        ends = {}
+        if tmpl.get("timeout"):
+            started = parse_iso(node.get("startedAt")) or self.now
+            ends["timeout"] = started + parse_duration(tmpl["timeout"])
+        if node["id"] in self.retry_deadlines:
+            ends["maxDuration"] = self.retry_deadlines[node["id"]]
+        return ends
+
+    def _pending_timeout(self, node: dict[str, Any], tmpl: dict[str, Any]) -> None:
+        """Argo's checkTemplateTimeout: a node still Pending past its timeout fails."""
+        if not tmpl.get("timeout") or node["phase"] != "Pending":
+            return
+        try:
+            end = self.pod_deadlines(node, tmpl)["timeout"]
+        except ValueError as exc:
+            self.finish(node, "Error", f"invalid timeout format. {exc}")
+            return
+        if self.now >= end:
+            self.finish(node, "Failed", "timeout")
+        else:
+            self.wake_at(end)
+
     # -- scopes --------------------------------------------------------------------
 
     def _globals(self) -> Scope:
@@ -232,11 +260,14 @@ class Operation:
             ),
         }
         params = spec.get("arguments", {}).get("parameters", [])
+        # Argo: both are json.Marshal of spec.arguments.parameters (a list, Go field order)
+        listed = json.dumps([_go_param(p) for p in params], separators=(",", ":"))
+        values["workflow.parameters"] = values["workflow.parameters.json"] = listed
         for p in params:
-            values[f"workflow.parameters.{p['name']}"] = to_str(p.get("value", ""))
-        values["workflow.parameters"] = json.dumps(
-            {p["name"]: to_str(p.get("value", "")) for p in params}
-        )
+            try:
+                values[f"workflow.parameters.{p['name']}"] = self._global_param(p)
+            except StepError as exc:
+                self.setup_error = self.setup_error or str(exc)
         for k, v in (meta.get("labels") or {}).items():
             values[f"workflow.labels.{k}"] = v
         for k, v in (meta.get("annotations") or {}).items():
@@ -249,6 +280,26 @@ class Operation:
         for a in self.status.get("outputs", {}).get("artifacts", []):
             values[f"workflow.outputs.artifacts.{a['name']}"] = json.dumps(a)
         return Scope(values)
+
+    def _global_param(self, p: dict[str, Any]) -> str:
+        """A workflow argument's value; ``valueFrom.configMapKeyRef`` reads the engine's
+        configMap folder (PUT /api/v1/... configmaps), as Argo reads the ConfigMap."""
+        ref = (p.get("valueFrom") or {}).get("configMapKeyRef")
+        if not ref:
+            return to_str(p.get("value", ""))
+        value = self.e.configmap_value(self.ns, ref.get("name", ""), ref.get("key", ""))
+        if value is not None:
+            return value
+        default = (p.get("valueFrom") or {}).get("default")
+        if default is not None:
+            return to_str(default)
+        if ref.get("optional"):
+            return ""
+        raise StepError(
+            f"failed to set global parameter {p['name']} from configmap with name "
+            f"{ref.get('name', '')} and key {ref.get('key', '')}: "
+            f'configmaps "{ref.get("name", "")}" not found'
+        )
 
     def template_scope(self, inputs: dict[str, Any], tmpl: dict[str, Any]) -> Scope:
         values: dict[str, Any] = {}
@@ -387,6 +438,12 @@ class Operation:
             st["phase"] = "Running"
             st["startedAt"] = now_iso(self.now)
             self.globals = self._globals()
+            if not self.setup_error:
+                self.setup_error = self._workflow_metadata()
+        if self.setup_error:
+            st["phase"], st["message"] = "Error", self.setup_error
+            st["finishedAt"] = now_iso(self.now)
+            return
         sync = self.spec.get("synchronization")
         if sync and not self.e.sync.acquire(self, sync, holder=self._wf_key(), node=None):
             st["phase"] = "Pending"
@@ -406,6 +463,8 @@ class Operation:
                 self.wake_at(limit)
         if shutdown:
             self._shutdown(shutdown)
+        elif self.spec.get("suspend"):
+            return  # Argo: a suspended workflow creates no node until it is resumed
         entry = {"template": self.spec.get("entrypoint"), "arguments": self.spec.get("arguments")}
         if self.spec.get("workflowTemplateRef") and not self.spec.get("templates"):
             entry["template"] = self.spec.get("entrypoint")
@@ -426,6 +485,32 @@ class Operation:
             if exit_node is None or not done(exit_node):
                 return
         self._complete(root, exit_node, shutdown)
+
+    def _workflow_metadata(self) -> str:
+        """Argo's first pass copies spec.workflowMetadata onto the workflow's own metadata
+        (labelsFrom are expressions over the global variables); the error, if any."""
+        md = self.spec.get("workflowMetadata") or {}
+        labels = self.meta.setdefault("labels", {})
+        annotations = self.meta.setdefault("annotations", {})
+        for k, v in (md.get("labels") or {}).items():
+            labels[k] = str(v)
+            self.globals.set(f"workflow.labels.{k}", str(v))
+        for k, v in (md.get("annotations") or {}).items():
+            annotations[k] = str(v)
+            self.globals.set(f"workflow.annotations.{k}", str(v))
+        for k, source in (md.get("labelsFrom") or {}).items():
+            expression = (source or {}).get("expression", "")
+            try:
+                value = eval_expr(expression, self.globals.nested())
+            except (ExpressionError, KeyError, IndexError, TypeError, ValueError) as exc:
+                return f"failed to evaluate label {k!r} expression {expression!r}: {exc}"
+            if not isinstance(value, str):
+                return f"label {k!r} expression {expression!r} must return a string, got {value}"
+            labels[k] = value
+            self.globals.set(f"workflow.labels.{k}", value)
+        if not annotations:
+            self.meta.pop("annotations")
+        return ""
 
     def _status_values(self, root: dict[str, Any]) -> dict[str, Any]:
         failures = [
@@ -490,6 +575,13 @@ class Operation:
     # -- templates -----------------------------------------------------------------
 
     def resolve(self, holder: dict[str, Any]) -> dict[str, Any]:
+        """The template a task/step names, with spec.templateDefaults merged in (Argo)."""
+        defaults = self.spec.get("templateDefaults") or (
+            self.status.get("storedWorkflowTemplateSpec") or {}
+        ).get("templateDefaults")
+        return with_defaults(self._find_template(holder), defaults)
+
+    def _find_template(self, holder: dict[str, Any]) -> dict[str, Any]:
         if holder.get("inline"):
             tmpl = copy.deepcopy(holder["inline"])
             tmpl.setdefault("name", "")
@@ -585,6 +677,9 @@ class Operation:
             return node
         retry = tmpl.get("retryStrategy")
         if retry is not None:  # `retryStrategy: {}` retries until the step succeeds
+            pod = template_kind(tmpl) in ("container", "script")
+            if node is None and pod and self._parallelism_reached(boundary):
+                return None
             if node is None:
                 node = self.init_node(name, "Retry", tmpl, boundary, display)
                 if inputs:
@@ -604,8 +699,11 @@ class Operation:
         retry = tmpl["retryStrategy"] or {}
         children = node.setdefault("children", [])
         n = len(children)
+        max_end = self._max_duration_end(retry, children)
         if n:
             last = self.nodes[children[-1]]
+            if max_end is not None and n > 1:
+                self.retry_deadlines[last["id"]] = max_end  # the pod's deadline (Argo)
             if not done(last):
                 scope = local.child({"retries": str(n - 1)})
                 self.attempt(last["name"], last, tmpl, scope, boundary, last["displayName"], inputs)
@@ -618,24 +716,33 @@ class Operation:
                     node.pop("outputs")
                 self.finish(node, last["phase"])
                 return node
-            verdict = self._retry_verdict(retry, last, n)
+            wait = self._backoff(retry, n)
+            ready = (parse_iso(last.get("finishedAt")) or self.now) + wait
+            verdict = None
+            if max_end is not None and self.now > max_end:
+                verdict = "Max duration limit exceeded"
+            elif max_end is not None and ready > max_end:
+                verdict = "Backoff would exceed max duration limit"
+            verdict = verdict or self._retry_verdict(retry, last, n)
             if verdict:
                 if last.get("outputs"):
                     node["outputs"] = last["outputs"]
                 self.finish(node, last["phase"], verdict)
                 return node
-            wait = self._backoff(retry, n)
-            ready = (parse_iso(last.get("finishedAt")) or self.now) + wait
             if self.now < ready:
                 node["message"] = f"Backoff for {wait:g} seconds"
                 self.wake_at(ready)
                 return node
             node.pop("message", None)
         name = f"{node['name']}({n})"
+        if max_end is not None:
+            self.retry_deadlines[ids.node_id(self.name, name)] = max_end
         scope = local.child({"retries": str(n)})
         child = self.attempt(
             name, self.node(name), tmpl, scope, boundary, f"{display}({n})", inputs
         )
+        if child is None:
+            return node  # waiting for a parallelism slot
         if child["id"] not in children:
             children.append(child["id"])
         if done(child):
@@ -673,6 +780,14 @@ class Operation:
                 return f"retryStrategy.expression failed: {exc}"
         return None
 
+    def _max_duration_end(self, retry: dict[str, Any], children: list[str]) -> float | None:
+        """Argo's backoff.maxDuration counts from the first attempt's start."""
+        limit = (retry.get("backoff") or {}).get("maxDuration")
+        first = self.nodes.get(children[0]) if children else None
+        if not limit or first is None:
+            return None
+        return (parse_iso(first.get("startedAt")) or self.now) + parse_duration(limit)
+
     def _backoff(self, retry: dict[str, Any], n: int) -> float:
         backoff = retry.get("backoff")
         if not backoff or not backoff.get("duration"):
@@ -691,9 +806,9 @@ class Operation:
         boundary: str,
         display: str,
         inputs: dict[str, Any],
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         if done(node):
-            return node  # type: ignore[return-value]
+            return node
         kind = template_kind(tmpl)
         node_type = {
             "container": "Pod",
@@ -703,6 +818,8 @@ class Operation:
             "suspend": "Suspend",
         }.get(kind, "Pod")
         if node is None:
+            if node_type == "Pod" and self._parallelism_reached(boundary):
+                return None  # Argo creates no node until the pod may be created
             phase = "Pending" if node_type == "Pod" else "Running"
             node = self.init_node(name, node_type, tmpl, boundary, display, phase=phase)
             if inputs:
@@ -721,6 +838,7 @@ class Operation:
         sync = tmpl.get("synchronization")
         if sync and not self.e.sync.acquire(self, sync, holder=node["id"], node=node):
             node["message"] = self.e.sync.waiting_message(self, sync)
+            self._pending_timeout(node, tmpl)
             return node
         if kind in ("container", "script"):
             self.e.run_pod(self, node, tmpl, scope)
@@ -735,6 +853,18 @@ class Operation:
         if done(node):
             self._global_outputs(node, tmpl)
         return node
+
+    def _parallelism_reached(self, boundary: str) -> bool:
+        """Argo's checkParallelism: workflow and template limits count the pods that exist
+        and have not finished (Pending or Running)."""
+        active = [n for n in self.nodes.values() if n["type"] == "Pod" and not done(n)]
+        par = self.spec.get("parallelism")
+        if par is not None and len(active) >= int(par):
+            return True
+        limit = self.e.boundary_parallelism(self, boundary)
+        return (
+            limit is not None and sum(1 for n in active if n.get("boundaryID") == boundary) >= limit
+        )
 
     def _fail_subtree(self, node: dict[str, Any], reason: str) -> None:
         for other in self.nodes.values():
@@ -893,13 +1023,15 @@ class Operation:
             tn = task_node(name)
             if tn is not None and complete(name):
                 continue
-            if tn is None:
-                if failing and fail_fast:
-                    continue
-                if not all(complete(d) for d in deps[name]):
-                    continue
+            if tn is None and not all(complete(d) for d in deps[name]):
+                continue
             dscope = scope.child(self._task_scope(base, tasks, deps[name]))
-            if tn is None and not self._depends_ok(task, deps[name], base, tasks):
+            # Argo's executeDAGTask: a task whose finished dependencies rule it out is Omitted
+            # even while the DAG fails fast; failing fast only stops new tasks from starting
+            omit = tn is None and not self._depends_ok(task, deps[name], base, tasks)
+            if tn is None and not omit and failing and fail_fast:
+                continue
+            if omit:
                 skipped = self.init_node(
                     f"{base}.{name}",
                     "Skipped",
@@ -1129,16 +1261,18 @@ class Operation:
                 if base is not None:
                     self._connect(base, deps or [], node["id"])
                 return node
-        arguments = scope.substitute(task.get("arguments") or {})
         if existing is None:
             try:
+                arguments = scope.substitute(task.get("arguments") or {}, strict_expr=True)
                 arguments = self.absent_references(arguments, node_name.rsplit(".", 1)[0], task)
-            except StepError as exc:
+            except (StepError, ExpressionError) as exc:
                 node = self.init_node(node_name, "Pod", task, boundary, display)
                 self.finish(node, "Error", str(exc))
                 if base is not None:
                     self._connect(base, deps or [], node["id"])
                 return node
+        else:
+            arguments = scope.substitute(task.get("arguments") or {})
         holder = {**task, "arguments": arguments}
         node = self.execute(node_name, holder, scope, boundary, display)
         if node is not None and existing is None and base is not None:
@@ -1277,6 +1411,18 @@ def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[
 def _continue_on(task: dict[str, Any], phase: str) -> bool:
     cont = task.get("continueOn") or {}
     return bool(cont.get("failed") if phase == "Failed" else cont.get("error"))
+
+
+_GO_PARAM_FIELDS = ("name", "default", "value", "valueFrom", "globalName", "enum", "description")
+
+
+def _go_param(p: dict[str, Any]) -> dict[str, Any]:
+    """A Parameter as Go marshals it: its fields in struct order, values as strings."""
+    out = {}
+    for key in _GO_PARAM_FIELDS:
+        if key in p:
+            out[key] = to_str(p[key]) if key in ("default", "value") else p[key]
+    return out
 
 
 def _upsert(items: list[dict[str, Any]], name: str, value: str) -> None:

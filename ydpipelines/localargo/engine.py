@@ -22,6 +22,7 @@ from .confined import Refused, open_output, resolve
 from .containers import ContainerExecutor, make_executor
 from .controller import LOST, Operation, StepError
 from .executor import StepRun, runtime_for, step_path
+from .expressions import ExpressionError
 from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .store import Store
@@ -198,9 +199,16 @@ class Engine:
     def run_pod(self, op: Operation, node: dict[str, Any], tmpl: dict[str, Any], scope: Scope):
         key = (op.ns, op.name, node["id"])
         deadline = tmpl.get("activeDeadlineSeconds")
+        try:
+            ends = op.pod_deadlines(node, tmpl)
+        except ValueError as exc:
+            op.finish(node, "Error", f"invalid timeout format. {exc}")
+            return
         if node["phase"] == "Running":
-            if deadline is not None and key in self._launched:
-                limit = self._launched[key] + float(deadline)
+            if (deadline is not None or ends) and key in self._launched:
+                limit = min(
+                    [*ends.values(), *([self._launched[key] + float(deadline)] if deadline else [])]
+                )
                 if op.now >= limit:
                     reason = "Pod was active on the node longer than the specified deadline"
                     self.kill_step(*key, reason)
@@ -212,13 +220,19 @@ class Engine:
         exiting = ".onExit" in node["name"]  # exit handlers still run after Stop or a deadline
         if node["phase"] != "Pending" or op.spec.get("suspend"):
             return
+        if "timeout" in ends and op.now >= ends["timeout"]:
+            op.finish(node, "Failed", "timeout")  # Argo's ErrTimeout for a node still Pending
+            return
+        if ends and min(ends.values()) - op.now <= 1:
+            op.finish(node, "Error", f"{node['name']} exceeded its deadline")
+            return
         if shutdown == "Terminate" or (shutdown and not exiting):
             return
         par = op.spec.get("parallelism")  # 0 or less is refused at create
         if par is not None and op.active_pods >= int(par):
             node["message"] = "Waiting for the workflow's parallelism"
             return
-        tpar = self._boundary_parallelism(op, node)
+        tpar = self.boundary_parallelism(op, node.get("boundaryID", ""))
         if tpar is not None:
             siblings = sum(
                 1
@@ -253,9 +267,11 @@ class Engine:
         op.active_pods += 1
         if deadline is not None:
             op.wake_at(time.time() + float(deadline))
+        for end in ends.values():
+            op.wake_at(end)
 
-    def _boundary_parallelism(self, op: Operation, node: dict[str, Any]) -> int | None:
-        boundary = op.nodes.get(node.get("boundaryID", ""))
+    def boundary_parallelism(self, op: Operation, boundary_id: str) -> int | None:
+        boundary = op.nodes.get(boundary_id)
         if boundary is None:
             return None
         try:
@@ -283,7 +299,10 @@ class Engine:
         pod = ids.pod_name(op.name, node["name"], tmpl.get("name", ""))
         scope = scope.child({"pod.name": pod, "node.name": node["name"]})
         is_script = "script" in tmpl
-        spec = scope.substitute(tmpl["script"] if is_script else tmpl["container"])
+        try:
+            spec = scope.substitute(tmpl["script"] if is_script else tmpl["container"], True)
+        except ExpressionError as exc:
+            raise StepError(str(exc)) from exc
         base = self.step_dir(op.ns, op.name, pod)
         if base.exists():
             shutil.rmtree(base, ignore_errors=True)

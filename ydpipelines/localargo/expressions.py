@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from . import jsonpath
+
 
 class ExpressionError(ValueError):
     """The expression cannot be parsed or evaluated."""
@@ -271,15 +273,11 @@ def _num(value: Any) -> float | int:
     return int(f) if f.is_integer() and "." not in str(value) else f
 
 
-def _jsonpath(doc: Any, path: str) -> Any:
-    if isinstance(doc, str):
-        doc = json.loads(doc)
-    if not path.startswith("$"):
-        raise ExpressionError(f"jsonpath {path!r} must start with $")
-    for part in re.findall(r"\.([\w-]+)|\[(\d+)\]|\['([^']*)'\]", path[1:]):
-        key = part[0] or part[2]
-        doc = doc[int(part[1])] if part[1] else doc[key]
-    return doc
+def _jsonpath(doc: Any, path: Any) -> Any:
+    try:
+        return jsonpath.lookup(doc, str(path))
+    except jsonpath.JsonPathError as exc:
+        raise ExpressionError(str(exc)) from None
 
 
 def _as_int(v: Any) -> int:

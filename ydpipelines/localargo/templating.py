@@ -74,10 +74,14 @@ class Scope:
                 try:
                     value = eval_expr(inner[1:], self.nested())
                 except (ExpressionError, KeyError, IndexError, TypeError, ValueError) as exc:
+                    # Argo's last pass: an expression that cannot be evaluated is an error,
+                    # never text handed on to the step
                     if strict_expr:
-                        raise ExpressionError(f"{{{{{inner}}}}}: {exc}") from exc
+                        raise ExpressionError(f"failed to evaluate expression: {exc}") from exc
                     pieces.append(text[start:end])
                     continue
+                if value is None and strict_expr:
+                    raise ExpressionError(f"failed to evaluate expression {inner[1:].strip()!r}")
                 pieces.append(to_str(value))
             elif inner in self.values:
                 value = self.values[inner]
@@ -87,14 +91,14 @@ class Scope:
         pieces.append(text[last:])
         return "".join(pieces)
 
-    def substitute(self, obj: Any) -> Any:
-        """A deep copy of obj with every string rendered."""
+    def substitute(self, obj: Any, strict_expr: bool = False) -> Any:
+        """A deep copy of obj with every string rendered (see ``render`` for strict_expr)."""
         if isinstance(obj, str):
-            return self.render(obj)
+            return self.render(obj, strict_expr)
         if isinstance(obj, dict):
-            return {k: self.substitute(v) for k, v in obj.items()}
+            return {k: self.substitute(v, strict_expr) for k, v in obj.items()}
         if isinstance(obj, list):
-            return [self.substitute(v) for v in obj]
+            return [self.substitute(v, strict_expr) for v in obj]
         return obj
 
 

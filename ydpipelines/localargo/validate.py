@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .expressions import ExpressionError, check_expr
+from .template_defaults import with_defaults
 from .templating import find_tags
 from .volumes import (
     CLAIM_NAME,
@@ -117,8 +118,11 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
     if isinstance(par, int) and par <= 0:
         # Argo's controller holds every pod while active pods >= spec.parallelism: never run
         raise unsupported(f"{where}.parallelism", f"{par} would never start a pod")
+    defaults = spec.get("templateDefaults")
+    if defaults is not None and not isinstance(defaults, dict):
+        raise ApiError(400, f"{where}.templateDefaults must be an object")
     for i, tmpl in enumerate(templates):
-        validate_template(tmpl, f"{where}.templates[{i}]", names)
+        validate_template(with_defaults(tmpl, defaults), f"{where}.templates[{i}]", names)
     _check_expressions(spec, where)
 
 
@@ -139,6 +143,7 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
             raise unsupported(f"{where}.{field}")
     if not any(k in tmpl for k in RUNNABLE):
         raise ApiError(400, f"{where} has no container, script, dag, steps or suspend")
+    _check_durations(tmpl, where)
     if (tmpl.get("nodeSelector") or {}).get("kubernetes.io/os") == "windows":
         raise unsupported(f"{where}.nodeSelector", "windows nodes")
     _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
@@ -174,6 +179,22 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
     for j, task in enumerate(tasks):
         _check_task(task, f"{where}.dag.tasks[{j}]", names)
     _check_dag_graph(tasks, f"{where}.dag")
+
+
+def _check_durations(tmpl: dict[str, Any], where: str) -> None:
+    """``timeout`` bounds a pod (Argo: not Steps or DAG templates); durations must parse."""
+    from .controller import parse_duration
+
+    timeout = tmpl.get("timeout")
+    if timeout and not any(k in tmpl for k in ("container", "script")):
+        raise unsupported(f"{where}.timeout", "only container and script templates have a timeout")
+    max_duration = ((tmpl.get("retryStrategy") or {}).get("backoff") or {}).get("maxDuration")
+    for field, value in (("timeout", timeout), ("retryStrategy.backoff.maxDuration", max_duration)):
+        if value and "{{" not in str(value):
+            try:
+                parse_duration(value)
+            except ValueError as exc:
+                raise ApiError(400, f"{where}.{field}: {exc}") from exc
 
 
 def _check_dag_graph(tasks: list[dict[str, Any]], where: str) -> None:
