@@ -34,6 +34,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ydp_be
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ydpipelines.settings")
 os.environ.setdefault("YDP_DATA_DIR", tempfile.mkdtemp(prefix="ydp-bench-runs-"))
 os.environ["DEBUG"] = "false"  # what production renders: cached templates, no query log
+# The test Client speaks plain HTTP; in production TLS ends before the app, so no redirect.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
 DATASET = Path(
     os.environ.get("YDP_SHARED", ROOT.parent / "shared"), "tools", "runs_dataset.py"

@@ -25,11 +25,26 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+SMOKE_DB = "ydp_bench_smoke"
+
+
+def fresh_databases() -> None:
+    """Drop the smoke databases: one left by other code (another branch's migrations) must not
+    decide whether this code's benches load. The benches create and migrate them again."""
+    import psycopg
+
+    server = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
+        for name in (SMOKE_DB, f"{SMOKE_DB}_smoke"):  # runs_list.py --smoke adds "_smoke"
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def run_bench(script: str, *args: str, timeout: int = 240) -> str:
+    fresh_databases()
     env = {
         **os.environ,
         # The benches' own database, never the one the app or the tests use.
-        "DATABASE_URL": DATABASE_URL.rsplit("/", 1)[0] + "/ydp_bench_smoke",
+        "DATABASE_URL": DATABASE_URL.rsplit("/", 1)[0] + "/" + SMOKE_DB,
     }
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), "--smoke", *args],
