@@ -132,9 +132,17 @@ class Operation:
         self.nodes: dict[str, dict[str, Any]] = self.status.setdefault("nodes", {})
         self.now = time.time()
         self.wake: float | None = None  # earliest time a later pass is needed
-        self.active_pods = sum(
-            1 for n in self.nodes.values() if n.get("type") == "Pod" and n["phase"] == "Running"
-        )
+        # running pods, in all and per boundary: counted once here, kept up to date by run_pod,
+        # so a pass over N pending pods costs O(N), not O(N^2) (10,000-step loops)
+        self.active_pods = 0
+        self.running_in: dict[str, int] = {}
+        for n in self.nodes.values():
+            if n.get("type") == "Pod" and n["phase"] == "Running":
+                self.active_pods += 1
+                bid = n.get("boundaryID", "")
+                self.running_in[bid] = self.running_in.get(bid, 0) + 1
+        self.boundary_limits: dict[str, int | None] = {}  # boundary id -> template parallelism
+        self._child_sets: dict[str, set[str]] = {}
         self.globals = self._globals()
 
     # -- bookkeeping -------------------------------------------------------------------
@@ -190,9 +198,18 @@ class Operation:
     def link(self, parent_name: str, child_id: str) -> None:
         parent = self.node(parent_name)
         if parent is not None:
-            children = parent.setdefault("children", [])
-            if child_id not in children:
-                children.append(child_id)
+            self.add_child(parent, child_id)
+
+    def add_child(self, parent: dict[str, Any], child_id: str) -> None:
+        """Append ``child_id`` to ``parent``'s children once (a set per parent and pass keeps
+        this O(1) for groups of thousands)."""
+        children = parent.setdefault("children", [])
+        known = self._child_sets.get(parent["id"])
+        if known is None or len(known) != len(children):
+            known = self._child_sets[parent["id"]] = set(children)
+        if child_id not in known:
+            children.append(child_id)
+            known.add(child_id)
 
     def outbound(self, nid: str) -> list[str]:
         node = self.nodes.get(nid)
@@ -572,6 +589,8 @@ class Operation:
         node = self.node(name)
         if done(node):
             return node
+        if node is not None and node["type"] == "Pod" and self.e.no_free_slot(self, node):
+            return node  # nothing can start: skip resolving its template again
         try:
             tmpl = self.resolve(holder)
             inputs = self.inputs(tmpl, holder.get("arguments") or {})
@@ -1042,8 +1061,7 @@ class Operation:
                 continue
             for out in self.outbound(dn["id"]):
                 parent = self.nodes[out]
-                if child_id not in parent.setdefault("children", []):
-                    parent["children"].append(child_id)
+                self.add_child(parent, child_id)
 
     def _run_task(
         self,
@@ -1076,8 +1094,8 @@ class Operation:
             child = self._run_one(
                 child_name, f"{name}({i}:{item_label(item)})", task, iscope, boundary, None, None
             )
-            if child is not None and child["id"] not in group.setdefault("children", []):
-                group["children"].append(child["id"])
+            if child is not None:
+                self.add_child(group, child["id"])
         children = [self.nodes[c] for c in group.get("children", [])]
         if all(done(c) for c in children):
             failed = [

@@ -32,6 +32,7 @@ from .watch import Hub
 PHASE_LABEL = "workflows.argoproj.io/phase"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 SCRIPT = "/tmp/.argo/script"  # where a script template's source is written
+READ_WAIT = 0.1  # seconds an API read waits for the lock before it reads committed objects
 
 
 class Engine:
@@ -127,7 +128,10 @@ class Engine:
                     self._queue.add(heapq.heappop(self._timers)[1])
                 batch = list(self._queue)
                 self._queue.clear()
-                for key in batch:
+            for key in batch:  # the lock is let go between workflows: API calls get a turn
+                with self.lock:
+                    if self._stopping:
+                        return
                     self._operate(key)
 
     def _operate(self, key: tuple[str, str]) -> None:
@@ -210,18 +214,11 @@ class Engine:
         if par is not None and op.active_pods >= int(par):
             node["message"] = "Waiting for the workflow's parallelism"
             return
-        tpar = self._boundary_parallelism(op, node)
-        if tpar is not None:
-            siblings = sum(
-                1
-                for n in op.nodes.values()
-                if n.get("boundaryID") == node.get("boundaryID")
-                and n["type"] == "Pod"
-                and n["phase"] == "Running"
-            )
-            if siblings >= tpar:
-                node["message"] = "Waiting for the template's parallelism"
-                return
+        bid = node.get("boundaryID", "")
+        tpar = self._boundary_parallelism(op, bid)
+        if tpar is not None and op.running_in.get(bid, 0) >= tpar:
+            node["message"] = "Waiting for the template's parallelism"
+            return
         if self.executor.free_slots() <= 0:
             self._waiting_slot.add((op.ns, op.name))
             node["message"] = "Waiting for a free slot on this machine"
@@ -243,20 +240,31 @@ class Engine:
         else:
             node.pop("message", None)
         op.active_pods += 1
+        op.running_in[bid] = op.running_in.get(bid, 0) + 1
         if deadline is not None:
             op.wake_at(time.time() + float(deadline))
 
-    def _boundary_parallelism(self, op: Operation, node: dict[str, Any]) -> int | None:
-        boundary = op.nodes.get(node.get("boundaryID", ""))
-        if boundary is None:
-            return None
-        try:
-            tmpl = op.resolve({"template": boundary.get("templateName")})
-        except StepError:
-            return None
-        par = tmpl.get("parallelism")
-        # Argo's Template.HasParallelism() is `parallelism > 0`: 0 (KFP's ParallelFor) = no limit
-        return int(par) if par is not None and int(par) > 0 else None
+    def no_free_slot(self, op: Operation, node: dict[str, Any]) -> bool:
+        """A pending pod that cannot start in this pass, as every slot of the machine is
+        taken; the workflow is queued again when one frees."""
+        if node["phase"] != "Pending" or self.executor.free_slots() > 0:
+            return False
+        self._waiting_slot.add((op.ns, op.name))
+        return True
+
+    def _boundary_parallelism(self, op: Operation, bid: str) -> int | None:
+        if bid in op.boundary_limits:
+            return op.boundary_limits[bid]
+        boundary = op.nodes.get(bid)
+        limit = None
+        if boundary is not None:
+            with contextlib.suppress(StepError):
+                par = op.resolve({"template": boundary.get("templateName")}).get("parallelism")
+                # Argo's Template.HasParallelism() is `parallelism > 0`: 0 (KFP's ParallelFor)
+                # means no limit
+                limit = int(par) if par is not None and int(par) > 0 else None
+        op.boundary_limits[bid] = limit
+        return limit
 
     def step_dir(self, ns: str, wf: str, pod: str) -> Path:
         return self.data / "steps" / ns / wf / pod
@@ -612,15 +620,39 @@ class Engine:
                 return scoped_to(copy.deepcopy(t), ref)
         raise StepError(f"template {ref.get('template')!r} not found in {ref.get('name')!r}")
 
-    def get_workflow(self, ns: str, name: str) -> dict[str, Any]:
-        wf = self.store.get("workflows", self._ns(ns), name)
+    @contextlib.contextmanager
+    def reading(self, wait: float = READ_WAIT) -> Iterator[bool]:
+        """For an API read: True, holding the lock, when it is free within ``wait`` seconds
+        (read the live objects); else False without it (read ``committed`` ones). A long
+        controller pass (10,000 nodes) then delays a GET by ``wait``, not by the pass, and
+        the answer is what was last written, as Argo Server answers from its informer."""
+        live = self.lock.acquire(timeout=wait)
+        try:
+            yield live
+        finally:
+            if live:
+                self.lock.release()
+
+    def get_workflow(self, ns: str, name: str, committed: bool = False) -> dict[str, Any]:
+        if committed:
+            found = self.store.committed("workflows", self._ns(ns), name)
+            wf = found[0] if found else None
+        else:
+            wf = self.store.get("workflows", self._ns(ns), name)
         if wf is None:
             raise ApiError(404, f'workflows.argoproj.io "{name}" not found', "NotFound")
         return wf
 
-    def list_workflows(self, ns: str, selector: str = "") -> list[dict[str, Any]]:
+    def list_workflows(
+        self, ns: str, selector: str = "", committed: bool = False
+    ) -> list[dict[str, Any]]:
         match = parse_selector(selector)
-        items = [wf for wf in self.store.items("workflows", ns) if match(wf)]
+        found = (
+            self.store.committed_items("workflows", ns)
+            if committed
+            else self.store.items("workflows", ns)
+        )
+        items = [wf for wf in found if match(wf)]
         items.sort(
             key=lambda w: (w["metadata"].get("creationTimestamp", ""), w["metadata"]["name"]),
             reverse=True,
@@ -671,11 +703,13 @@ class Engine:
             op = Operation(self, wf)
             op.run()
             self._after_pass(wf, "Running")
+            self.store.commit("workflows", ns, name)
             return copy.deepcopy(wf)
 
     def _touch_and_run(self, wf: dict[str, Any]) -> None:
         key = (wf["metadata"]["namespace"], wf["metadata"]["name"])
         self.store.touch("workflows", *key)
+        self.store.commit("workflows", *key)  # a read that follows sees the change
         self._queue.add(key)
         self._cond.notify()
 
