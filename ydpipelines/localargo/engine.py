@@ -26,7 +26,7 @@ from .store import Store
 from .sync import Sync
 from .templating import Scope
 from .validate import ApiError, validate_spec, validate_workflow
-from .volumes import StepFS, VolumeError, Volumes
+from .volumes import StepFS, VolumeError, Volumes, parse_quantity
 from .watch import Hub
 
 PHASE_LABEL = "workflows.argoproj.io/phase"
@@ -294,7 +294,9 @@ class Engine:
             )
             if not command and not args:
                 raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
-        argv = [*command, SCRIPT, *args] if is_script else [*command, *args]
+        # Argo's executeScript appends the script's path after the template's args
+        argv = [*command, *args, SCRIPT] if is_script else [*command, *args]
+        argv = [*memory_limit(spec.get("resources")), *argv]
         env = {
             "PATH": step_path(),
             "HOME": "/tmp",
@@ -1104,6 +1106,22 @@ def scoped_to(tmpl: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
         for step in group or []:
             fix(step)
     return tmpl
+
+
+def memory_limit(resources: dict[str, Any] | None) -> list[str]:
+    """The prefix that holds a step to its ``resources.limits.memory``: its data segment (heap
+    and private mappings, RLIMIT_DATA) may not grow past the limit, so a step that needs more
+    fails (Argo: OOMKilled) instead of taking the machine's memory."""
+    raw = ((resources or {}).get("limits") or {}).get("memory")
+    if raw is None:
+        return []
+    try:
+        limit = parse_quantity(raw)
+    except VolumeError:
+        raise StepError(f"resources.limits.memory {raw!r} is not a quantity like 512Mi") from None
+    if limit <= 0:
+        raise StepError(f"resources.limits.memory {raw!r} must be more than 0")
+    return ["prlimit", f"--data={limit}", "--"]
 
 
 def run_note(tmpl: dict[str, Any]) -> str:
