@@ -404,6 +404,11 @@ class Operation:
             st["phase"] = "Running"
             st["startedAt"] = now_iso(self.now)
             self.globals = self._globals()
+            problem = claim_problem(self.name, self.spec)
+            if problem:  # Argo creates the claims first, and errors the workflow if it cannot
+                st["phase"], st["message"] = "Error", f"pvc create error: {problem}"
+                st["finishedAt"] = now_iso(self.now)
+                return
         sync = self.spec.get("synchronization")
         if sync and not self.e.sync.acquire(self, sync, holder=self._wf_key(), node=None):
             st["phase"] = "Pending"
@@ -1272,6 +1277,24 @@ class Operation:
             self.link(sg["name"], child["id"])
             if done(child) and self._has_exit(step):
                 self._run_exit(step, child, sc, bid)
+
+
+ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+
+
+def claim_problem(wf_name: str, spec: dict[str, Any]) -> str | None:
+    """Why Kubernetes would refuse one of the workflow's volumeClaimTemplates, in its words."""
+    for vct in spec.get("volumeClaimTemplates") or []:
+        claim = f"{wf_name}-{(vct.get('metadata') or {}).get('name', '')}"
+        modes = (vct.get("spec") or {}).get("accessModes") or []
+        where = f'PersistentVolumeClaim "{claim}" is invalid: spec.accessModes'
+        if not modes:
+            return f"{where}: Required value: at least 1 access mode is required"
+        for mode in modes:
+            if mode not in ACCESS_MODES:
+                supported = ", ".join(f'"{m}"' for m in ACCESS_MODES)
+                return f'{where}: Unsupported value: "{mode}": supported values: {supported}'
+    return None
 
 
 def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[str]:

@@ -25,7 +25,7 @@ from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .store import Store
 from .sync import Sync
 from .templating import Scope
-from .validate import ApiError, validate_spec, validate_workflow
+from .validate import NODE_LABELS, ApiError, validate_spec, validate_workflow
 from .volumes import StepFS, VolumeError, Volumes, parse_quantity
 from .watch import Hub
 
@@ -234,7 +234,7 @@ class Engine:
         self._launched[key] = time.time()
         node["phase"] = "Running"
         node["hostNodeName"] = "localhost"
-        note = run_note(tmpl)
+        note = run_note(tmpl, op.spec)
         if note:
             node["message"] = note
         else:
@@ -1124,13 +1124,23 @@ def memory_limit(resources: dict[str, Any] | None) -> list[str]:
     return ["prlimit", f"--data={limit}", "--"]
 
 
-def run_note(tmpl: dict[str, Any]) -> str:
+def run_note(tmpl: dict[str, Any], wf_spec: dict[str, Any] | None = None) -> str:
+    """What the step's node says about what this machine did not do as a cluster would."""
     spec = tmpl.get("container") or tmpl.get("script") or {}
     image = spec.get("image", "")
-    runtime = runtime_for(image)
-    if runtime == "host":
-        return f"image {image} is not available here: ran its command on the host"
-    return ""
+    notes = []
+    if runtime_for(image) == "host":
+        notes.append(f"image {image} is not available here: ran its command on the host")
+    # Argo merges the workflow's nodeSelector/affinity into each pod's (the template's win)
+    selector = {**((wf_spec or {}).get("nodeSelector") or {}), **(tmpl.get("nodeSelector") or {})}
+    custom = sorted(f"{k}={v}" for k, v in selector.items() if k not in NODE_LABELS)
+    if custom:
+        notes.append(
+            f"nodeSelector {', '.join(custom)} not enforced: this machine is the only node"
+        )
+    if tmpl.get("affinity") or (wf_spec or {}).get("affinity"):
+        notes.append("affinity not enforced: this machine is the only node")
+    return "; ".join(notes)
 
 
 def parse_selector(selector: str):

@@ -4,6 +4,7 @@ engine cannot run gets ``unsupported: <field path>`` instead of a workflow that 
 from __future__ import annotations
 
 import os
+import platform
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,15 @@ class ApiError(Exception):
         }
 
 
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+# The labels Kubernetes puts on every node, as this machine's one node would carry them.
+NODE_LABELS = {
+    "kubernetes.io/os": "linux",
+    "beta.kubernetes.io/os": "linux",
+    "kubernetes.io/arch": _ARCH,
+    "beta.kubernetes.io/arch": _ARCH,
+    "kubernetes.io/hostname": "localhost",
+}
 UNSUPPORTED_TEMPLATE_KINDS = ("resource", "containerSet", "data", "http", "plugin")
 UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize")
 REMOTE_ARTIFACTS = ("s3", "gcs", "git", "hdfs", "artifactory", "azure", "oss", "plugin")
@@ -109,9 +119,7 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
     for name in hooks:
         if name != "exit":
             raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
-    sel = spec.get("nodeSelector") or {}
-    if sel.get("kubernetes.io/os") == "windows":
-        raise unsupported(f"{where}.nodeSelector", "windows nodes")
+    _check_node_selector(spec.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(spec.get("synchronization"), f"{where}.synchronization")
     par = spec.get("parallelism")
     if isinstance(par, int) and par <= 0:
@@ -120,6 +128,20 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
     for i, tmpl in enumerate(templates):
         validate_template(tmpl, f"{where}.templates[{i}]", names)
     _check_expressions(spec, where)
+
+
+def _check_node_selector(selector: Any, where: str) -> None:
+    """A selector on a well-known label this machine's one node does not carry would leave the
+    pod Pending for ever in Kubernetes: refused. Other labels (node pools, accelerators) are
+    not enforced; the step's node says so (engine.run_note)."""
+    for key, value in (selector or {}).items():
+        have = NODE_LABELS.get(key)
+        if have is not None and "{{" not in str(value) and str(value) != have:
+            raise unsupported(
+                f"{where}.{key}",
+                f"{value!r}: this machine's only node has {key}={have}, "
+                "so the pod would never be scheduled",
+            )
 
 
 def _check_sync(sync: dict[str, Any] | None, where: str) -> None:
@@ -139,8 +161,7 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
             raise unsupported(f"{where}.{field}")
     if not any(k in tmpl for k in RUNNABLE):
         raise ApiError(400, f"{where} has no container, script, dag, steps or suspend")
-    if (tmpl.get("nodeSelector") or {}).get("kubernetes.io/os") == "windows":
-        raise unsupported(f"{where}.nodeSelector", "windows nodes")
+    _check_node_selector(tmpl.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
     _check_volumes(tmpl.get("volumes"), f"{where}.volumes")
     body = tmpl.get("container") or tmpl.get("script")
@@ -231,6 +252,10 @@ def _check_task(task: dict[str, Any], where: str, names: set[str]) -> None:
 
 
 def _check_container(body: dict[str, Any], where: str) -> None:
+    image = str(body.get("image") or "")
+    if "kubectl" in image.rsplit("/", 1)[-1].split(":")[0]:
+        # its steps drive the cluster (get, delete pods...): there is none behind this engine
+        raise unsupported(f"{where}.image", f"{image} needs a Kubernetes API; this engine has none")
     for j, var in enumerate(body.get("env") or []):
         vf = var.get("valueFrom") or {}
         if "resourceFieldRef" in vf:
