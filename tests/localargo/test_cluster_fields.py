@@ -107,3 +107,38 @@ def test_a_step_that_drives_the_cluster_with_kubectl_is_refused(api: Client) -> 
     assert refused.value.body["message"].startswith(
         "unsupported: spec.templates[0].container.image (bitnamilegacy/kubectl:1.15.3 needs"
     )
+
+
+def test_a_node_selector_chosen_by_a_parameter_is_checked_when_the_step_starts(
+    api: Client,
+) -> None:
+    """Argo's examples/node-selector.yaml picks the arch from a parameter: with one this
+    machine lacks the step errors in Kubernetes' words instead of waiting for ever."""
+    step = {
+        "name": "main",
+        "inputs": {"parameters": [{"name": "arch"}]},
+        "nodeSelector": {"beta.kubernetes.io/arch": "{{inputs.parameters.arch}}"},
+        "container": {"image": "alpine", "command": ["true"]},
+    }
+    wf = workflow("main", [step])
+    wf["spec"]["arguments"] = {"parameters": [{"name": "arch", "value": "s390x"}]}
+    done = api.run(wf)
+    assert done["status"]["phase"] == "Error"
+    assert the_pod(done)["message"] == (
+        "0/1 nodes are available: 1 node(s) didn't match Pod's node selector "
+        "beta.kubernetes.io/arch=s390x"
+    )
+
+
+@pytest.mark.parametrize("where", ["spec.podSpecPatch", "spec.templates[0].podSpecPatch"])
+def test_a_pod_spec_patch_is_refused(api: Client, where: str) -> None:
+    patch = "containers:\n- name: main\n  resources: {limits: {memory: 100Mi}}\n"
+    step = {"name": "main", "container": {"image": "alpine", "command": ["true"]}}
+    if where.startswith("spec.templates"):
+        step["podSpecPatch"] = patch
+        wf = workflow("main", [step])
+    else:
+        wf = workflow("main", [step], podSpecPatch=patch)
+    with pytest.raises(ApiFailure) as refused:
+        api.create(wf)
+    assert refused.value.body["message"] == f"unsupported: {where}"

@@ -25,7 +25,7 @@ from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .store import Store
 from .sync import Sync
 from .templating import Scope
-from .validate import NODE_LABELS, ApiError, validate_spec, validate_workflow
+from .validate import NODE_LABELS, ApiError, unschedulable, validate_spec, validate_workflow
 from .volumes import StepFS, VolumeError, Volumes, parse_quantity
 from .watch import Hub
 
@@ -222,6 +222,17 @@ class Engine:
         if self.executor.free_slots() <= 0:
             self._waiting_slot.add((op.ns, op.name))
             node["message"] = "Waiting for a free slot on this machine"
+            return
+        selector = {
+            **scope.substitute(op.spec.get("nodeSelector") or {}),
+            **(tmpl.get("nodeSelector") or {}),
+        }
+        missing = [f"{k}={v}" for k, v in sorted(selector.items()) if unschedulable(k, v)]
+        if missing:  # a parameter chose it: Kubernetes would leave the pod Pending for ever
+            message = (
+                f"0/1 nodes are available: 1 node(s) didn't match Pod's node selector {missing[0]}"
+            )
+            op.finish(node, "Error", message)
             return
         try:
             run = self._build_run(op, node, tmpl, scope)

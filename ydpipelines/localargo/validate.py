@@ -60,7 +60,7 @@ NODE_LABELS = {
     "kubernetes.io/hostname": "localhost",
 }
 UNSUPPORTED_TEMPLATE_KINDS = ("resource", "containerSet", "data", "http", "plugin")
-UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize")
+UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize", "podSpecPatch")
 REMOTE_ARTIFACTS = ("s3", "gcs", "git", "hdfs", "artifactory", "azure", "oss", "plugin")
 RUNNABLE = ("container", "script", "dag", "steps", "suspend")
 
@@ -107,7 +107,7 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
         raise ApiError(400, f"{where}.entrypoint is required")
     if entry and templates and entry not in names and "{{" not in entry:
         raise ApiError(400, f"{where}.entrypoint template {entry!r} is not defined")
-    for field in ("artifactRepositoryRef", "podGCLabelSelector"):
+    for field in ("artifactRepositoryRef", "podGCLabelSelector", "podSpecPatch"):
         if spec.get(field):
             raise unsupported(f"{where}.{field}")
     for j, vct in enumerate(spec.get("volumeClaimTemplates") or []):
@@ -135,13 +135,18 @@ def _check_node_selector(selector: Any, where: str) -> None:
     pod Pending for ever in Kubernetes: refused. Other labels (node pools, accelerators) are
     not enforced; the step's node says so (engine.run_note)."""
     for key, value in (selector or {}).items():
-        have = NODE_LABELS.get(key)
-        if have is not None and "{{" not in str(value) and str(value) != have:
+        if "{{" not in str(value) and unschedulable(key, value):
             raise unsupported(
                 f"{where}.{key}",
-                f"{value!r}: this machine's only node has {key}={have}, "
+                f"{value!r}: this machine's only node has {key}={NODE_LABELS[key]}, "
                 "so the pod would never be scheduled",
             )
+
+
+def unschedulable(key: str, value: Any) -> bool:
+    """Does ``key=value`` ask for a well-known node label this machine's node does not have?"""
+    have = NODE_LABELS.get(key)
+    return have is not None and str(value) != have
 
 
 def _check_sync(sync: dict[str, Any] | None, where: str) -> None:
