@@ -133,11 +133,19 @@ class Operation:
         self.nodes: dict[str, dict[str, Any]] = self.status.setdefault("nodes", {})
         self.now = time.time()
         self.wake: float | None = None  # earliest time a later pass is needed
-        self.active_pods = sum(
-            1 for n in self.nodes.values() if n.get("type") == "Pod" and n["phase"] == "Running"
-        )
         self.retry_deadlines: dict[str, float] = {}  # attempt node id -> maxDuration end
         self.setup_error = ""  # why the workflow cannot start (Argo marks it Error)
+        # running pods, in all and per boundary: counted once here, kept up to date by run_pod,
+        # so a pass over N pending pods costs O(N), not O(N^2) (10,000-step loops)
+        self.active_pods = 0
+        self.running_in: dict[str, int] = {}
+        for n in self.nodes.values():
+            if n.get("type") == "Pod" and n["phase"] == "Running":
+                self.active_pods += 1
+                bid = n.get("boundaryID", "")
+                self.running_in[bid] = self.running_in.get(bid, 0) + 1
+        self.boundary_limits: dict[str, int | None] = {}  # boundary id -> template parallelism
+        self._child_sets: dict[str, set[str]] = {}
         self.globals = self._globals()
 
     # -- bookkeeping -------------------------------------------------------------------
@@ -193,9 +201,18 @@ class Operation:
     def link(self, parent_name: str, child_id: str) -> None:
         parent = self.node(parent_name)
         if parent is not None:
-            children = parent.setdefault("children", [])
-            if child_id not in children:
-                children.append(child_id)
+            self.add_child(parent, child_id)
+
+    def add_child(self, parent: dict[str, Any], child_id: str) -> None:
+        """Append ``child_id`` to ``parent``'s children once (a set per parent and pass keeps
+        this O(1) for groups of thousands)."""
+        children = parent.setdefault("children", [])
+        known = self._child_sets.get(parent["id"])
+        if known is None or len(known) != len(children):
+            known = self._child_sets[parent["id"]] = set(children)
+        if child_id not in known:
+            children.append(child_id)
+            known.add(child_id)
 
     def outbound(self, nid: str) -> list[str]:
         node = self.nodes.get(nid)
@@ -440,6 +457,9 @@ class Operation:
             self.globals = self._globals()
             if not self.setup_error:
                 self.setup_error = self._workflow_metadata()
+            problem = claim_problem(self.name, self.spec)
+            if problem and not self.setup_error:  # Argo creates the claims first, and errors
+                self.setup_error = f"pvc create error: {problem}"  # the workflow if it cannot
         if self.setup_error:
             st["phase"], st["message"] = "Error", self.setup_error
             st["finishedAt"] = now_iso(self.now)
@@ -664,6 +684,8 @@ class Operation:
         node = self.node(name)
         if done(node):
             return node
+        if node is not None and node["type"] == "Pod" and self.e.no_free_slot(self, node):
+            return node  # nothing can start: skip resolving its template again
         try:
             tmpl = self.resolve(holder)
             inputs = self.inputs(tmpl, holder.get("arguments") or {})
@@ -1174,8 +1196,7 @@ class Operation:
                 continue
             for out in self.outbound(dn["id"]):
                 parent = self.nodes[out]
-                if child_id not in parent.setdefault("children", []):
-                    parent["children"].append(child_id)
+                self.add_child(parent, child_id)
 
     def _run_task(
         self,
@@ -1208,8 +1229,8 @@ class Operation:
             child = self._run_one(
                 child_name, f"{name}({i}:{item_label(item)})", task, iscope, boundary, None, None
             )
-            if child is not None and child["id"] not in group.setdefault("children", []):
-                group["children"].append(child["id"])
+            if child is not None:
+                self.add_child(group, child["id"])
         children = [self.nodes[c] for c in group.get("children", [])]
         if all(done(c) for c in children):
             failed = [
@@ -1388,6 +1409,24 @@ class Operation:
             self.link(sg["name"], child["id"])
             if done(child) and self._has_exit(step):
                 self._run_exit(step, child, sc, bid)
+
+
+ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+
+
+def claim_problem(wf_name: str, spec: dict[str, Any]) -> str | None:
+    """Why Kubernetes would refuse one of the workflow's volumeClaimTemplates, in its words."""
+    for vct in spec.get("volumeClaimTemplates") or []:
+        claim = f"{wf_name}-{(vct.get('metadata') or {}).get('name', '')}"
+        modes = (vct.get("spec") or {}).get("accessModes") or []
+        where = f'PersistentVolumeClaim "{claim}" is invalid: spec.accessModes'
+        if not modes:
+            return f"{where}: Required value: at least 1 access mode is required"
+        for mode in modes:
+            if mode not in ACCESS_MODES:
+                supported = ", ".join(f'"{m}"' for m in ACCESS_MODES)
+                return f'{where}: Unsupported value: "{mode}": supported values: {supported}'
+    return None
 
 
 def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[str]:

@@ -28,13 +28,14 @@ from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .store import Store
 from .sync import Sync
 from .templating import Scope
-from .validate import ApiError, validate_spec, validate_workflow
-from .volumes import StepFS, VolumeError, Volumes
+from .validate import NODE_LABELS, ApiError, unschedulable, validate_spec, validate_workflow
+from .volumes import StepFS, VolumeError, Volumes, parse_quantity
 from .watch import Hub
 
 PHASE_LABEL = "workflows.argoproj.io/phase"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 SCRIPT = "/tmp/.argo/script"  # where a script template's source is written
+READ_WAIT = 0.1  # seconds an API read waits for the lock before it reads committed objects
 
 
 class Engine:
@@ -136,7 +137,10 @@ class Engine:
                     self._queue.add(heapq.heappop(self._timers)[1])
                 batch = list(self._queue)
                 self._queue.clear()
-                for key in batch:
+            for key in batch:  # the lock is let go between workflows: API calls get a turn
+                with self.lock:
+                    if self._stopping:
+                        return
                     self._operate(key)
 
     def _operate(self, key: tuple[str, str]) -> None:
@@ -232,21 +236,25 @@ class Engine:
         if par is not None and op.active_pods >= int(par):
             node["message"] = "Waiting for the workflow's parallelism"
             return
-        tpar = self.boundary_parallelism(op, node.get("boundaryID", ""))
-        if tpar is not None:
-            siblings = sum(
-                1
-                for n in op.nodes.values()
-                if n.get("boundaryID") == node.get("boundaryID")
-                and n["type"] == "Pod"
-                and n["phase"] == "Running"
-            )
-            if siblings >= tpar:
-                node["message"] = "Waiting for the template's parallelism"
-                return
+        bid = node.get("boundaryID", "")
+        tpar = self.boundary_parallelism(op, bid)
+        if tpar is not None and op.running_in.get(bid, 0) >= tpar:
+            node["message"] = "Waiting for the template's parallelism"
+            return
         if self.executor.free_slots() <= 0:
             self._waiting_slot.add((op.ns, op.name))
             node["message"] = "Waiting for a free slot on this machine"
+            return
+        selector = {
+            **scope.substitute(op.spec.get("nodeSelector") or {}),
+            **(tmpl.get("nodeSelector") or {}),
+        }
+        missing = [f"{k}={v}" for k, v in sorted(selector.items()) if unschedulable(k, v)]
+        if missing:  # a parameter chose it: Kubernetes would leave the pod Pending for ever
+            message = (
+                f"0/1 nodes are available: 1 node(s) didn't match Pod's node selector {missing[0]}"
+            )
+            op.finish(node, "Error", message)
             return
         try:
             run = self._build_run(op, node, tmpl, scope)
@@ -259,28 +267,39 @@ class Engine:
         self._launched[key] = time.time()
         node["phase"] = "Running"
         node["hostNodeName"] = "localhost"
-        note = "" if self.in_images else run_note(tmpl)
+        note = "" if self.in_images else run_note(tmpl, op.spec)
         if note:
             node["message"] = note
         else:
             node.pop("message", None)
         op.active_pods += 1
+        op.running_in[bid] = op.running_in.get(bid, 0) + 1
         if deadline is not None:
             op.wake_at(time.time() + float(deadline))
         for end in ends.values():
             op.wake_at(end)
 
-    def boundary_parallelism(self, op: Operation, boundary_id: str) -> int | None:
-        boundary = op.nodes.get(boundary_id)
-        if boundary is None:
-            return None
-        try:
-            tmpl = op.resolve({"template": boundary.get("templateName")})
-        except StepError:
-            return None
-        par = tmpl.get("parallelism")
-        # Argo's Template.HasParallelism() is `parallelism > 0`: 0 (KFP's ParallelFor) = no limit
-        return int(par) if par is not None and int(par) > 0 else None
+    def no_free_slot(self, op: Operation, node: dict[str, Any]) -> bool:
+        """A pending pod that cannot start in this pass, as every slot of the machine is
+        taken; the workflow is queued again when one frees."""
+        if node["phase"] != "Pending" or self.executor.free_slots() > 0:
+            return False
+        self._waiting_slot.add((op.ns, op.name))
+        return True
+
+    def boundary_parallelism(self, op: Operation, bid: str) -> int | None:
+        if bid in op.boundary_limits:
+            return op.boundary_limits[bid]
+        boundary = op.nodes.get(bid)
+        limit = None
+        if boundary is not None:
+            with contextlib.suppress(StepError):
+                par = op.resolve({"template": boundary.get("templateName")}).get("parallelism")
+                # Argo's Template.HasParallelism() is `parallelism > 0`: 0 (KFP's ParallelFor)
+                # means no limit
+                limit = int(par) if par is not None and int(par) > 0 else None
+        op.boundary_limits[bid] = limit
+        return limit
 
     @property
     def in_images(self) -> bool:
@@ -318,7 +337,9 @@ class Engine:
             )
             if not command and not args and not self.in_images:
                 raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
-        argv = [*command, SCRIPT, *args] if is_script else [*command, *args]
+        # Argo's executeScript appends the script's path after the template's args
+        argv = [*command, *args, SCRIPT] if is_script else [*command, *args]
+        argv = [*memory_limit(spec.get("resources")), *argv]
         env = {
             **({} if self.in_images else {"PATH": step_path()}),  # an image has its own PATH
             "HOME": "/tmp",
@@ -668,15 +689,39 @@ class Engine:
                 return scoped_to(copy.deepcopy(t), ref)
         raise StepError(f"template {ref.get('template')!r} not found in {ref.get('name')!r}")
 
-    def get_workflow(self, ns: str, name: str) -> dict[str, Any]:
-        wf = self.store.get("workflows", self._ns(ns), name)
+    @contextlib.contextmanager
+    def reading(self, wait: float = READ_WAIT) -> Iterator[bool]:
+        """For an API read: True, holding the lock, when it is free within ``wait`` seconds
+        (read the live objects); else False without it (read ``committed`` ones). A long
+        controller pass (10,000 nodes) then delays a GET by ``wait``, not by the pass, and
+        the answer is what was last written, as Argo Server answers from its informer."""
+        live = self.lock.acquire(timeout=wait)
+        try:
+            yield live
+        finally:
+            if live:
+                self.lock.release()
+
+    def get_workflow(self, ns: str, name: str, committed: bool = False) -> dict[str, Any]:
+        if committed:
+            found = self.store.committed("workflows", self._ns(ns), name)
+            wf = found[0] if found else None
+        else:
+            wf = self.store.get("workflows", self._ns(ns), name)
         if wf is None:
             raise ApiError(404, f'workflows.argoproj.io "{name}" not found', "NotFound")
         return wf
 
-    def list_workflows(self, ns: str, selector: str = "") -> list[dict[str, Any]]:
+    def list_workflows(
+        self, ns: str, selector: str = "", committed: bool = False
+    ) -> list[dict[str, Any]]:
         match = parse_selector(selector)
-        items = [wf for wf in self.store.items("workflows", ns) if match(wf)]
+        found = (
+            self.store.committed_items("workflows", ns)
+            if committed
+            else self.store.items("workflows", ns)
+        )
+        items = [wf for wf in found if match(wf)]
         items.sort(
             key=lambda w: (w["metadata"].get("creationTimestamp", ""), w["metadata"]["name"]),
             reverse=True,
@@ -727,11 +772,13 @@ class Engine:
             op = Operation(self, wf)
             op.run()
             self._after_pass(wf, "Running")
+            self.store.commit("workflows", ns, name)
             return copy.deepcopy(wf)
 
     def _touch_and_run(self, wf: dict[str, Any]) -> None:
         key = (wf["metadata"]["namespace"], wf["metadata"]["name"])
         self.store.touch("workflows", *key)
+        self.store.commit("workflows", *key)  # a read that follows sees the change
         self._queue.add(key)
         self._cond.notify()
 
@@ -1128,13 +1175,39 @@ def scoped_to(tmpl: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     return tmpl
 
 
-def run_note(tmpl: dict[str, Any]) -> str:
+def memory_limit(resources: dict[str, Any] | None) -> list[str]:
+    """The prefix that holds a step to its ``resources.limits.memory``: its data segment (heap
+    and private mappings, RLIMIT_DATA) may not grow past the limit, so a step that needs more
+    fails (Argo: OOMKilled) instead of taking the machine's memory."""
+    raw = ((resources or {}).get("limits") or {}).get("memory")
+    if raw is None:
+        return []
+    try:
+        limit = parse_quantity(raw)
+    except VolumeError:
+        raise StepError(f"resources.limits.memory {raw!r} is not a quantity like 512Mi") from None
+    if limit <= 0:
+        raise StepError(f"resources.limits.memory {raw!r} must be more than 0")
+    return ["prlimit", f"--data={limit}", "--"]
+
+
+def run_note(tmpl: dict[str, Any], wf_spec: dict[str, Any] | None = None) -> str:
+    """What the step's node says about what this machine did not do as a cluster would."""
     spec = tmpl.get("container") or tmpl.get("script") or {}
     image = spec.get("image", "")
-    runtime = runtime_for(image)
-    if runtime == "host":
-        return f"image {image} is not available here: ran its command on the host"
-    return ""
+    notes = []
+    if runtime_for(image) == "host":
+        notes.append(f"image {image} is not available here: ran its command on the host")
+    # Argo merges the workflow's nodeSelector/affinity into each pod's (the template's win)
+    selector = {**((wf_spec or {}).get("nodeSelector") or {}), **(tmpl.get("nodeSelector") or {})}
+    custom = sorted(f"{k}={v}" for k, v in selector.items() if k not in NODE_LABELS)
+    if custom:
+        notes.append(
+            f"nodeSelector {', '.join(custom)} not enforced: this machine is the only node"
+        )
+    if tmpl.get("affinity") or (wf_spec or {}).get("affinity"):
+        notes.append("affinity not enforced: this machine is the only node")
+    return "; ".join(notes)
 
 
 def parse_selector(selector: str):

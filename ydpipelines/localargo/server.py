@@ -200,11 +200,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, "unable to get a workflow")
             return self._send(200, e.lint_workflow(rest[0], wf))
         if len(rest) == 2 and method == "GET":
-            with e.lock:
-                wf = e.get_workflow(rest[0], rest[1])
-                fields = _param(query, "fields")
-                data = json.dumps(trim(wf, fields) if fields else wf).encode()
-            return self._send(200, data)
+            return self._send(200, self._get_workflow(rest[0], rest[1], _param(query, "fields")))
         if len(rest) == 2 and method == "DELETE":
             e.delete_workflow(rest[0], rest[1])
             return self._send(200, {})
@@ -233,16 +229,30 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, e.set_nodes(ns, name, **set_options(body)))
         raise ApiError(404, f"no route for {method} {self.path}", "NotFound")
 
+    def _get_workflow(self, ns: str, name: str, fields: str) -> bytes:
+        e = self.engine
+        with e.reading() as live:
+            wf = e.get_workflow(ns, name, committed=not live)
+            if not fields:
+                # the JSON last written is this very version when nothing changed since
+                found = e.store.committed("workflows", e._ns(ns), name)
+                if found and found[0]["metadata"].get("resourceVersion") == (
+                    wf["metadata"].get("resourceVersion")
+                ):
+                    return found[1]
+            return json.dumps(trim(wf, fields) if fields else wf).encode()
+
     def _list(self, ns: str, query: dict[str, list[str]]) -> None:
         e = self.engine
         selector = _param(query, "listOptions.labelSelector")
         fields = _param(query, "fields")
         match = list_filter(query)
         times = time_bounds(_param(query, "createdAfter"), _param(query, "finishedBefore"))
-        with e.lock:
-            items = [w for w in e.list_workflows(ns, selector) if match(w) and times(w)]
+        with e.reading() as live:
+            found = e.list_workflows(ns, selector, committed=not live)
+            items = [w for w in found if match(w) and times(w)]
             page, meta = paginate(items, query)
-            meta["resourceVersion"] = e.store.next_version()
+            meta["resourceVersion"] = e.store.next_version() if live else e.store.version()
             body = {"metadata": meta, "items": page}
             if fields:
                 body = trim(body, fields, "list")

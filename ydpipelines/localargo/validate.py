@@ -4,6 +4,7 @@ engine cannot run gets ``unsupported: <field path>`` instead of a workflow that 
 from __future__ import annotations
 
 import os
+import platform
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +51,17 @@ class ApiError(Exception):
         }
 
 
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+# The labels Kubernetes puts on every node, as this machine's one node would carry them.
+NODE_LABELS = {
+    "kubernetes.io/os": "linux",
+    "beta.kubernetes.io/os": "linux",
+    "kubernetes.io/arch": _ARCH,
+    "beta.kubernetes.io/arch": _ARCH,
+    "kubernetes.io/hostname": "localhost",
+}
 UNSUPPORTED_TEMPLATE_KINDS = ("resource", "containerSet", "data", "http", "plugin")
-UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize")
+UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize", "podSpecPatch")
 REMOTE_ARTIFACTS = ("s3", "gcs", "git", "hdfs", "artifactory", "azure", "oss", "plugin")
 RUNNABLE = ("container", "script", "dag", "steps", "suspend")
 
@@ -98,7 +108,7 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
         raise ApiError(400, f"{where}.entrypoint is required")
     if entry and templates and entry not in names and "{{" not in entry:
         raise ApiError(400, f"{where}.entrypoint template {entry!r} is not defined")
-    for field in ("artifactRepositoryRef", "podGCLabelSelector"):
+    for field in ("artifactRepositoryRef", "podGCLabelSelector", "podSpecPatch"):
         if spec.get(field):
             raise unsupported(f"{where}.{field}")
     for j, vct in enumerate(spec.get("volumeClaimTemplates") or []):
@@ -110,9 +120,7 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
     for name in hooks:
         if name != "exit":
             raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
-    sel = spec.get("nodeSelector") or {}
-    if sel.get("kubernetes.io/os") == "windows":
-        raise unsupported(f"{where}.nodeSelector", "windows nodes")
+    _check_node_selector(spec.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(spec.get("synchronization"), f"{where}.synchronization")
     par = spec.get("parallelism")
     if isinstance(par, int) and par <= 0:
@@ -124,6 +132,25 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
     for i, tmpl in enumerate(templates):
         validate_template(with_defaults(tmpl, defaults), f"{where}.templates[{i}]", names)
     _check_expressions(spec, where)
+
+
+def _check_node_selector(selector: Any, where: str) -> None:
+    """A selector on a well-known label this machine's one node does not carry would leave the
+    pod Pending for ever in Kubernetes: refused. Other labels (node pools, accelerators) are
+    not enforced; the step's node says so (engine.run_note)."""
+    for key, value in (selector or {}).items():
+        if "{{" not in str(value) and unschedulable(key, value):
+            raise unsupported(
+                f"{where}.{key}",
+                f"{value!r}: this machine's only node has {key}={NODE_LABELS[key]}, "
+                "so the pod would never be scheduled",
+            )
+
+
+def unschedulable(key: str, value: Any) -> bool:
+    """Does ``key=value`` ask for a well-known node label this machine's node does not have?"""
+    have = NODE_LABELS.get(key)
+    return have is not None and str(value) != have
 
 
 def _check_sync(sync: dict[str, Any] | None, where: str) -> None:
@@ -144,8 +171,7 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
     if not any(k in tmpl for k in RUNNABLE):
         raise ApiError(400, f"{where} has no container, script, dag, steps or suspend")
     _check_durations(tmpl, where)
-    if (tmpl.get("nodeSelector") or {}).get("kubernetes.io/os") == "windows":
-        raise unsupported(f"{where}.nodeSelector", "windows nodes")
+    _check_node_selector(tmpl.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
     _check_volumes(tmpl.get("volumes"), f"{where}.volumes")
     body = tmpl.get("container") or tmpl.get("script")
@@ -252,6 +278,10 @@ def _check_task(task: dict[str, Any], where: str, names: set[str]) -> None:
 
 
 def _check_container(body: dict[str, Any], where: str) -> None:
+    image = str(body.get("image") or "")
+    if "kubectl" in image.rsplit("/", 1)[-1].split(":")[0]:
+        # its steps drive the cluster (get, delete pods...): there is none behind this engine
+        raise unsupported(f"{where}.image", f"{image} needs a Kubernetes API; this engine has none")
     for j, var in enumerate(body.get("env") or []):
         vf = var.get("valueFrom") or {}
         if "resourceFieldRef" in vf:
