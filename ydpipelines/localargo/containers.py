@@ -29,6 +29,7 @@ from typing import Any
 
 from .executor import Done, Executor, StepRun, _die_with_parent
 from .sandbox import Sandbox, SandboxError
+from .scheduler import parse_cpu
 from .volumes import VolumeError, parse_quantity
 
 EXECUTORS = ("auto", "container", "host")
@@ -129,15 +130,6 @@ def make_executor(
         masked=masked,
         network_log=network_log,
     )
-
-
-def parse_cpu(text: Any) -> float:
-    """CPUs in a Kubernetes quantity: ``500m`` -> 0.5, ``2`` -> 2.0."""
-    raw = str(text).strip()
-    try:
-        return float(raw[:-1]) / 1000 if raw.endswith("m") else float(raw)
-    except ValueError:
-        raise ValueError(f"cpu {text!r} is not a quantity such as 500m or 2") from None
 
 
 def resources(spec: dict[str, Any]) -> tuple[float | None, int | None, str]:

@@ -24,6 +24,7 @@ from .controller import LOST, Operation, StepError
 from .executor import StepRun, runtime_for, step_path
 from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
+from .scheduler import Capacity, Unfit, check, requests_of
 from .store import Store
 from .sync import Sync
 from .templating import Scope
@@ -45,12 +46,15 @@ class Engine:
         step_user: str | None = None,
         step_network: str | None = None,
         executor: str = "host",
+        capacity: Capacity | None = None,
     ) -> None:
         """``step_user``/``step_network``: see sandbox.py; ``executor``: host, container or auto
-        (containers.py). Raises SandboxError when one is invalid here."""
+        (containers.py); ``capacity``: what steps are admitted against (scheduler.py), by
+        default the machine's. Raises SandboxError when one is invalid here."""
         self.cron_seconds = cron_seconds
         self.data = Path(data_dir).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
+        self.capacity = capacity or Capacity.of_machine(data=self.data)
         self.executor = make_executor(
             executor,
             max_parallel or os.cpu_count() or 2,
@@ -133,10 +137,15 @@ class Engine:
                 now = time.time()
                 while self._timers and self._timers[0][0] <= now:
                     self._queue.add(heapq.heappop(self._timers)[1])
-                batch = list(self._queue)
+                # oldest workflow first, as the Kubernetes scheduler queues pods by creation
+                batch = sorted(self._queue, key=self._created)
                 self._queue.clear()
                 for key in batch:
                     self._operate(key)
+
+    def _created(self, key: tuple[str, str]) -> tuple[str, str, str]:
+        wf = self.store.get("workflows", *key) or {}
+        return ((wf.get("metadata") or {}).get("creationTimestamp", ""), *key)
 
     def _operate(self, key: tuple[str, str]) -> None:
         wf = self.store.get("workflows", *key)
@@ -230,6 +239,8 @@ class Engine:
             if siblings >= tpar:
                 node["message"] = "Waiting for the template's parallelism"
                 return
+        if not self._admit(op, node, tmpl, scope):
+            return
         if self.executor.free_slots() <= 0:
             self._waiting_slot.add((op.ns, op.name))
             node["message"] = "Waiting for a free slot on this machine"
@@ -253,6 +264,29 @@ class Engine:
         op.active_pods += 1
         if deadline is not None:
             op.wake_at(time.time() + float(deadline))
+
+    def _admit(
+        self, op: Operation, node: dict[str, Any], tmpl: dict[str, Any], scope: Scope
+    ) -> bool:
+        """Whether the step's requests fit in what the running steps leave free (scheduler.py);
+        if not, it waits with the reason on its node, or errors when it never can fit."""
+        spec = tmpl.get("script") or tmpl.get("container") or {}
+        try:
+            asked = requests_of({"resources": scope.substitute(spec.get("resources") or {})})
+            with self.executor.lock:
+                running = [run.spec for run in self.executor.running.values()]
+            check(asked, self.capacity, (requests_of(s) for s in running))
+        except ValueError as exc:
+            op.finish(node, "Error", f"resources: {exc}")
+            return False
+        except Unfit as exc:
+            if exc.never:
+                op.finish(node, "Error", str(exc))
+                return False
+            self._waiting_slot.add((op.ns, op.name))  # looked at again when a step ends
+            node["message"] = str(exc)
+            return False
+        return True
 
     def _boundary_parallelism(self, op: Operation, node: dict[str, Any]) -> int | None:
         boundary = op.nodes.get(node.get("boundaryID", ""))
