@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from ydpipelines.localargo.containers import ulimits
+
 from .conftest import NS, Client, EngineProcess, workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,19 +249,59 @@ def test_an_unknown_image_fails_as_errimagepull(api: Client) -> None:
     assert "localhost/no-such:9" in node["message"]
 
 
-def test_a_restarted_engine_removes_the_containers_of_the_one_that_died(
-    tmp_path, swagger, images
-) -> None:
+def log_of(base: str, name: str, pod: str) -> str:
+    resp = requests.get(
+        f"{base}/api/v1/workflows/{NS}/{name}/log",
+        params={"logOptions.container": "main", "podName": pod},
+        timeout=30,
+    )
+    return "".join(
+        json.loads(line)["result"]["content"] + "\n" for line in resp.text.splitlines() if line
+    )
+
+
+def test_an_engine_restart_takes_back_its_running_containers(tmp_path, swagger, images) -> None:
     first = EngineProcess(tmp_path / "e", extra=["--executor", "container"]).start()
     api = Client(first.url, swagger)
-    api.create(workflow("main", [box("main", "sleep 300")]))
+    out = {"artifacts": [{"name": "out", "path": "/tmp/out"}]}
+    # one ends while the engine is down, the other after it is back
+    names = {}
+    for sleep in (1, 6):
+        script = (
+            f"echo before; sleep {sleep}; echo after; echo err >&2; echo done-{sleep} > /tmp/out"
+        )
+        tmpl = box("main", script, outputs=out)
+        names[sleep] = api.create(workflow("main", [tmpl]))["metadata"]["name"]
+    for name in names.values():
+        assert wait_for(lambda n=name: "before" in log_of(first.url, n, n), 30), name
     label = engine_label(first)
-    assert wait_for(lambda: containers_of(label), 30)
-    first.kill9()  # a SIGKILLed `podman run` leaves its container running
-    assert containers_of(label)
+    first.kill9()  # `podman run` dies with the engine; its container does not
+    # a container of this engine that no live workflow owns (a deleted workflow's)
+    podman(
+        *("run", "-d", "--name", f"stray-{label}", "--label", f"{LABEL}={label}"),
+        *("--label", "workflows.argoproj.io/workflow=gone", "--entrypoint", "sleep"),
+        *ulimits(),
+        "--network",
+        "none",
+        *(BUSYBOX, "300"),
+    )
+    time.sleep(2)
     second = EngineProcess(tmp_path / "e", extra=["--executor", "container"]).start()
     try:
-        assert not containers_of(label)
+        api = Client(second.url, swagger)
+        assert f"stray-{label}" not in containers_of(label)
+        for sleep, name in names.items():
+            wf = api.wait(name, timeout=60)
+            node = only_node(wf)
+            assert node["phase"] == "Succeeded", node
+            assert node["outputs"]["result"] == "before\nafter"
+            assert log_of(second.url, name, node["id"]) == "before\nafter\nerr\n"
+            art = requests.get(
+                f"{second.url}/artifact-files/{NS}/workflows/{name}/{node['id']}/outputs/out",
+                timeout=10,
+            )
+            assert art.content == f"done-{sleep}\n".encode()
+        assert wait_for(lambda: not containers_of(label), 30), containers_of(label)
     finally:
         second.stop()
 

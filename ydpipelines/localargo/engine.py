@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ids
+from .adoption import TICKET
 from .artifacts import ArtifactError, Repository, fetch_http
 from .confined import Refused, open_output, resolve
 from .containers import ContainerExecutor, make_executor
@@ -83,18 +84,36 @@ class Engine:
     # -- lifecycle -----------------------------------------------------------------
 
     def _recover(self) -> None:
-        """After a restart: steps that were running died with us; every live workflow resumes."""
+        """After a restart: every live workflow resumes. The container executor takes back
+        the containers of its running steps (they outlive the engine, as pods outlive Argo's
+        controller); on the host executor those steps died with the engine and are lost."""
+        live = []
+        tickets: dict[tuple[str, str, str], Path] = {}
         for wf in self.store.items("workflows"):
             st = wf.get("status") or {}
             if st.get("phase") in ("Succeeded", "Failed", "Error"):
                 continue
+            key = (wf["metadata"].get("namespace", "default"), wf["metadata"]["name"])
+            live.append((wf, key))
             for node in st.get("nodes", {}).values():
                 if node.get("type") == "Pod" and node.get("phase") == "Running":
+                    pod = ids.pod_name(key[1], node["name"], node.get("templateName", ""))
+                    tickets[(*key, node["id"])] = self.step_dir(*key, pod) / TICKET
+        with self.lock:  # an adopted step that ends at once waits for this to be done
+            self._resume(live, tickets)
+
+    def _resume(self, live: list, tickets: dict[tuple[str, str, str], Path]) -> None:
+        adopted = self.executor.recover(tickets) if self.in_images else set()
+        for key in adopted:  # its deadline counts from when it started
+            run = self.executor.running.get(key)
+            self._launched[key] = run.started if run is not None else time.time()
+        for wf, key in live:
+            for node in wf["status"].get("nodes", {}).values():
+                if (*key, node["id"]) in tickets and (*key, node["id"]) not in adopted:
                     node["phase"] = "Error"
                     node["message"] = LOST
                     node["finishedAt"] = now_iso()
             self.sync.restore(wf)
-            key = (wf["metadata"].get("namespace", "default"), wf["metadata"]["name"])
             self.store.touch("workflows", *key)
             self._queue.add(key)
 
