@@ -47,7 +47,8 @@ def images() -> None:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, images):
     proc = EngineProcess(
-        tmp_path_factory.mktemp("containers"), extra=["--executor", "container"]
+        tmp_path_factory.mktemp("containers"),
+        extra=["--executor", "container", "--capacity-cpu", "2"],
     ).start()
     yield proc
     proc.stop()
@@ -350,3 +351,34 @@ def test_logs_stream_from_the_container(api: Client) -> None:
         json.loads(line)["result"]["content"] + "\n" for line in resp.text.splitlines() if line
     )
     assert "out\n" in text and "err\n" in text
+
+
+def test_steps_are_admitted_against_the_capacity(api: Client) -> None:
+    def big(name: str) -> dict:
+        tmpl = box(name, "cut -d' ' -f1 /proc/uptime; sleep 1; cut -d' ' -f1 /proc/uptime")
+        tmpl["container"]["resources"] = {"requests": {"cpu": "1.5"}}
+        return tmpl
+
+    tasks = [{"name": n, "template": n} for n in ("a", "b")]
+    dag = {"name": "main", "dag": {"tasks": tasks}}
+    name = api.create(workflow("main", [dag, big("a"), big("b")]))["metadata"]["name"]
+    waiting = wait_for(
+        lambda: [
+            n
+            for n in api.get(name)["status"]["nodes"].values()
+            if n["type"] == "Pod" and "Insufficient cpu" in n.get("message", "")
+        ],
+        30,
+    )
+    assert waiting and waiting[0]["phase"] == "Pending", waiting
+    assert waiting[0]["message"].startswith(
+        "Unschedulable: 0/1 nodes are available: 1 Insufficient cpu. (cpu: requested 1.5, free 0.5"
+    )
+    wf = api.wait(name, timeout=60)
+    assert wf["status"]["phase"] == "Succeeded"
+    spans = sorted(
+        tuple(float(t) for t in n["outputs"]["result"].split())
+        for n in wf["status"]["nodes"].values()
+        if n["type"] == "Pod"
+    )
+    assert spans[1][0] >= spans[0][1], spans

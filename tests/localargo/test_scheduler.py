@@ -3,11 +3,13 @@ an engine told it has 2 CPUs, 1Gi of memory and no GPU."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+import requests
 
-from .conftest import Client, EngineProcess, container, workflow
+from .conftest import NS, Client, EngineProcess, container, workflow
 
 WAITS = "Unschedulable: 0/1 nodes are available: 1 Insufficient cpu. (cpu: requested 1.5, free 0.5)"
 
@@ -33,6 +35,7 @@ def sized(name: str, script: str, **resources) -> dict:
     return tmpl
 
 
+NOTE = "image busybox not used: the engine runs with --executor host"
 TIMED = "date +%s%N; sleep {s}; date +%s%N"
 
 
@@ -95,7 +98,7 @@ def test_a_waiting_step_says_why_in_kubernetes_words(api: Client) -> None:
     assert pods(api.get(name))[name]["phase"] == "Pending"
     wf = api.wait(name, timeout=20)
     assert wf["status"]["phase"] == "Succeeded", wf["status"]
-    assert "message" not in pods(wf)[name]
+    assert pods(wf)[name]["message"] == NOTE  # the wait's reason is gone
     assert api.wait(held)["status"]["phase"] == "Succeeded"
 
 
@@ -154,3 +157,33 @@ def test_a_bad_capacity_is_refused(tmp_path) -> None:
     proc = EngineProcess(tmp_path, extra=["--capacity-memory", "lots"])
     with pytest.raises(RuntimeError, match="--capacity: memory 'lots' is not a quantity"):
         proc.start()
+
+
+def log_lines(api: Client, name: str, pod: str) -> list[str]:
+    resp = requests.get(
+        f"{api.base}/api/v1/workflows/{NS}/{name}/log", params={"podName": pod}, timeout=30
+    )
+    return [json.loads(line)["result"]["content"] for line in resp.text.splitlines() if line]
+
+
+def test_the_host_executor_says_the_image_was_not_used(api: Client) -> None:
+    wf = api.run(workflow("main", [container("main", "echo hi; exit 3")]))
+    node = pods(wf)[wf["metadata"]["name"]]
+    assert node["phase"] == "Failed"
+    assert log_lines(api, wf["metadata"]["name"], node["id"]) == [NOTE, "hi"]
+    assert node["outputs"]["result"] == "hi"
+
+
+def test_without_a_container_runtime_the_note_says_so(tmp_path, swagger) -> None:
+    proc = EngineProcess(
+        tmp_path, extra=["--executor", "auto"], env={"YDP_CONTAINER_CLI": "no-such-cli"}
+    ).start()
+    try:
+        api = Client(proc.url, swagger)
+        name = api.create(workflow("main", [container("main", "sleep 2")]))["metadata"]["name"]
+        node = wait_node(api, name, name, lambda n: n["phase"] == "Running")
+        assert node["message"] == "image busybox not used: no container runtime on this machine"
+        assert api.wait(name)["status"]["phase"] == "Succeeded"
+        assert log_lines(api, name, node["id"])[0] == node["message"]
+    finally:
+        proc.stop()

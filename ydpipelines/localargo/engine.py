@@ -66,6 +66,14 @@ class Engine:
             masked=[str(self.data)],  # other workflows' secrets, artifacts and logs
             network_log=self.data / "slirp4netns.log",
         )
+        # why a step's image is not used (the host executor), said on its node and in its log
+        self.not_used = None
+        if not self.in_images:
+            self.not_used = (
+                "the engine runs with --executor host"
+                if executor == "host"
+                else "no container runtime on this machine"
+            )
         self.lock = threading.RLock()
         self.store = Store(self.data / "state", self.lock)
         self.hub = Hub()  # watchers of /api/v1/workflow-events, told of every store change
@@ -275,7 +283,7 @@ class Engine:
         self._launched[key] = time.time()
         node["phase"] = "Running"
         node["hostNodeName"] = "localhost"
-        note = "" if self.in_images else run_note(tmpl)
+        note = image_note(run.spec.get("image", ""), self.not_used)
         if note:
             node["message"] = note
         else:
@@ -384,7 +392,8 @@ class Engine:
         inputs = node.get("inputs") or {}
         log = self.log_path(op.ns, op.name, pod)
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_bytes(b"")
+        note = image_note(image, self.not_used)
+        log.write_text(f"{note}\n" if note else "")
         return StepRun(
             key=(op.ns, op.name, node["id"]),
             argv=argv,
@@ -1162,13 +1171,9 @@ def scoped_to(tmpl: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
     return tmpl
 
 
-def run_note(tmpl: dict[str, Any]) -> str:
-    spec = tmpl.get("container") or tmpl.get("script") or {}
-    image = spec.get("image", "")
-    runtime = runtime_for(image)
-    if runtime == "host":
-        return f"image {image} is not available here: ran its command on the host"
-    return ""
+def image_note(image: str, why: str | None) -> str:
+    """The note of a step whose image is not used (host executor), or "" when it is."""
+    return f"image {image or '(none)'} not used: {why}" if why else ""
 
 
 def parse_selector(selector: str):
