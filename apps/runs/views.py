@@ -582,10 +582,21 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
         context["config"] = config
         asked = enforcement.requested(config.template if config else {})
         context["requested"] = asked
-        context["not_enforced"] = enforcement.not_enforced(asked)
+        note = None
+        if pod is not None and pod.started_at:
+            log = "" if not pod.log_fetched else _first_line(pod)
+            note = enforcement.engine_note(pod.message, log)
+        context["engine_note"] = note
+        context["not_enforced"] = enforcement.not_enforced(asked, note)
     else:
         context.update(_log_context(run, pod))
     return context
+
+
+def _first_line(step: Step) -> str:
+    """The stored log's first line (where the engine notes an unused image)."""
+    log = Step.objects.filter(pk=step.pk).values_list("log", flat=True).first() or ""
+    return log.split("\n", 1)[0] or " "
 
 
 def _log_context(run: Run, pod: Step | None) -> dict[str, Any]:

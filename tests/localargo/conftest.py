@@ -186,6 +186,16 @@ def api(engine, swagger) -> Client:
     return Client(engine.url, swagger)
 
 
+HOST_NOTE = "image {} not used: the engine runs with --executor host"
+
+
+def step_lines(lines: list[str], image: str = "busybox") -> list[str]:
+    """A host-executor step's log lines after the engine's note that its image was not used
+    (the note is checked here: each step's log starts with it)."""
+    assert lines[:1] == [HOST_NOTE.format(image)], lines[:1]
+    return lines[1:]
+
+
 def container(name: str, script: str, **extra) -> dict:
     """A busybox container template running ``sh -c script``."""
     return {

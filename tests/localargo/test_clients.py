@@ -58,7 +58,17 @@ from argo_workflows.model.stream_result_of_io_argoproj_workflow_v1alpha1_workflo
 from argo_workflows.model_utils import validate_and_convert_types
 from hera.workflows import WorkflowsService
 
-from .conftest import NS, WF, ApiFailure, Client, EngineProcess, container, validate, workflow
+from .conftest import (
+    NS,
+    WF,
+    ApiFailure,
+    Client,
+    EngineProcess,
+    container,
+    step_lines,
+    validate,
+    workflow,
+)
 
 WATCH_EVENT = "io.argoproj.workflow.v1alpha1.WorkflowWatchEvent"
 LIST = "io.argoproj.workflow.v1alpha1.WorkflowList"
@@ -406,7 +416,7 @@ def test_logs_as_sse_and_follow(sdk, api: Client) -> None:
     name = api.run(hello(prefix="logs-"))["metadata"]["name"]
     frames = sse(f"{api.base}/api/v1/workflows/{NS}/{name}/log",
                  {"logOptions.container": "main"}, lambda fs: False)  # fmt: skip
-    assert [f["result"]["content"] for f in frames] == ["hello", "world"]
+    assert step_lines([f["result"]["content"] for f in frames]) == ["hello", "world"]
     assert all(f["result"]["podName"] for f in frames)
     wf = hello(prefix="follow-")
     wf["spec"]["templates"][0]["container"]["args"] = ["echo one; sleep 1; echo two"]
@@ -415,7 +425,7 @@ def test_logs_as_sse_and_follow(sdk, api: Client) -> None:
         NS, name, log_options_container="main", log_options_follow=True, _preload_content=False
     )
     lines = [json.loads(x)["result"]["content"] for x in resp.data.decode().splitlines() if x]
-    assert lines == ["one", "two"]
+    assert step_lines(lines) == ["one", "two"]
 
 
 # -- suspend / set / resume / stop / terminate ------------------------------------------------

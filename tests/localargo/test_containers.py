@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from ydpipelines.localargo.containers import ulimits
+
 from .conftest import NS, Client, EngineProcess, workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +47,8 @@ def images() -> None:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory, images):
     proc = EngineProcess(
-        tmp_path_factory.mktemp("containers"), extra=["--executor", "container"]
+        tmp_path_factory.mktemp("containers"),
+        extra=["--executor", "container", "--capacity-cpu", "2"],
     ).start()
     yield proc
     proc.stop()
@@ -247,19 +250,59 @@ def test_an_unknown_image_fails_as_errimagepull(api: Client) -> None:
     assert "localhost/no-such:9" in node["message"]
 
 
-def test_a_restarted_engine_removes_the_containers_of_the_one_that_died(
-    tmp_path, swagger, images
-) -> None:
+def log_of(base: str, name: str, pod: str) -> str:
+    resp = requests.get(
+        f"{base}/api/v1/workflows/{NS}/{name}/log",
+        params={"logOptions.container": "main", "podName": pod},
+        timeout=30,
+    )
+    return "".join(
+        json.loads(line)["result"]["content"] + "\n" for line in resp.text.splitlines() if line
+    )
+
+
+def test_an_engine_restart_takes_back_its_running_containers(tmp_path, swagger, images) -> None:
     first = EngineProcess(tmp_path / "e", extra=["--executor", "container"]).start()
     api = Client(first.url, swagger)
-    api.create(workflow("main", [box("main", "sleep 300")]))
+    out = {"artifacts": [{"name": "out", "path": "/tmp/out"}]}
+    # one ends while the engine is down, the other after it is back
+    names = {}
+    for sleep in (1, 6):
+        script = (
+            f"echo before; sleep {sleep}; echo after; echo err >&2; echo done-{sleep} > /tmp/out"
+        )
+        tmpl = box("main", script, outputs=out)
+        names[sleep] = api.create(workflow("main", [tmpl]))["metadata"]["name"]
+    for name in names.values():
+        assert wait_for(lambda n=name: "before" in log_of(first.url, n, n), 30), name
     label = engine_label(first)
-    assert wait_for(lambda: containers_of(label), 30)
-    first.kill9()  # a SIGKILLed `podman run` leaves its container running
-    assert containers_of(label)
+    first.kill9()  # `podman run` dies with the engine; its container does not
+    # a container of this engine that no live workflow owns (a deleted workflow's)
+    podman(
+        *("run", "-d", "--name", f"stray-{label}", "--label", f"{LABEL}={label}"),
+        *("--label", "workflows.argoproj.io/workflow=gone", "--entrypoint", "sleep"),
+        *ulimits(),
+        "--network",
+        "none",
+        *(BUSYBOX, "300"),
+    )
+    time.sleep(2)
     second = EngineProcess(tmp_path / "e", extra=["--executor", "container"]).start()
     try:
-        assert not containers_of(label)
+        api = Client(second.url, swagger)
+        assert f"stray-{label}" not in containers_of(label)
+        for sleep, name in names.items():
+            wf = api.wait(name, timeout=60)
+            node = only_node(wf)
+            assert node["phase"] == "Succeeded", node
+            assert node["outputs"]["result"] == "before\nafter"
+            assert log_of(second.url, name, node["id"]) == "before\nafter\nerr\n"
+            art = requests.get(
+                f"{second.url}/artifact-files/{NS}/workflows/{name}/{node['id']}/outputs/out",
+                timeout=10,
+            )
+            assert art.content == f"done-{sleep}\n".encode()
+        assert wait_for(lambda: not containers_of(label), 30), containers_of(label)
     finally:
         second.stop()
 
@@ -308,3 +351,34 @@ def test_logs_stream_from_the_container(api: Client) -> None:
         json.loads(line)["result"]["content"] + "\n" for line in resp.text.splitlines() if line
     )
     assert "out\n" in text and "err\n" in text
+
+
+def test_steps_are_admitted_against_the_capacity(api: Client) -> None:
+    def big(name: str) -> dict:
+        tmpl = box(name, "cut -d' ' -f1 /proc/uptime; sleep 1; cut -d' ' -f1 /proc/uptime")
+        tmpl["container"]["resources"] = {"requests": {"cpu": "1.5"}}
+        return tmpl
+
+    tasks = [{"name": n, "template": n} for n in ("a", "b")]
+    dag = {"name": "main", "dag": {"tasks": tasks}}
+    name = api.create(workflow("main", [dag, big("a"), big("b")]))["metadata"]["name"]
+    waiting = wait_for(
+        lambda: [
+            n
+            for n in api.get(name)["status"]["nodes"].values()
+            if n["type"] == "Pod" and "Insufficient cpu" in n.get("message", "")
+        ],
+        30,
+    )
+    assert waiting and waiting[0]["phase"] == "Pending", waiting
+    assert waiting[0]["message"].startswith(
+        "Unschedulable: 0/1 nodes are available: 1 Insufficient cpu. (cpu: requested 1.5, free 0.5"
+    )
+    wf = api.wait(name, timeout=60)
+    assert wf["status"]["phase"] == "Succeeded"
+    spans = sorted(
+        tuple(float(t) for t in n["outputs"]["result"].split())
+        for n in wf["status"]["nodes"].values()
+        if n["type"] == "Pod"
+    )
+    assert spans[1][0] >= spans[0][1], spans

@@ -1,5 +1,6 @@
 """``python -m ydpipelines.localargo [--host] [--port] [--data] [--token] [--max-parallel]
-[--step-user] [--step-network] [--executor]``."""
+[--step-user] [--step-network] [--executor] [--capacity-cpu] [--capacity-memory]
+[--capacity-gpu]``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import argparse
 import os
 import signal
 import sys
+from pathlib import Path
 
 from .containers import EXECUTORS, ContainerExecutor
 from .engine import Engine
 from .sandbox import NETWORKS, SandboxError
+from .scheduler import Capacity
 from .server import make_server
 
 
@@ -65,7 +68,25 @@ def main(argv: list[str] | None = None) -> int:
         "$YDP_CONTAINER_CLI), host (a sandboxed process on this machine) or auto (container "
         "when a runtime works); default: $LOCALARGO_EXECUTOR or host",
     )
+    for name, default in (
+        ("cpu", "os.cpu_count()"),
+        ("memory", "MemTotal of /proc/meminfo"),
+        ("gpu", "the GPUs the NVIDIA driver lists, else 0"),
+    ):
+        parser.add_argument(
+            f"--capacity-{name}",
+            default=os.environ.get(f"LOCALARGO_CAPACITY_{name.upper()}") or None,
+            help=f"{name} steps are admitted against, as a Kubernetes quantity "
+            f"(default: $LOCALARGO_CAPACITY_{name.upper()} or {default})",
+        )
     args = parser.parse_args(argv)
+    try:
+        capacity = Capacity.of_machine(
+            args.capacity_cpu, args.capacity_memory, args.capacity_gpu, Path(args.data)
+        )
+    except (ValueError, OSError) as exc:
+        print(f"localargo: --capacity: {exc}", file=sys.stderr)
+        return 2
     try:
         engine = Engine(
             args.data,
@@ -74,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             step_user=args.step_user,
             step_network=args.step_network,
             executor=args.executor,
+            capacity=capacity,
         )
     except SandboxError as exc:
         print(f"localargo: {exc}", file=sys.stderr)
@@ -95,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     engine.start()
     print(
         f"localargo listening on http://{args.host}:{server.server_port} data={engine.data} "
-        f"executor={engine.executor.describe() if in_images else 'host'}",
+        f"executor={engine.executor.describe() if in_images else 'host'} "
+        f"capacity: {engine.capacity.describe()}",
         flush=True,
     )
     try:

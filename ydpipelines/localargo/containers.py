@@ -8,7 +8,10 @@ is not on this machine ends the step as a pod that cannot pull (ErrImagePull). A
 memory ends as Kubernetes reports it (OOMKilled, exit 137): the runtime cannot say so on cgroups
 v1 (``OOMKilled=false``), so each step gets its own parent cgroup whose memory peak (v1) or
 ``oom_kill`` count (v2) outlives the container. Stop, terminate and deadlines remove the
-container by name; containers left by an engine that died are removed when it starts again.
+container by name. Containers outlive an engine that dies (as pods outlive Argo's controller):
+when it starts again it takes back those of its running steps (their tickets, adoption.py),
+follows their logs to the end and reads their exit codes; it removes the others. An engine
+that stops on SIGTERM removes its containers (no step outlives it).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import adoption
 from .executor import Done, Executor, StepRun, _die_with_parent
 from .sandbox import Sandbox, SandboxError
+from .scheduler import parse_cpu
 from .volumes import VolumeError, parse_quantity
 
 EXECUTORS = ("auto", "container", "host")
@@ -131,15 +136,6 @@ def make_executor(
     )
 
 
-def parse_cpu(text: Any) -> float:
-    """CPUs in a Kubernetes quantity: ``500m`` -> 0.5, ``2`` -> 2.0."""
-    raw = str(text).strip()
-    try:
-        return float(raw[:-1]) / 1000 if raw.endswith("m") else float(raw)
-    except ValueError:
-        raise ValueError(f"cpu {text!r} is not a quantity such as 500m or 2") from None
-
-
 def resources(spec: dict[str, Any]) -> tuple[float | None, int | None, str]:
     """(cpus, memory bytes, memory as written) from limits, else requests."""
     res = spec.get("resources") or {}
@@ -205,8 +201,9 @@ class ContainerExecutor(Executor):
         self.engine_id = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:12]
         self.ulimits = ulimits()
         self.images_seen: dict[str, float] = {}  # image -> when it was last found present
-        self.remove_leftovers()
-        atexit.register(self.remove_leftovers)  # no container outlives the engine
+        # those of an engine that died are taken back or removed by recover(); one that stops
+        # cleanly leaves none
+        atexit.register(self.remove_leftovers)
 
     def describe(self) -> str:
         return f"container ({self.runtime.kind}, network {self.net_mode})"
@@ -220,15 +217,50 @@ class ContainerExecutor(Executor):
         pod = NAME_BAD.sub("-", run.pod or run.key[2]).strip("-._")[:200] or "step"
         return f"{pod}-{tag}"
 
-    def remove_leftovers(self) -> None:
-        """Remove this engine's containers (those of a previous run that died with it)."""
+    def remove_leftovers(self, keep: frozenset[str] = frozenset()) -> None:
+        """Remove this engine's containers but those named in ``keep``."""
+        names = [n for n in self._ours() if n not in keep]
+        if names:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self.runtime.run("rm", "-f", "--time", "0", *names)
+            for name in names:
+                self._drop_cgroup(name)
+
+    def _ours(self) -> list[str]:
+        """The names of this engine's containers, running or not."""
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             found = self.runtime.run(
-                "ps", "-a", "-q", "--filter", f"label={ENGINE_LABEL}={self.engine_id}"
+                "ps",
+                "-a",
+                "--format",
+                "{{.Names}}",
+                "--filter",
+                f"label={ENGINE_LABEL}={self.engine_id}",
             )
-            ids = found.stdout.split()
-            if ids:
-                self.runtime.run("rm", "-f", *ids)
+            if found.returncode == 0:
+                return found.stdout.split()
+        return []
+
+    def recover(self, tickets: dict[tuple[str, str, str], Path]) -> set[tuple[str, str, str]]:
+        """After a restart: take back the containers of the steps in ``tickets`` (the running
+        steps of live workflows, by key) that still exist; remove every other container of
+        this engine. Returns the keys taken back; their ends reach ``on_done`` as usual."""
+        present = set(self._ours())
+        adopted: dict[tuple[str, str, str], tuple[StepRun, int]] = {}
+        for key, path in tickets.items():
+            loaded = adoption.load(path)
+            if loaded is None or loaded[0].key != key:
+                continue
+            if self.container_name(loaded[0]) in present:
+                adopted[key] = loaded
+        self.remove_leftovers(frozenset(self.container_name(r) for r, _ in adopted.values()))
+        for key, (run, offset) in adopted.items():
+            with self.lock:
+                self.running[key] = run
+            threading.Thread(
+                target=self._follow, args=(run, offset), daemon=True, name="adopted"
+            ).start()
+        return set(adopted)
 
     # -- the command line ------------------------------------------------------------
 
@@ -238,7 +270,11 @@ class ContainerExecutor(Executor):
         spec = run.spec
         name = self.container_name(run)
         ns, wf, node_id = run.key
-        argv = ["run", "--rm", "--name", name, "--pull", "never", "--init"]
+        # no --rm: an exited container keeps its exit code and logs until the engine has read
+        # them, even across an engine restart (recover)
+        argv = ["run", "--name", name, "--pull", "never", "--init"]
+        if self.runtime.kind == "podman":
+            argv += ["--log-driver", "k8s-file"]  # `podman logs` after a restart reads it
         argv += ["--label", f"{ENGINE_LABEL}={self.engine_id}"]
         argv += ["--label", f"workflows.argoproj.io/workflow={wf}"]
         argv += ["--label", f"io.ydpipelines.node={node_id}", "--label", f"io.ydpipelines.ns={ns}"]
@@ -352,6 +388,7 @@ class ContainerExecutor(Executor):
             if not error and not run.kill_reason:
                 try:
                     argv, env = self.command(run)
+                    adoption.save(run, log.tell())
                     run.proc = subprocess.Popen(
                         argv,
                         stdin=subprocess.DEVNULL,
@@ -375,12 +412,55 @@ class ContainerExecutor(Executor):
                     if oom:
                         run.kill_reason = oom
                         log.write(f"{oom}\n".encode())
+        self._finish(run, code, error, started)
+
+    def _finish(self, run: StepRun, code: int, error: str | None, started: bool) -> None:
+        """Remove the ended step's container, cgroup and ticket; report its end."""
+        name = self.container_name(run)
         if started and run.kill_reason:
             self._remove(run, seconds=30)
+        elif started:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self.runtime.run("rm", "-f", "--time", "0", name, timeout=30)
         self._drop_cgroup(name)
+        with contextlib.suppress(OSError):
+            adoption.ticket_path(run).unlink()
         with self.lock:
             self.running.pop(run.key, None)
         self.on_done(run, code, error or run.kill_reason)
+
+    def _follow(self, run: StepRun, offset: int) -> None:
+        """A step taken back after a restart: its log is rewritten from where the container's
+        output began with all of it (`logs -f`, until it exits), then its exit code is read."""
+        name = self.container_name(run)
+        code = -1
+        error: str | None = None
+        try:
+            with open(run.log_path, "r+b", buffering=0) as log:
+                log.truncate(offset)
+                log.seek(offset)
+                run.proc = subprocess.Popen(
+                    self.runtime.cmd("logs", "-f", name),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=cli_env(),
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
+                self._pump(run, log)
+                run.proc.wait()
+                if not run.kill_reason:
+                    done = self.runtime.run("wait", name, timeout=None)
+                    code = int(done.stdout.strip().splitlines()[-1])
+                if code == 137 and not run.kill_reason:
+                    oom = self._oom_message(run, name)
+                    if oom:
+                        run.kill_reason = oom
+                        log.write(f"{oom}\n".encode())
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+            error = f"step container lost after the engine restarted: {exc}"
+        self._finish(run, code, error, started=True)
 
     # -- memory kills ----------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ids
+from .adoption import TICKET
 from .artifacts import ArtifactError, Repository, fetch_http
 from .confined import Refused, open_output, resolve
 from .containers import ContainerExecutor, make_executor
@@ -25,6 +26,7 @@ from .executor import StepRun, runtime_for, step_path
 from .expressions import ExpressionError
 from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
+from .scheduler import Capacity, Unfit, check, requests_of
 from .store import Store
 from .sync import Sync
 from .templating import Scope
@@ -47,12 +49,15 @@ class Engine:
         step_user: str | None = None,
         step_network: str | None = None,
         executor: str = "host",
+        capacity: Capacity | None = None,
     ) -> None:
         """``step_user``/``step_network``: see sandbox.py; ``executor``: host, container or auto
-        (containers.py). Raises SandboxError when one is invalid here."""
+        (containers.py); ``capacity``: what steps are admitted against (scheduler.py), by
+        default the machine's. Raises SandboxError when one is invalid here."""
         self.cron_seconds = cron_seconds
         self.data = Path(data_dir).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
+        self.capacity = capacity or Capacity.of_machine(data=self.data)
         self.executor = make_executor(
             executor,
             max_parallel or os.cpu_count() or 2,
@@ -63,6 +68,14 @@ class Engine:
             masked=[str(self.data)],  # other workflows' secrets, artifacts and logs
             network_log=self.data / "slirp4netns.log",
         )
+        # why a step's image is not used (the host executor), said on its node and in its log
+        self.not_used = None
+        if not self.in_images:
+            self.not_used = (
+                "the engine runs with --executor host"
+                if executor == "host"
+                else "no container runtime on this machine"
+            )
         self.lock = threading.RLock()
         self.store = Store(self.data / "state", self.lock)
         self.hub = Hub()  # watchers of /api/v1/workflow-events, told of every store change
@@ -81,18 +94,36 @@ class Engine:
     # -- lifecycle -----------------------------------------------------------------
 
     def _recover(self) -> None:
-        """After a restart: steps that were running died with us; every live workflow resumes."""
+        """After a restart: every live workflow resumes. The container executor takes back
+        the containers of its running steps (they outlive the engine, as pods outlive Argo's
+        controller); on the host executor those steps died with the engine and are lost."""
+        live = []
+        tickets: dict[tuple[str, str, str], Path] = {}
         for wf in self.store.items("workflows"):
             st = wf.get("status") or {}
             if st.get("phase") in ("Succeeded", "Failed", "Error"):
                 continue
+            key = (wf["metadata"].get("namespace", "default"), wf["metadata"]["name"])
+            live.append((wf, key))
             for node in st.get("nodes", {}).values():
                 if node.get("type") == "Pod" and node.get("phase") == "Running":
+                    pod = ids.pod_name(key[1], node["name"], node.get("templateName", ""))
+                    tickets[(*key, node["id"])] = self.step_dir(*key, pod) / TICKET
+        with self.lock:  # an adopted step that ends at once waits for this to be done
+            self._resume(live, tickets)
+
+    def _resume(self, live: list, tickets: dict[tuple[str, str, str], Path]) -> None:
+        adopted = self.executor.recover(tickets) if self.in_images else set()
+        for key in adopted:  # its deadline counts from when it started
+            run = self.executor.running.get(key)
+            self._launched[key] = run.started if run is not None else time.time()
+        for wf, key in live:
+            for node in wf["status"].get("nodes", {}).values():
+                if (*key, node["id"]) in tickets and (*key, node["id"]) not in adopted:
                     node["phase"] = "Error"
                     node["message"] = LOST
                     node["finishedAt"] = now_iso()
             self.sync.restore(wf)
-            key = (wf["metadata"].get("namespace", "default"), wf["metadata"]["name"])
             self.store.touch("workflows", *key)
             self._queue.add(key)
 
@@ -135,13 +166,18 @@ class Engine:
                 now = time.time()
                 while self._timers and self._timers[0][0] <= now:
                     self._queue.add(heapq.heappop(self._timers)[1])
-                batch = list(self._queue)
+                # oldest workflow first, as the Kubernetes scheduler queues pods by creation
+                batch = sorted(self._queue, key=self._created)
                 self._queue.clear()
             for key in batch:  # the lock is let go between workflows: API calls get a turn
                 with self.lock:
                     if self._stopping:
                         return
                     self._operate(key)
+
+    def _created(self, key: tuple[str, str]) -> tuple[str, str, str]:
+        wf = self.store.get("workflows", *key) or {}
+        return ((wf.get("metadata") or {}).get("creationTimestamp", ""), *key)
 
     def _operate(self, key: tuple[str, str]) -> None:
         wf = self.store.get("workflows", *key)
@@ -241,6 +277,8 @@ class Engine:
         if tpar is not None and op.running_in.get(bid, 0) >= tpar:
             node["message"] = "Waiting for the template's parallelism"
             return
+        if not self._admit(op, node, tmpl, scope):
+            return
         if self.executor.free_slots() <= 0:
             self._waiting_slot.add((op.ns, op.name))
             node["message"] = "Waiting for a free slot on this machine"
@@ -267,7 +305,10 @@ class Engine:
         self._launched[key] = time.time()
         node["phase"] = "Running"
         node["hostNodeName"] = "localhost"
-        note = "" if self.in_images else run_note(tmpl, op.spec)
+        notes = [image_note(run.spec.get("image", ""), self.not_used)]
+        if not self.in_images:
+            notes.append(run_note(tmpl, op.spec))
+        note = "; ".join(n for n in notes if n)
         if note:
             node["message"] = note
         else:
@@ -300,6 +341,29 @@ class Engine:
                 limit = int(par) if par is not None and int(par) > 0 else None
         op.boundary_limits[bid] = limit
         return limit
+
+    def _admit(
+        self, op: Operation, node: dict[str, Any], tmpl: dict[str, Any], scope: Scope
+    ) -> bool:
+        """Whether the step's requests fit in what the running steps leave free (scheduler.py);
+        if not, it waits with the reason on its node, or errors when it never can fit."""
+        spec = tmpl.get("script") or tmpl.get("container") or {}
+        try:
+            asked = requests_of({"resources": scope.substitute(spec.get("resources") or {})})
+            with self.executor.lock:
+                running = [run.spec for run in self.executor.running.values()]
+            check(asked, self.capacity, (requests_of(s) for s in running))
+        except ValueError as exc:
+            op.finish(node, "Error", f"resources: {exc}")
+            return False
+        except Unfit as exc:
+            if exc.never:
+                op.finish(node, "Error", str(exc))
+                return False
+            self._waiting_slot.add((op.ns, op.name))  # looked at again when a step ends
+            node["message"] = str(exc)
+            return False
+        return True
 
     @property
     def in_images(self) -> bool:
@@ -371,7 +435,8 @@ class Engine:
         inputs = node.get("inputs") or {}
         log = self.log_path(op.ns, op.name, pod)
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_bytes(b"")
+        note = image_note(image, self.not_used)
+        log.write_text(f"{note}\n" if note else "")
         return StepRun(
             key=(op.ns, op.name, node["id"]),
             argv=argv,
@@ -1193,11 +1258,7 @@ def memory_limit(resources: dict[str, Any] | None) -> list[str]:
 
 def run_note(tmpl: dict[str, Any], wf_spec: dict[str, Any] | None = None) -> str:
     """What the step's node says about what this machine did not do as a cluster would."""
-    spec = tmpl.get("container") or tmpl.get("script") or {}
-    image = spec.get("image", "")
-    notes = []
-    if runtime_for(image) == "host":
-        notes.append(f"image {image} is not available here: ran its command on the host")
+    notes = []  # an image not used is said by image_note
     # Argo merges the workflow's nodeSelector/affinity into each pod's (the template's win)
     selector = {**((wf_spec or {}).get("nodeSelector") or {}), **(tmpl.get("nodeSelector") or {})}
     custom = sorted(f"{k}={v}" for k, v in selector.items() if k not in NODE_LABELS)
@@ -1208,6 +1269,11 @@ def run_note(tmpl: dict[str, Any], wf_spec: dict[str, Any] | None = None) -> str
     if tmpl.get("affinity") or (wf_spec or {}).get("affinity"):
         notes.append("affinity not enforced: this machine is the only node")
     return "; ".join(notes)
+
+
+def image_note(image: str, why: str | None) -> str:
+    """The note of a step whose image is not used (host executor), or "" when it is."""
+    return f"image {image or '(none)'} not used: {why}" if why else ""
 
 
 def parse_selector(selector: str):
