@@ -11,6 +11,7 @@ import json
 import nbformat
 import pytest
 
+from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
 from tests.conftest import shared_path
 from tests.steprunner.helpers import EXAMPLES, bundle_folder, make_bundle, pipeline_nodes, run_step
 
@@ -191,7 +192,7 @@ def test_example_pipelines_are_valid_elyra_v8_files(folder):
         for dep in params["dependencies"]:
             assert (EXAMPLES / folder / dep).is_file(), dep
         assert set(params.get("pipeline_parameters", [])) <= declared
-        assert params["runtime_image"] == "python:3.11-slim"
+        assert params["runtime_image"] == DEFAULT_RUNTIME_IMAGE  # built by scripts/images.sh
 
 
 def drop_flags(args: list[str], flags: tuple[str, ...]) -> list[str]:
