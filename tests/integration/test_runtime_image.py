@@ -205,6 +205,7 @@ def test_an_image_without_papermill_installs_it_once_into_the_step_cache(in_cont
     assert "installing papermill nbconvert ipykernel with pip into /var/cache/ydp/" in first.log
     assert "using the notebook tools cached in /var/cache/ydp/" in second.log, second.log
     assert "installing" not in second.log
+    assert all("rendered the executed notebook to notebook.html" in s.log for s in (first, second))
     took = {s: (s.finished_at - s.started_at).total_seconds() for s in (first, second)}
     assert took[second] < took[first], took
     print(
