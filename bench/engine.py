@@ -168,7 +168,8 @@ def runtime_bench(steps: int, parallel: int) -> None:
     python = {"name": "noop", "container": {"image": image, "command": ["python3", "-c", "pass"]}}
     figures = {}
     for executor in ("host", "container"):
-        with tempfile.TemporaryDirectory() as data:
+        # The engine (threads of this process) is not stopped: it may still write as we clean.
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as data:
             url = start(data, parallel, executor=executor)
             fan_out(url, 2, template=python)  # warm up
             figures[f"{executor} executor"] = fan_out(url, steps, template=python)
