@@ -9,6 +9,9 @@
 4. The container executor's per-step overhead: the fan-out in the local busybox image
    (scripts/images.sh) against bare ``podman run --rm`` of that image, same parallelism; skipped,
    saying why, when no container runtime works or the image is missing.
+5. Both executors side by side on a Python step in the default runtime image
+   (localhost/ydpipelines-runtime, what Elyra nodes run in): the time a step takes on each
+   executor beside a bare ``podman run --rm`` of that image, same steps and parallelism.
 
 Usage: ``python bench/engine.py [--steps 100] [--parallel N] [--dag 1000] [--listed 1000]``;
 ``--smoke`` (what CI runs): 10 steps, a 50-node DAG, 50 listed workflows.
@@ -30,6 +33,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
 from ydpipelines.localargo.containers import find_runtime, ulimits
 from ydpipelines.localargo.engine import Engine
 from ydpipelines.localargo.server import make_server
@@ -73,8 +77,14 @@ WITH_VOLUMES = {
 }
 
 
-def fan_out(url: str, steps: int, volumes: bool = False, image: str | None = None) -> float:
-    noop = WITH_VOLUMES if volumes else NOOP
+def fan_out(
+    url: str,
+    steps: int,
+    volumes: bool = False,
+    image: str | None = None,
+    template: dict | None = None,
+) -> float:
+    noop = template or (WITH_VOLUMES if volumes else NOOP)
     if image:
         noop = {**noop, "container": {**noop["container"], "image": image}}
     wf = {
@@ -113,9 +123,11 @@ def bare(steps: int, parallel: int) -> float:
     return time.perf_counter() - t0
 
 
-def bare_containers(cmd: list[str], steps: int, parallel: int) -> float:
-    """``steps`` bare ``run --rm`` of the busybox image, ``parallel`` at a time."""
-    argv = [*cmd, "run", "--rm", "--network", "none", *ulimits(), BUSYBOX, "true"]
+def bare_containers(
+    cmd: list[str], steps: int, parallel: int, image: str = BUSYBOX, command: str = "true"
+) -> float:
+    """``steps`` bare ``run --rm`` of ``image`` running ``command``, ``parallel`` at a time."""
+    argv = [*cmd, "run", "--rm", "--network", "none", *ulimits(), image, *command.split()]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(parallel) as pool:
         list(
@@ -143,6 +155,30 @@ def container_bench(steps: int, parallel: int) -> None:
         f"engine {engine_s:.2f} s, bare `{runtime.kind} run --rm` {bare_s:.2f} s "
         f"({bare_s / steps * parallel * 1000:.0f} ms each); overhead {per_step:.1f} ms a step"
     )
+
+
+def runtime_bench(steps: int, parallel: int) -> None:
+    """A `python3 -c pass` step on each executor and in a bare container of the runtime image:
+    the milliseconds a step costs on each, wall-clock x parallelism / steps."""
+    runtime = find_runtime()
+    image = DEFAULT_RUNTIME_IMAGE
+    if runtime is None or runtime.run("image", "inspect", image).returncode != 0:
+        print(f"executors side by side: skipped (no container runtime, or {image} is missing)")
+        return
+    python = {"name": "noop", "container": {"image": image, "command": ["python3", "-c", "pass"]}}
+    figures = {}
+    for executor in ("host", "container"):
+        # The engine (threads of this process) is not stopped: it may still write as we clean.
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as data:
+            url = start(data, parallel, executor=executor)
+            fan_out(url, 2, template=python)  # warm up
+            figures[f"{executor} executor"] = fan_out(url, steps, template=python)
+    figures[f"bare `{runtime.kind} run --rm`"] = bare_containers(
+        runtime.cmd(), steps, parallel, image, "python3 -c pass"
+    )
+    print(f"a Python step in {image}, {steps} steps, {parallel} at a time:")
+    for what, seconds in figures.items():
+        print(f"  {what:<24} {seconds:6.2f} s  {seconds / steps * parallel * 1000:6.0f} ms a step")
 
 
 def big_dag(n: int) -> dict:
@@ -268,6 +304,7 @@ def main() -> None:
             f"{list_bench(data, args.listed) * 1000:.0f} ms"
         )
     container_bench(args.steps, args.parallel)
+    runtime_bench(args.steps, args.parallel)
 
 
 if __name__ == "__main__":

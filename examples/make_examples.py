@@ -18,9 +18,11 @@ from pathlib import Path
 
 import nbformat
 
+from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
+
 HERE = Path(__file__).resolve().parent
 NAMESPACE = uuid.UUID("6f1d2c9e-2b8a-4a51-9c3e-5d7f0a1b2c3d")
-IMAGE = "python:3.11-slim"
+IMAGE = DEFAULT_RUNTIME_IMAGE
 OPS = {".ipynb": "execute-notebook-node", ".py": "execute-python-node", ".r": "execute-r-node"}
 DESCRIPTIONS = {".ipynb": "Run notebook file", ".py": "Run Python script", ".r": "Run R script"}
 

@@ -65,3 +65,14 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# The step images (images/README.md): the container executor that `make run` picks when podman
+# works runs the demo in localhost/ydpipelines-runtime:1. Kept when their recipe is unchanged;
+# the first build takes about 3 minutes.
+if command -v podman >/dev/null 2>&1 && [ "${YDP_SKIP_IMAGES:-0}" != "1" ]; then
+  bash scripts/images.sh || {
+    echo "setup: building the step images failed (see above); run 'bash scripts/images.sh' again," \
+      "or run steps on the host: LOCALARGO_EXECUTOR=host make run" >&2
+    exit 1
+  }
+fi

@@ -73,8 +73,11 @@ class EngineProcess(ChildProcess):
 
     stop_timeout = 10.0
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, extra: list[str] | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.extra = extra or []  # more options, e.g. ["--executor", "container"]
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(data_dir.parent / f"engine-{self.port}.log")
@@ -89,6 +92,7 @@ class EngineProcess(ChildProcess):
                 str(self.port),
                 "--data",
                 str(self.data_dir),
+                *self.extra,
             ]
         )
         wait_for_http(f"{self.url}/api/v1/version")

@@ -54,6 +54,10 @@ def commands(env: dict[str, str]) -> dict[str, list[str]]:
             env.get("YDP_ENGINE_PORT", "2746"),
             "--data",
             engine_dir,
+            # Steps run in their images when podman works (scripts/setup.sh builds them), else
+            # on the host: LOCALARGO_EXECUTOR=host|container chooses.
+            "--executor",
+            env.get("LOCALARGO_EXECUTOR") or "auto",
         ]
     return procs
 

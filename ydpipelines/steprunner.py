@@ -26,7 +26,9 @@ itself (bad bundle, missing file, missing declared output, papermill unavailable
 interpreter (Rscript) is absent; 143 when stopped by SIGTERM.
 
 Environment overrides (tests, local runs): YDP_BUNDLE, YDP_WORKDIR, YDP_OUT_DIR give the defaults
-of --bundle/--workdir/--out-dir; YDP_NO_PIP_INSTALL=1 forbids installing papermill on the fly;
+of --bundle/--workdir/--out-dir; YDP_CACHE_DIR is where notebook tools an image lacks are
+installed and reused (the engine binds a shared folder there; default: the step's /tmp);
+YDP_NO_PIP_INSTALL=1 forbids installing papermill on the fly;
 YDP_PYTHON runs Python scripts with another interpreter than this one.
 """
 
@@ -383,40 +385,116 @@ def run_r(node_file: Path, node_dir: Path) -> int:
     return run_process([rscript, str(node_file)], node_dir)
 
 
+# What a notebook step needs; installed into the step's cache when the image lacks them.
+NOTEBOOK_TOOLS = ("papermill", "nbconvert", "ipykernel")
+
+
+def tools_dir() -> Path:
+    """Where this interpreter's notebook tools go: the engine's shared cache ($YDP_CACHE_DIR, a
+    folder bound into every step) when there is one, else the step's own /tmp. One folder per
+    interpreter (version, ABI, machine, libc) and tool list, so images never share wheels that
+    do not fit them."""
+    import platform
+
+    base = os.environ.get("YDP_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "ydp", "cache")
+    libc = "-".join(platform.libc_ver()) or "nolibc"
+    key = f"{sys.implementation.cache_tag}-{platform.machine()}-{libc}-{'-'.join(NOTEBOOK_TOOLS)}"
+    return Path(base) / "notebook-tools" / re.sub(r"[^A-Za-z0-9_.-]+", "_", key)
+
+
+def use_tools(folder: Path) -> None:
+    """Put an installed tools folder first on this process's path and its kernels' (PYTHONPATH),
+    and its kernel specs on Jupyter's path."""
+    sys.path.insert(0, str(folder))
+    for var, value in (("PYTHONPATH", folder), ("JUPYTER_PATH", folder / "share" / "jupyter")):
+        old = os.environ.get(var)
+        os.environ[var] = f"{value}{os.pathsep}{old}" if old else str(value)
+    import importlib
+
+    importlib.invalidate_caches()
+
+
+def pip_command(cache: Path) -> list[str]:
+    """pip as this interpreter can run it: the image's own, else the engine's pip.pyz in the
+    cache (images without pip); StepError when neither exists."""
+    import importlib.util
+
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    pyz = cache / "bootstrap" / "pip.pyz"
+    if pyz.is_file():
+        return [sys.executable, str(pyz)]
+    raise StepError(
+        "cannot run a notebook: this image has neither papermill nor pip; install papermill, "
+        "nbconvert and ipykernel in the runtime image (or use localhost/ydpipelines-runtime)"
+    )
+
+
+def install_tools(target: Path) -> None:
+    """pip install the notebook tools into `target`, once per machine: under a lock, into a
+    temporary folder renamed at the end, so that a step that dies half-way leaves nothing a later
+    step would take for complete."""
+    import fcntl
+
+    cache = target.parent.parent
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{target}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent step installing the same waits here
+        if target.is_dir():
+            say(f"another step installed them meanwhile: using {target}")
+            return
+        partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        cmd = [*pip_command(cache), "install", "--quiet", "--disable-pip-version-check"]
+        cmd += ["--no-warn-script-location", "--target", str(partial)]
+        cert = cache / "bootstrap" / "ca-certificates.crt"
+        if cert.is_file() and not os.environ.get("PIP_CERT"):
+            cmd += ["--cert", str(cert)]  # the engine machine's CAs (a TLS-inspecting proxy)
+        say(f"installing {' '.join(NOTEBOOK_TOOLS)} with pip into {target}")
+        started = time.monotonic()
+        code = run_process([*cmd, *NOTEBOOK_TOOLS], Path(tempfile.gettempdir()))
+        if code != 0:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise StepError(
+                f"cannot run a notebook: 'pip install {' '.join(NOTEBOOK_TOOLS)}' failed with "
+                f"exit code {code}; install them in the runtime image"
+            )
+        partial.rename(target)
+        say(f"installed them in {time.monotonic() - started:.1f} s; later steps reuse {target}")
+
+
 def import_notebook_tools() -> tuple[object, object, object]:
-    """papermill, nbformat, nbconvert; installed with pip when the image lacks them."""
+    """papermill, nbformat, nbconvert: the image's, else those cached for this interpreter,
+    else pip-installed into that cache first (as Elyra's bootstrapper does, but never into the
+    image's or the host's Python)."""
     try:
         import nbconvert
         import nbformat
         import papermill
+
+        return papermill, nbformat, nbconvert
     except ImportError as exc:
         missing = exc.name or str(exc)
-        say(f"papermill/nbconvert are not installed in this image ({missing} is missing)")
-        if os.environ.get("YDP_NO_PIP_INSTALL") == "1":
-            raise StepError(
-                "cannot run a notebook: install papermill and nbconvert in the runtime image "
-                "(pip install papermill nbconvert ipykernel)"
-            ) from exc
-        say("installing them: pip install papermill nbconvert ipykernel")
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        code = subprocess.call([*cmd, "papermill", "nbconvert", "ipykernel"], env=child_env())
-        if code != 0:
-            raise StepError(
-                f"cannot run a notebook: 'pip install papermill nbconvert ipykernel' failed with "
-                f"exit code {code}; install them in the runtime image"
-            ) from exc
-        import importlib
-
-        importlib.invalidate_caches()
-        try:
-            import nbconvert
-            import nbformat
-            import papermill
-        except ImportError as again:
-            raise StepError(
-                f"cannot run a notebook: papermill/nbconvert still missing after pip install "
-                f"({again})"
-            ) from again
+    say(f"papermill/nbconvert are not installed in this image ({missing} is missing)")
+    target = tools_dir()
+    if target.is_dir():
+        say(f"using the notebook tools cached in {target} (installed by an earlier step)")
+    elif os.environ.get("YDP_NO_PIP_INSTALL") == "1":
+        raise StepError(
+            "cannot run a notebook: install papermill and nbconvert in the runtime image "
+            "(pip install papermill nbconvert ipykernel)"
+        )
+    else:
+        install_tools(target)
+    use_tools(target)
+    try:
+        import nbconvert
+        import nbformat
+        import papermill
+    except ImportError as again:
+        raise StepError(
+            f"cannot run a notebook: papermill/nbconvert still missing from {target} ({again})"
+        ) from again
     return papermill, nbformat, nbconvert
 
 

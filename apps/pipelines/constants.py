@@ -13,9 +13,11 @@ class ParameterType(models.TextChoices):
     BOOL = "Bool", "Boolean"
 
 
-# The image of an Elyra node that names none (and of new pipelines): Python with what the step
-# runner needs. Generic pipelines written for Elyra's local runtime often leave it empty.
-DEFAULT_RUNTIME_IMAGE = "python:3.11-slim"
+# The image of an Elyra node that names none (and of new pipelines): the project's runtime image
+# (images/runtime: Python 3.11 with papermill, nbconvert, ipykernel, pandas, scikit-learn, and R),
+# built on this machine by scripts/images.sh; on a cluster, push it to a registry the nodes pull
+# from under this name. Generic pipelines written for Elyra's local runtime often leave it empty.
+DEFAULT_RUNTIME_IMAGE = "localhost/ydpipelines-runtime:1"
 
 # The kinds of Argo template, in the order Argo checks them.
 TEMPLATE_KINDS = (

@@ -1,5 +1,5 @@
 """A small decision tree (CART, Gini impurity) in plain Python, shared by the train and evaluate
-notebooks. Plain Python keeps the demo runnable in a bare `python:3.11-slim` image."""
+notebooks. Plain Python keeps the demo runnable in any image with Python 3."""
 
 from __future__ import annotations
 

@@ -7,12 +7,24 @@ import csv
 import io
 import itertools
 import json
+import os
+import subprocess
+import sysconfig
+from pathlib import Path
 
 import nbformat
 import pytest
 
+from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
 from tests.conftest import shared_path
-from tests.steprunner.helpers import EXAMPLES, bundle_folder, make_bundle, pipeline_nodes, run_step
+from tests.steprunner.helpers import (
+    EXAMPLES,
+    RUNNER,
+    bundle_folder,
+    make_bundle,
+    pipeline_nodes,
+    run_step,
+)
 
 
 def notebook(*cells: str, kernel: str = "python3") -> str:
@@ -191,7 +203,7 @@ def test_example_pipelines_are_valid_elyra_v8_files(folder):
         for dep in params["dependencies"]:
             assert (EXAMPLES / folder / dep).is_file(), dep
         assert set(params.get("pipeline_parameters", [])) <= declared
-        assert params["runtime_image"] == "python:3.11-slim"
+        assert params["runtime_image"] == DEFAULT_RUNTIME_IMAGE  # built by scripts/images.sh
 
 
 def drop_flags(args: list[str], flags: tuple[str, ...]) -> list[str]:
@@ -245,3 +257,45 @@ def test_rendered_demo_calls_the_runner_as_these_tests_do(tmp_path):
     step = run_step(tmp_path, "first", *args, bundle=bundle, env={"TEST_FRACTION": "0.2"})
     assert step.code == 0, step.log
     assert "wrote test.csv: 120 customers" in step.log
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's interpreter, without papermill
+
+
+@pytest.mark.skipif(
+    not Path(SYSTEM_PYTHON).exists()
+    or subprocess.run([SYSTEM_PYTHON, "-c", "import papermill"], capture_output=True).returncode
+    == 0,
+    reason=f"needs {SYSTEM_PYTHON} without papermill",
+)
+def test_an_interpreter_without_papermill_uses_the_tools_cached_for_it(tmp_path):
+    """What a second notebook step in a bare image does (tests/integration/test_runtime_image.py
+    does the first one, with pip): the cache holds the tools for this interpreter, the runner
+    takes them from there. Here the cached folder links to the app's own packages."""
+    cache = tmp_path / "cache"
+    env = {"YDP_CACHE_DIR": str(cache), "YDP_NO_PIP_INSTALL": "1", "PYTHONPATH": ""}
+    key = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import steprunner; print(steprunner.tools_dir().name)"],
+        env={**os.environ, **env, "PYTHONPATH": str(RUNNER.parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    bundle = make_bundle(tmp_path / "b.zip", {"n.ipynb": notebook("print('from cache', 6 * 7)")})
+    args = ("--kind", "notebook", "--file", "n.ipynb")
+
+    # Nothing cached and installing refused: one clear line, exit code 2.
+    refused = run_step(tmp_path, "refused", *args, bundle=bundle, env=env, python=SYSTEM_PYTHON)
+    assert refused.code == 2, refused.log
+    assert "install papermill and nbconvert in the runtime image" in refused.log
+
+    # A cached folder as pip --target leaves it: the packages, and their data files in share/.
+    cached = cache / "notebook-tools" / key
+    cached.mkdir(parents=True)
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        (cached / entry.name).symlink_to(entry)
+    (cached / "share").symlink_to(Path(sysconfig.get_paths()["data"]) / "share")
+    step = run_step(tmp_path, "cached", *args, bundle=bundle, env=env, python=SYSTEM_PYTHON)
+    assert step.code == 0, step.log
+    assert f"using the notebook tools cached in {cache / 'notebook-tools' / key}" in step.log
+    assert "from cache 42" in step.log and (step.out / "notebook.ipynb").is_file()

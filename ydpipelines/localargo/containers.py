@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import adoption
+from . import adoption, stepcache
 from .executor import Done, Executor, StepRun, _die_with_parent
 from .sandbox import Sandbox, SandboxError
 from .scheduler import parse_cpu
@@ -201,6 +201,11 @@ class ContainerExecutor(Executor):
         self.engine_id = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:12]
         self.ulimits = ulimits()
         self.images_seen: dict[str, float] = {}  # image -> when it was last found present
+        try:  # notebook tools an image lacks are installed once per machine (stepcache.py)
+            self.cache: stepcache.StepCache | None = stepcache.prepare(Path(data))
+        except OSError as exc:
+            self.cache = None
+            self.notes.append(f"step cache unavailable ({exc}): each step installs on its own")
         # those of an engine that died are taken back or removed by recover(); one that stops
         # cleanly leaves none
         atexit.register(self.remove_leftovers)
@@ -293,6 +298,8 @@ class ContainerExecutor(Executor):
             argv += ["--cgroup-parent", f"/{CGROUP_PARENT}/{name}"]
         argv += ["--workdir", run.cwd]
         argv += ["--volume", f"{_bindable(str(run.tmp_dir))}:/tmp"]
+        if self.cache is not None:
+            argv += [*self.cache.volumes(), "--env", f"{stepcache.ENV}={stepcache.MOUNT}"]
         fs = run.fs
         for m in fs.mounts if fs is not None else []:
             target = _bindable(m.path)
