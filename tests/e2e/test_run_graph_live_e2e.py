@@ -14,6 +14,7 @@ from apps.runs.constants import RunState, StepPhase
 from apps.runs.models import Run
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
 
+expect = pytest.importorskip("playwright.sync_api").expect
 pytestmark = pytest.mark.e2e
 PASSWORD = "pw-graph-user-9"
 
@@ -57,10 +58,8 @@ def test_iterations_retries_and_the_live_list(page, live_server, viewer, shot):
     Run.objects.filter(pk=run.pk).update(last_synced_at=timezone.now())
     run.steps.filter(display_name="train(1:b)").update(phase=StepPhase.SUCCEEDED)
     make_step(run, "train(2:c)", StepPhase.RUNNING, started_at=timezone.now())
-    page.wait_for_function(
-        "document.querySelector('.node[data-node=\"train(1:b)\"]').classList"
-        ".contains('phase-succeeded')"
-    )
+    # A locator assertion, not wait_for_function: its string predicate needs eval (CSP).
+    expect(node(page, "train(1:b)")).to_have_class(re.compile(r"\bphase-succeeded\b"))
     node(page, "train(2:c)").wait_for()
     assert "3 iterations" in node(page, "train").text_content()
     shot(page, "run-graph-iterations")

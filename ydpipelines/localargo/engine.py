@@ -403,7 +403,8 @@ class Engine:
                 raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
         # Argo's executeScript appends the script's path after the template's args
         argv = [*command, *args, SCRIPT] if is_script else [*command, *args]
-        argv = [*memory_limit(spec.get("resources")), *argv]
+        if not self.in_images:  # a container's memory limit is its cgroup's (containers.py)
+            argv = [*memory_limit(spec.get("resources")), *argv]
         env = {
             **({} if self.in_images else {"PATH": step_path()}),  # an image has its own PATH
             "HOME": "/tmp",
