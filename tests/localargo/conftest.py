@@ -35,8 +35,10 @@ class EngineProcess:
         token: str | None = None,
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
+        python: str | None = None,
     ):
         self.data = data
+        self.python = python or sys.executable  # the engine's interpreter
         self.token = token
         self.extra = extra or []
         self.env = env  # added to this process's environment
@@ -49,7 +51,7 @@ class EngineProcess:
 
     def start(self) -> EngineProcess:
         cmd = [
-            sys.executable,
+            self.python,
             "-m",
             "ydpipelines.localargo",
             "--port",

@@ -212,11 +212,17 @@ def main(argv: list[str]) -> int:
     try:
         with open(argv[0], "rb") as fh:
             plan = marshal.load(fh)
+        box = plan.get("sandbox")
+        # the engine's folders under /tmp, held open before the step's /tmp covers them
+        kept = [(p, os.open(p, os.O_PATH)) for p in (box or {}).get("keep", [])]
         run_plan(plan)
+        for path, fd in kept:  # back at their paths; confine() makes them read-only
+            os.makedirs(path, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
     except (OSError, PlanError, ValueError, EOFError, TypeError) as exc:
         print(f"the step's volumes could not be mounted: {exc}", file=sys.stderr)
         return 126
-    box = plan.get("sandbox")
     try:
         if box is not None:
             join_network(box.get("netns_fd"))

@@ -99,6 +99,16 @@ def _reaches(path: str, uid: int, gid: int, bits: int) -> bool:
     return (st.st_mode >> shift) & bits == bits
 
 
+def engine_under_tmp() -> list[str]:
+    """The engine's folders that steps need (its Python, its shims) and that live under /tmp,
+    outermost only."""
+    from .volumes import engine_paths  # volumes.py imports this module
+
+    found = sorted({os.path.realpath(p) for p in engine_paths()})
+    found = [p for p in found if under_dir(p, "/tmp") and p != "/tmp"]
+    return [p for p in found if not any(p != q and under_dir(p, q) for q in found)]
+
+
 def reveals(uid: int, gid: int) -> tuple[dict[str, list[str]], list[str]]:
     """For each folder on the way to a needed path that ``uid`` cannot traverse: the needed
     paths under it (bound back read-only); plus the needed paths ``uid`` cannot read at all."""
@@ -134,6 +144,9 @@ class Sandbox:
     slirp: str | None = None  # slirp4netns, when the network is outbound and it exists
     masked: list[str] = field(default_factory=list)
     hidden: dict[str, list[str]] = field(default_factory=dict)
+    # engine folders under /tmp (a project cloned there): the step's own /tmp covers them, so
+    # mountns.py binds them back, read-only, at the same paths
+    kept: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # lines for each step's log
     resolv: str | None = None  # the step's resolv.conf when the host's cannot serve it
     resolv_target: str = "/etc/resolv.conf"  # where it is bound (the host file's real path)
@@ -154,7 +167,7 @@ class Sandbox:
         if network not in NETWORKS:
             raise SandboxError(f"step network {network!r} is not one of {', '.join(NETWORKS)}")
         step_user = step_user or os.environ.get("YDP_STEP_UID") or None
-        box = cls(None, None, network, masked=list(masked or []))
+        box = cls(None, None, network, masked=list(masked or []), kept=engine_under_tmp())
         if user_ns:
             if step_user:
                 print(
@@ -224,6 +237,7 @@ class Sandbox:
         if fs is not None:
             writable += [m.path for m in fs.mounts if not m.read_only]
         return {
+            "keep": self.kept,
             "mask": self.masked,
             "reveal": self.hidden,
             "writable": writable,
