@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-.venv/bin/uv}
 [ -x "$UV" ] || UV=uv
-common=(--generate-hashes --python-version 3.11 --python-platform linux --quiet "$@")
+# --native-tls: the system CA store, which knows a TLS-inspecting proxy where there is one.
+common=(--native-tls --generate-hashes --python-version 3.11 --python-platform linux --quiet "$@")
 "$UV" pip compile pyproject.toml --extra sentry "${common[@]}" -o requirements.lock
 "$UV" pip compile pyproject.toml --extra sentry --extra dev -c requirements.lock "${common[@]}" \
   -o requirements-dev.lock
