@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ydpipelines
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: setup run test lint format
+.PHONY: setup run test lint format image lock
 
 setup:
 	bash scripts/setup.sh
@@ -32,3 +32,11 @@ lint:
 
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+# The app's image for a cluster (argo/README.md); IMAGE=registry.example.com/ydpipelines:0.1.0
+image:
+	bash scripts/app_image.sh $(IMAGE)
+
+# Pins the dependencies again after pyproject.toml changed (requirements*.lock).
+lock:
+	bash scripts/lock.sh

@@ -36,6 +36,8 @@ os.environ.setdefault("YDP_DATA_DIR", tempfile.mkdtemp(prefix="ydp-bench-runs-")
 os.environ["DEBUG"] = "false"  # what production renders: cached templates, no query log
 # The test Client speaks plain HTTP; in production TLS ends before the app, so no redirect.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Static names straight from the source folders: no collectstatic manifest in a bench run.
+os.environ.setdefault("YDP_STATIC_MANIFEST", "false")
 
 DATASET = Path(
     os.environ.get("YDP_SHARED", ROOT.parent / "shared"), "tools", "runs_dataset.py"

@@ -5,6 +5,7 @@ from pathlib import Path
 import dj_database_url
 
 from ydpipelines.env import env_bool, env_int, env_list, env_pair, env_str
+from ydpipelines.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("YDP_DATA_DIR", str(BASE_DIR / "var")))
@@ -27,6 +28,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _HTTPS)
 # "HTTP_X_FORWARDED_PROTO,https" behind a TLS-terminating proxy that sets that header (and
 # strips it from clients); unset otherwise, since a client could then claim HTTPS.
 SECURE_PROXY_SSL_HEADER = env_pair("SECURE_PROXY_SSL_HEADER")
+# Probes call the pods over plain HTTP: a redirect to HTTPS would answer for them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -47,7 +50,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ydpipelines.middleware.ServerHeaderMiddleware",
+    "ydpipelines.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files: served by the app itself (compressed, cached forever by hashed name).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "ydpipelines.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +97,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Tests start the web, worker and engine as processes: their database must be a file the
     # processes share, not SQLite's default in-memory test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that does not answer fails fast (readiness probe, requests) instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -123,7 +132,25 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
+# collectstatic writes here; the image sets it to a folder inside the image.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+# Hashed, compressed names need collectstatic's manifest: on in production, off under DEBUG and
+# in tests, which render templates straight from the source folders.
+_STATIC_MANIFEST = env_bool("YDP_STATIC_MANIFEST", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if _STATIC_MANIFEST
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Without the manifest, WhiteNoise serves straight from the finders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = not _STATIC_MANIFEST
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # else WhiteNoise warns that it is missing
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 
@@ -211,7 +238,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        }
         if _redis_url
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -220,9 +251,21 @@ CACHES = {
     )
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO"))
+# A worker would replace the root handler with its own plain one; keep ours when it is JSON.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Readiness (/readyz): how long each dependency may take to answer.
+YDP_READY_TIMEOUT_SECONDS = float(env_str("YDP_READY_TIMEOUT_SECONDS", "3"))
+
+# Error reporting: only with a DSN (the SDK is an optional extra, never imported without one).
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from ydpipelines.sentry import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", ""),
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )

@@ -3,11 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from ydpipelines import health
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="pipelines:list", permanent=False), name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("pipelines/", include("apps.pipelines.urls")),
     path("experiments/", include("apps.experiments.urls")),
     path("runs/recurring/", include("apps.runs.urls_recurring")),

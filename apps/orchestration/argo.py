@@ -144,6 +144,12 @@ class ArgoClient:
     def version(self) -> dict[str, Any]:
         return self._json("GET", "/api/v1/version")
 
+    def ping(self, *, timeout: float | None = None) -> None:
+        """One cheap call that needs what every other call needs (reachable, token, RBAC on the
+        namespace): a list of at most one workflow, one page only."""
+        params = {"listOptions.limit": 1}
+        self._json("GET", f"/api/v1/workflows/{self._ns(None)}", params=params, timeout=timeout)
+
     def create_workflow(
         self, manifest: dict[str, Any], *, namespace: str | None = None, dry_run: bool = False
     ) -> dict[str, Any]:
