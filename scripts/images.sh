@@ -37,6 +37,13 @@ busybox() {
   echo "images: built $image"
 }
 
+# An image is imported under a temporary name and takes its own only once the whole build
+# succeeded: an interrupted import must not leave a broken image that looks up to date.
+finish() {
+  "$CLI" "${GLOBAL[@]}" tag "$1-building" "$1"
+  "$CLI" "${GLOBAL[@]}" rmi "$1-building" >/dev/null
+}
+
 python() {
   local image=localhost/ydp-python:3.11 hash packages
   command -v mmdebstrap >/dev/null 2>&1 || { echo "images: install mmdebstrap first" >&2; return 1; }
@@ -48,7 +55,8 @@ python() {
     | "$CLI" "${GLOBAL[@]}" import "${QUIET[@]}" \
       --change "LABEL $LABEL=$hash" \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      --change 'CMD ["python3"]' - "$image" >/dev/null
+      --change 'CMD ["python3"]' - "$image-building" >/dev/null
+  finish "$image"
   echo "images: built $image"
 }
 
@@ -82,7 +90,8 @@ runtime() {
       --change "LABEL $LABEL=$hash" \
       --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       --change 'ENV LANG=C.UTF-8' \
-      --change 'CMD ["python3"]' - "$image" >/dev/null
+      --change 'CMD ["python3"]' - "$image-building" >/dev/null
+  finish "$image"
   echo "images: built $image in $((SECONDS - started)) s"
 }
 
