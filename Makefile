@@ -23,9 +23,11 @@ test:
 	bash scripts/services.sh
 	@echo "== the suite on PostgreSQL"
 	REDIS_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
-	@echo "== the suite on SQLite"
+	@echo "== the suite on SQLite (less the tests that use no database: the engine, the step"
+	@echo "   runner and the app image, already run above)"
 	DATABASE_URL=sqlite:///$(CURDIR)/var/db.sqlite3 REDIS_URL=redis://127.0.0.1:6379/15 \
-	  $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	  $(PY) -m pytest -p no:cacheprovider --ignore=tests/localargo --ignore=tests/steprunner \
+	  --ignore=tests/deploy/test_image.py $(PYTEST_ARGS)
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
