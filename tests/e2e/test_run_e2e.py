@@ -179,4 +179,4 @@ def test_upload_run_and_watch_it_live(stack, page, shot, django_user_model, tmp_
     assert Path(ROOT).exists()
     # The steps ran in their image (the container executor), not on the host.
     message = run.steps.get(display_name="train-model").message
-    assert ("is not available here" not in message) == IN_CONTAINERS, message
+    assert ("not used: " not in message) == IN_CONTAINERS, message

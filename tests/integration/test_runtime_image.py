@@ -25,7 +25,7 @@ from tests.integration.conftest import EngineProcess
 from tests.integration.helpers import ROOT, sync_until_finished, zip_folder
 
 PLAIN_PYTHON = "localhost/ydp-python:3.11"  # Debian's python3 alone: no pip, no papermill
-HOST_NOTE = "is not available here"  # the host executor's node message: the image was not used
+HOST_NOTE = "not used: "  # the host executor's node message: the image was not used
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
