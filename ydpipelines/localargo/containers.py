@@ -381,15 +381,7 @@ class ContainerExecutor(Executor):
         name = self.container_name(run)
         started = False
         with open(run.log_path, "ab", buffering=0) as log:
-            run.started = time.time()
-            try:
-                if run.prepare is not None:
-                    run.prepare()
-            except Exception as exc:  # any failure to place inputs errors the step, with why
-                error = f"failed to load input artifacts: {exc}"
-                log.write(f"{error}\n".encode())
-            for note in self.notes:
-                log.write(f"{note}\n".encode())
+            error = self._begin(run, log, self.notes)
             if not error and not run.kill_reason:
                 error = self.image_missing(run.spec.get("image", ""))
             if not error and not run.kill_reason:

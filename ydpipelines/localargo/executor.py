@@ -168,20 +168,28 @@ class Executor:
         assert prefix is not None
         return [*prefix, "--", *helper, *run.argv]
 
+    @staticmethod
+    def _begin(run: StepRun, log, notes: list[str]) -> str | None:
+        """Start the step's clock, place its inputs, write the executor's notes to its log;
+        why the step cannot run, or None."""
+        run.started = time.time()
+        error = None
+        try:
+            if run.prepare is not None:
+                run.prepare()
+        except Exception as exc:  # any failure to place inputs errors the step, with why
+            error = f"failed to load input artifacts: {exc}"
+            log.write(f"{error}\n".encode())
+        for note in notes:
+            log.write(f"{note}\n".encode())
+        return error
+
     def _run(self, run: StepRun) -> None:
         run.log_path.parent.mkdir(parents=True, exist_ok=True)
         code = -1
         error: str | None = None
         with open(run.log_path, "ab", buffering=0) as log:
-            run.started = time.time()
-            try:
-                if run.prepare is not None:
-                    run.prepare()
-            except Exception as exc:  # any failure to place inputs errors the step, with why
-                error = f"failed to load input artifacts: {exc}"
-                log.write(f"{error}\n".encode())
-            for note in self.sandbox.notes:
-                log.write(f"{note}\n".encode())
+            error = self._begin(run, log, self.sandbox.notes)
             slirp = None
             netns = self._join(log) if self.network is not None and not error else None
             own_slirp = self.sandbox.slirp and self.network is None
