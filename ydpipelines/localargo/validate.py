@@ -93,6 +93,10 @@ def validate_workflow(wf: dict[str, Any], engine: Engine | None = None) -> None:
 
 
 def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True) -> None:
+    from .shape import SPEC, check_shape  # shape raises this module's ApiError
+
+    check_shape(spec, SPEC, where)
+    _check_named(spec.get("arguments"), f"{where}.arguments")
     templates = spec.get("templates") or []
     if not isinstance(templates, list):
         raise ApiError(400, f"{where}.templates must be a list")
@@ -178,6 +182,8 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
     if body:
         _check_container(body, f"{where}.{'container' if 'container' in tmpl else 'script'}")
     mounts = mount_paths(body)
+    for section in ("inputs", "outputs"):
+        _check_named(tmpl.get(section), f"{where}.{section}")
     inputs = tmpl.get("inputs") or {}
     for j, p in enumerate(inputs.get("parameters") or []):
         if (p.get("valueFrom") or {}).get("configMapKeyRef"):
@@ -257,9 +263,18 @@ def _check_dag_graph(tasks: list[dict[str, Any]], where: str) -> None:
         visit(name, [])
 
 
+def _check_named(section: dict[str, Any] | None, where: str) -> None:
+    """Parameters and artifacts are found by name: Argo requires one."""
+    for kind in ("parameters", "artifacts"):
+        for j, item in enumerate((section or {}).get(kind) or []):
+            if not item.get("name"):
+                raise ApiError(400, f"{where}.{kind}[{j}].name is required")
+
+
 def _check_task(task: dict[str, Any], where: str, names: set[str]) -> None:
     if not task.get("name"):
         raise ApiError(400, f"{where}.name is required")
+    _check_named(task.get("arguments"), f"{where}.arguments")
     for name in task.get("hooks") or {}:
         if name != "exit":
             raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
