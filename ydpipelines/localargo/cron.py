@@ -17,7 +17,7 @@ from croniter import croniter
 from .controller import SCHEDULED_ANNOTATION
 from .expressions import ExpressionError, eval_expr
 from .nodes import now_iso, parse_iso
-from .shape import METADATA, check_shape, without_nulls
+from .shape import METADATA, SPEC, check_shape, without_nulls
 from .validate import ApiError, validate_spec
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ def validate_cron(cron: dict[str, Any], allow_seconds: bool = False) -> None:
     spec = cron.get("spec")
     if not isinstance(spec, dict):
         raise ApiError(400, "spec is required")
+    # types first, as Kubernetes decodes before anything else looks
+    check_shape(spec.get("workflowSpec"), SPEC, "spec.workflowSpec")
     if "schedule" in spec and not spec.get("schedules"):
         raise ApiError(400, "spec.schedule was removed in Argo v4: use spec.schedules (a list)")
     schedules = spec.get("schedules")

@@ -605,6 +605,7 @@ class Engine:
         with self.lock:
             self._inline_template_ref(ns, wf)
             validate_workflow(wf, self)
+            self._check_template_refs(ns, wf["spec"])
             if not meta.get("name"):
                 if not meta.get("generateName"):
                     raise ApiError(400, "metadata.name or metadata.generateName is required")
@@ -683,6 +684,28 @@ class Engine:
             merged["arguments"] = args
         merged["workflowTemplateRef"] = ref
         wf["spec"] = merged
+
+    def _check_template_refs(self, ns: str, spec: dict[str, Any]) -> None:
+        """Argo's create resolves every templateRef of the workflow's own templates: one
+        naming a template not stored is refused, not left to error at run time."""
+        for i, tmpl in enumerate(spec.get("templates") or []):
+            tasks = [
+                (f"steps[{j}][{k}]", step)
+                for j, group in enumerate(tmpl.get("steps") or [])
+                for k, step in enumerate(group or [])
+            ]
+            tasks += [
+                (f"dag.tasks[{j}]", task)
+                for j, task in enumerate((tmpl.get("dag") or {}).get("tasks") or [])
+            ]
+            for at, task in tasks:
+                ref = task.get("templateRef")
+                if not ref or "{{" in json.dumps(ref):
+                    continue
+                try:
+                    self.template_from_ref(ns, ref)
+                except StepError as exc:
+                    raise ApiError(400, f"spec.templates[{i}].{at}.templateRef: {exc}") from None
 
     def template_from_ref(self, ns: str, ref: dict[str, Any]) -> dict[str, Any]:
         kind = "clusterworkflowtemplates" if ref.get("clusterScope") else "workflowtemplates"

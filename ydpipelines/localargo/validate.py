@@ -61,7 +61,14 @@ NODE_LABELS = {
     "kubernetes.io/hostname": "localhost",
 }
 UNSUPPORTED_TEMPLATE_KINDS = ("resource", "containerSet", "data", "http", "plugin")
-UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize", "podSpecPatch")
+UNSUPPORTED_TEMPLATE_FIELDS = (
+    "sidecars",
+    "initContainers",
+    "daemon",
+    "memoize",
+    "podSpecPatch",
+    "hostAliases",  # entries of the pod's /etc/hosts: steps here share the host's
+)
 REMOTE_ARTIFACTS = ("s3", "gcs", "git", "hdfs", "artifactory", "azure", "oss", "plugin")
 RUNNABLE = ("container", "script", "dag", "steps", "suspend")
 
@@ -112,7 +119,7 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
         raise ApiError(400, f"{where}.entrypoint is required")
     if entry and templates and entry not in names and "{{" not in entry:
         raise ApiError(400, f"{where}.entrypoint template {entry!r} is not defined")
-    for field in ("artifactRepositoryRef", "podGCLabelSelector", "podSpecPatch"):
+    for field in ("artifactRepositoryRef", "podGCLabelSelector", "podSpecPatch", "hostAliases"):
         if spec.get(field):
             raise unsupported(f"{where}.{field}")
     for j, vct in enumerate(spec.get("volumeClaimTemplates") or []):
@@ -174,6 +181,10 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
             raise unsupported(f"{where}.{field}")
     if not any(k in tmpl for k in RUNNABLE):
         raise ApiError(400, f"{where} has no container, script, dag, steps or suspend")
+    if tmpl.get("failFast") is True:
+        # Argo fails the template's node once a child failed ("template has failed or errored
+        # children and failFast enabled"); this engine does not carry that rule
+        raise unsupported(f"{where}.failFast", "template-level failFast")
     _check_durations(tmpl, where)
     _check_node_selector(tmpl.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
