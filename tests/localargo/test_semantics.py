@@ -306,3 +306,74 @@ def test_tasks_after_a_failed_task_are_omitted_while_the_dag_fails_fast(api: Cli
     for omitted in ("c", "d"):
         assert nodes[omitted]["phase"] == "Omitted"
         assert nodes[omitted]["message"] == "omitted: depends condition not met"
+
+
+def test_an_http_artifact_url_made_of_parameters_is_substituted(api: Client) -> None:
+    """Argo substitutes input and global parameters in an input artifact's http url."""
+    leaf = container("main", "cat /tmp/v.json")
+    leaf["inputs"] = {
+        "parameters": [{"name": "url"}],
+        "artifacts": [
+            {"name": "v", "path": "/tmp/v.json", "http": {"url": "{{inputs.parameters.url}}"}}
+        ],
+    }
+    glob = container("glob", "cat /tmp/v.json")
+    glob["inputs"] = {
+        "artifacts": [
+            {"name": "v", "path": "/tmp/v.json", "http": {"url": "{{workflow.parameters.url}}"}}
+        ]
+    }
+    main = {
+        "name": "entry",
+        "steps": [
+            [
+                {
+                    "name": "a",
+                    "template": "main",
+                    "arguments": {
+                        "parameters": [{"name": "url", "value": "{{workflow.parameters.url}}"}]
+                    },
+                },
+                {"name": "b", "template": "glob"},
+            ]
+        ],
+    }
+    wf = workflow("entry", [main, leaf, glob])
+    wf["spec"]["arguments"] = {
+        "parameters": [{"name": "url", "value": f"{api.base}/api/v1/version"}]
+    }
+    done = api.run(wf)
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+
+
+def test_template_level_fail_fast_host_aliases_and_a_missing_template_ref_are_refused(
+    api: Client,
+) -> None:
+    fast = {
+        "name": "main",
+        "failFast": True,
+        "parallelism": 2,
+        "steps": [[{"name": "a", "template": "leaf"}]],
+    }
+    wf = workflow("main", [fast, container("leaf", "true")])
+    with pytest.raises(ApiFailure) as err:
+        api.create(wf)
+    assert err.value.body["message"] == (
+        "unsupported: spec.templates[0].failFast (template-level failFast)"
+    )
+    fast["failFast"] = False  # Argo's default: runs
+    assert api.run(wf)["status"]["phase"] == "Succeeded"
+    wf = workflow("main", [container("main", "true", hostAliases=[{"ip": "127.0.0.1"}])])
+    with pytest.raises(ApiFailure) as err:
+        api.create(wf)
+    assert err.value.body["message"].startswith("unsupported: spec.templates[0].hostAliases")
+    ref = {
+        "name": "main",
+        "steps": [[{"name": "a", "templateRef": {"name": "nope", "template": "x"}}]],
+    }
+    with pytest.raises(ApiFailure) as err:
+        api.create(workflow("main", [ref]))
+    assert err.value.status == 400
+    assert err.value.body["message"] == (
+        'spec.templates[0].steps[0][0].templateRef: workflowtemplates.argoproj.io "nope" not found'
+    )

@@ -690,6 +690,8 @@ class Operation:
             tmpl = self.resolve(holder)
             inputs = self.inputs(tmpl, holder.get("arguments") or {})
             local = self.template_scope(inputs, tmpl)
+            if inputs.get("artifacts"):  # e.g. an http url made of parameters, as Argo does
+                inputs["artifacts"] = local.substitute(inputs["artifacts"])
             body = {k: v for k, v in tmpl.items() if k not in ("dag", "steps")}
             tmpl = {**local.substitute(body), **{k: tmpl[k] for k in ("dag", "steps") if k in tmpl}}
         except (StepError, ExpressionError) as exc:

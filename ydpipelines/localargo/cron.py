@@ -17,6 +17,7 @@ from croniter import croniter
 from .controller import SCHEDULED_ANNOTATION
 from .expressions import ExpressionError, eval_expr
 from .nodes import now_iso, parse_iso
+from .shape import METADATA, SPEC, check_shape, without_nulls
 from .validate import ApiError, validate_spec
 
 if TYPE_CHECKING:
@@ -27,9 +28,14 @@ POLICIES = ("Allow", "Forbid", "Replace")
 
 
 def validate_cron(cron: dict[str, Any], allow_seconds: bool = False) -> None:
+    if not isinstance(cron, dict):
+        raise ApiError(400, "cronWorkflow: expected object")
+    check_shape(cron.get("metadata"), METADATA, "metadata")
     spec = cron.get("spec")
     if not isinstance(spec, dict):
         raise ApiError(400, "spec is required")
+    # types first, as Kubernetes decodes before anything else looks
+    check_shape(spec.get("workflowSpec"), SPEC, "spec.workflowSpec")
     if "schedule" in spec and not spec.get("schedules"):
         raise ApiError(400, "spec.schedule was removed in Argo v4: use spec.schedules (a list)")
     schedules = spec.get("schedules")
@@ -77,7 +83,7 @@ class CronScheduler:
 
     def create(self, ns: str, cron: dict[str, Any]) -> dict[str, Any]:
         ns = ns or "default"
-        cron = copy.deepcopy(cron)
+        cron = without_nulls(cron)  # a fresh copy; null is absent, as for Argo's decoder
         validate_cron(cron, self.allow_seconds)
         meta = cron.setdefault("metadata", {})
         with self.e.lock:
@@ -119,6 +125,7 @@ class CronScheduler:
 
     def update(self, ns: str, name: str, cron: dict[str, Any]) -> dict[str, Any]:
         ns = ns or "default"
+        cron = without_nulls(cron)
         validate_cron(cron, self.allow_seconds)
         with self.e.lock:
             old = self.e.store.get("cronworkflows", ns, name)

@@ -27,6 +27,7 @@ from .expressions import ExpressionError
 from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
 from .scheduler import Capacity, Unfit, check, requests_of
+from .shape import checked_resource
 from .store import Store
 from .sync import Sync
 from .templating import Scope
@@ -184,8 +185,9 @@ class Engine:
         if wf is None:
             return
         before = (wf.get("status") or {}).get("phase")
-        op = Operation(self, wf)
+        op = None
         try:
+            op = Operation(self, wf)  # reads the spec: a bug there must not kill the loop either
             op.run()
         except Exception as exc:  # a bug must not kill the loop: the workflow errors instead
             st = wf.setdefault("status", {})
@@ -196,7 +198,7 @@ class Engine:
                 if node.get("type") == "Pod" and node.get("phase") == "Running":
                     self.kill_step(key[0], key[1], node["id"], st["message"])
         self._after_pass(wf, before)
-        if op.wake is not None and wf["status"].get("phase") not in DONE:
+        if op and op.wake is not None and wf["status"].get("phase") not in DONE:
             heapq.heappush(self._timers, (op.wake, key))
 
     def _after_pass(self, wf: dict[str, Any], before: str | None) -> None:
@@ -659,16 +661,17 @@ class Engine:
     def create_workflow(
         self, ns: str, wf: dict[str, Any], dry_run: bool = False, now: float | None = None
     ) -> dict[str, Any]:
-        ns = self._ns(ns or wf.get("metadata", {}).get("namespace", ""))
-        wf = copy.deepcopy(wf)
+        wf = checked_resource(wf)  # a fresh copy
+        ns = self._ns(ns or (wf.get("metadata") or {}).get("namespace", ""))
         wf.setdefault("apiVersion", "argoproj.io/v1alpha1")
         wf["kind"] = "Workflow"
-        meta = wf.setdefault("metadata", {})
+        meta = wf["metadata"] = wf.get("metadata") or {}
         meta["namespace"] = ns
         wf["spec"] = wf.get("spec") or {}
         with self.lock:
             self._inline_template_ref(ns, wf)
             validate_workflow(wf, self)
+            self._check_template_refs(ns, wf["spec"])
             if not meta.get("name"):
                 if not meta.get("generateName"):
                     raise ApiError(400, "metadata.name or metadata.generateName is required")
@@ -700,9 +703,9 @@ class Engine:
 
     def lint_workflow(self, ns: str, wf: dict[str, Any]) -> dict[str, Any]:
         """Validate as create does, but a name already in use is fine (Argo's lint)."""
-        ns = self._ns(ns or wf.get("metadata", {}).get("namespace", ""))
-        wf = copy.deepcopy(wf)
-        wf.setdefault("metadata", {})["namespace"] = ns
+        wf = checked_resource(wf)  # a fresh copy
+        ns = self._ns(ns or (wf.get("metadata") or {}).get("namespace", ""))
+        wf["metadata"] = {**(wf.get("metadata") or {}), "namespace": ns}
         wf.setdefault("apiVersion", "argoproj.io/v1alpha1")
         wf["kind"] = "Workflow"
         wf["spec"] = wf.get("spec") or {}
@@ -713,6 +716,7 @@ class Engine:
         return wf
 
     def lint_template(self, kind: str, ns: str, tmpl: dict[str, Any]) -> dict[str, Any]:
+        tmpl = checked_resource(tmpl)
         spec = tmpl.get("spec")
         if not isinstance(spec, dict):
             raise ApiError(400, "spec is required")
@@ -728,7 +732,9 @@ class Engine:
         kind = "clusterworkflowtemplates" if ref.get("clusterScope") else "workflowtemplates"
         tmpl = self.store.get(kind, "" if ref.get("clusterScope") else ns, ref.get("name", ""))
         if tmpl is None:
-            raise ApiError(400, f"workflow template {ref.get('name')!r} not found")
+            # Argo Server's create refuses it with the informer's wording (a kubectl apply
+            # would instead store it and error it: "... \"name\" not found")
+            raise ApiError(400, f'{_ref_kind(ref)}.argoproj.io "{ref.get("name")}" not found')
         base = copy.deepcopy(tmpl.get("spec") or {})
         own = wf["spec"]
         merged = {**base, **{k: v for k, v in own.items() if k != "workflowTemplateRef"}}
@@ -745,11 +751,33 @@ class Engine:
         merged["workflowTemplateRef"] = ref
         wf["spec"] = merged
 
+    def _check_template_refs(self, ns: str, spec: dict[str, Any]) -> None:
+        """Argo's create resolves every templateRef of the workflow's own templates: one
+        naming a template not stored is refused, not left to error at run time."""
+        for i, tmpl in enumerate(spec.get("templates") or []):
+            tasks = [
+                (f"steps[{j}][{k}]", step)
+                for j, group in enumerate(tmpl.get("steps") or [])
+                for k, step in enumerate(group or [])
+            ]
+            tasks += [
+                (f"dag.tasks[{j}]", task)
+                for j, task in enumerate((tmpl.get("dag") or {}).get("tasks") or [])
+            ]
+            for at, task in tasks:
+                ref = task.get("templateRef")
+                if not ref or "{{" in json.dumps(ref):
+                    continue
+                try:
+                    self.template_from_ref(ns, ref)
+                except StepError as exc:
+                    raise ApiError(400, f"spec.templates[{i}].{at}.templateRef: {exc}") from None
+
     def template_from_ref(self, ns: str, ref: dict[str, Any]) -> dict[str, Any]:
         kind = "clusterworkflowtemplates" if ref.get("clusterScope") else "workflowtemplates"
         wt = self.store.get(kind, "" if ref.get("clusterScope") else ns, ref.get("name", ""))
         if wt is None:
-            raise StepError(f"workflow template {ref.get('name')!r} not found")
+            raise StepError(f'{_ref_kind(ref)}.argoproj.io "{ref.get("name")}" not found')
         for t in (wt.get("spec") or {}).get("templates", []):
             if t.get("name") == ref.get("template"):
                 return scoped_to(copy.deepcopy(t), ref)
@@ -1218,6 +1246,10 @@ class Engine:
                 meta["namespace"] = ns
             self.store.put(kind, ns, meta["name"], tmpl, now=True)
             return copy.deepcopy(tmpl)
+
+
+def _ref_kind(ref: dict[str, Any]) -> str:
+    return "clusterworkflowtemplates" if ref.get("clusterScope") else "workflowtemplates"
 
 
 def scoped_to(tmpl: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:

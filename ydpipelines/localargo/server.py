@@ -538,8 +538,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(404, f'{res} "{rest[0]}" not found', "NotFound")
             return self._send(200, obj)
         if len(rest) == 1 and method == "PUT":
-            tmpl = self._body().get(key) or {}
-            tmpl.setdefault("metadata", {})["name"] = rest[0]
+            tmpl = self._body().get(key)
+            if not isinstance(tmpl, dict):
+                raise ApiError(400, f"{key} is required")
+            tmpl = e.lint_template(kind, ns, tmpl)  # an update is checked as a create is
+            tmpl["metadata"] = {**(tmpl.get("metadata") or {}), "name": rest[0]}
             return self._send(200, e.put_template(kind, ns, tmpl, update=True))
         if len(rest) == 1 and method == "DELETE":
             with e.lock:

@@ -61,7 +61,14 @@ NODE_LABELS = {
     "kubernetes.io/hostname": "localhost",
 }
 UNSUPPORTED_TEMPLATE_KINDS = ("resource", "containerSet", "data", "http", "plugin")
-UNSUPPORTED_TEMPLATE_FIELDS = ("sidecars", "initContainers", "daemon", "memoize", "podSpecPatch")
+UNSUPPORTED_TEMPLATE_FIELDS = (
+    "sidecars",
+    "initContainers",
+    "daemon",
+    "memoize",
+    "podSpecPatch",
+    "hostAliases",  # entries of the pod's /etc/hosts: steps here share the host's
+)
 REMOTE_ARTIFACTS = ("s3", "gcs", "git", "hdfs", "artifactory", "azure", "oss", "plugin")
 RUNNABLE = ("container", "script", "dag", "steps", "suspend")
 
@@ -93,6 +100,10 @@ def validate_workflow(wf: dict[str, Any], engine: Engine | None = None) -> None:
 
 
 def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True) -> None:
+    from .shape import SPEC, check_shape  # shape raises this module's ApiError
+
+    check_shape(spec, SPEC, where)
+    _check_named(spec.get("arguments"), f"{where}.arguments")
     templates = spec.get("templates") or []
     if not isinstance(templates, list):
         raise ApiError(400, f"{where}.templates must be a list")
@@ -108,7 +119,7 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
         raise ApiError(400, f"{where}.entrypoint is required")
     if entry and templates and entry not in names and "{{" not in entry:
         raise ApiError(400, f"{where}.entrypoint template {entry!r} is not defined")
-    for field in ("artifactRepositoryRef", "podGCLabelSelector", "podSpecPatch"):
+    for field in ("artifactRepositoryRef", "podGCLabelSelector", "podSpecPatch", "hostAliases"):
         if spec.get(field):
             raise unsupported(f"{where}.{field}")
     for j, vct in enumerate(spec.get("volumeClaimTemplates") or []):
@@ -170,6 +181,10 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
             raise unsupported(f"{where}.{field}")
     if not any(k in tmpl for k in RUNNABLE):
         raise ApiError(400, f"{where} has no container, script, dag, steps or suspend")
+    if tmpl.get("failFast") is True:
+        # Argo fails the template's node once a child failed ("template has failed or errored
+        # children and failFast enabled"); this engine does not carry that rule
+        raise unsupported(f"{where}.failFast", "template-level failFast")
     _check_durations(tmpl, where)
     _check_node_selector(tmpl.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
@@ -178,6 +193,8 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
     if body:
         _check_container(body, f"{where}.{'container' if 'container' in tmpl else 'script'}")
     mounts = mount_paths(body)
+    for section in ("inputs", "outputs"):
+        _check_named(tmpl.get(section), f"{where}.{section}")
     inputs = tmpl.get("inputs") or {}
     for j, p in enumerate(inputs.get("parameters") or []):
         if (p.get("valueFrom") or {}).get("configMapKeyRef"):
@@ -257,9 +274,18 @@ def _check_dag_graph(tasks: list[dict[str, Any]], where: str) -> None:
         visit(name, [])
 
 
+def _check_named(section: dict[str, Any] | None, where: str) -> None:
+    """Parameters and artifacts are found by name: Argo requires one."""
+    for kind in ("parameters", "artifacts"):
+        for j, item in enumerate((section or {}).get(kind) or []):
+            if not item.get("name"):
+                raise ApiError(400, f"{where}.{kind}[{j}].name is required")
+
+
 def _check_task(task: dict[str, Any], where: str, names: set[str]) -> None:
     if not task.get("name"):
         raise ApiError(400, f"{where}.name is required")
+    _check_named(task.get("arguments"), f"{where}.arguments")
     for name in task.get("hooks") or {}:
         if name != "exit":
             raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
