@@ -52,6 +52,11 @@ EXPECTED: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "pod-gc-strategy-with-label-selector.yaml": (("Failed",), "its `fail` step runs `exit 1`"),
     "timeouts-workflow.yaml": (("Failed",), "its 30 s workflow deadline stops day-long sleeps"),
+    "step-level-timeout.yaml": (
+        ("Failed",),
+        "its 30 s sleeps pass their 10 s template timeout: Argo fails each pod for its deadline, "
+        "and sleep1 continues only on error",
+    ),
     "resubmit.yaml": (("Succeeded", "Failed"), "its steps fail at random by design"),
     "retry-on-error.yaml": (("Succeeded", "Failed"), "random exit codes, up to 2 retries"),
     "retry-conditional.yaml": (("Succeeded", "Failed"), "random exit codes; retried by expression"),
@@ -178,11 +183,24 @@ class Runner:
         return verdict, f"cron accepted, run now: {text}"
 
     def resume_if_suspended(self, name: str, wf: dict[str, Any]) -> None:
-        """Suspend examples wait for a person to approve; resume them the way a user would."""
-        if _suspended(wf):
-            self.http.put(
-                f"{self.base}/api/v1/workflows/default/{name}/resume", json={}, timeout=30
-            )
+        """Suspend examples wait for a person to approve; resume them the way a user would:
+        a suspend node whose outputs must be supplied gets them first (`argo node set`), as
+        Argo refuses to resume it without them."""
+        if not _suspended(wf):
+            return
+        url = f"{self.base}/api/v1/workflows/default/{name}"
+        resp = self.http.put(f"{url}/resume", json={}, timeout=30)
+        missing = re.findall(r"raw output parameter '([^']+)' has not been set", resp.text)
+        if resp.status_code == 200 or not missing:
+            return
+        for node in (wf.get("status") or {}).get("nodes", {}).values():
+            if node.get("type") == "Suspend" and node.get("phase") == "Running":
+                body = {
+                    "nodeFieldSelector": f"displayName={node['displayName']}",
+                    "outputParameters": json.dumps({p: "supplied by a person" for p in missing}),
+                }
+                self.http.put(f"{url}/set", json=body, timeout=30)
+        self.http.put(f"{url}/resume", json={}, timeout=30)
 
     def via_refused_template(self, resp: requests.Response) -> str:
         """``... "NAME" not found`` for a template refused at setup: the refusal is that one."""
