@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ydpipelines
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: setup run test lint format image lock
+.PHONY: setup run test test-setup test-postgresql test-sqlite lint format image lock
 
 setup:
 	bash scripts/setup.sh
@@ -17,17 +17,32 @@ run: setup
 	$(PY) manage.py load_demo
 	$(PY) -m ydpipelines.launcher
 
-# The suite on each database the README offers: PostgreSQL, then SQLite (the no-server default).
-test:
+# Test processes side by side (pytest-xdist): the suite mostly waits on engines, workers and
+# the browser, so more workers than cores pays. Tests spread one by one, the slow and browser
+# ones first (tests/conftest.py; --no-loadscope-reorder keeps that order), but a module's tests
+# that share a module-wide fixture stay together. Each worker has its own test database, Redis
+# key prefix, engine and live server. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
+XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
+# The suite on each database the README offers: PostgreSQL, then SQLite (the no-server default)
+# with only the tests that reach the database (--database-tests-only, tests/conftest.py): the
+# engine, the step runner, the importers and other pure functions ran on PostgreSQL already.
+# `make -j2 -O test` runs the two passes side by side (each with its own test databases).
+test: test-postgresql test-sqlite
+
+test-setup:
 	YDP_WITH_BROWSER=1 bash scripts/setup.sh
 	bash scripts/services.sh
+
+test-postgresql: test-setup
 	@echo "== the suite on PostgreSQL"
-	REDIS_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
-	@echo "== the suite on SQLite (less the tests that use no database: the engine, the step"
-	@echo "   runner and the app image, already run above)"
+	REDIS_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
+
+test-sqlite: test-setup
+	@echo "== the tests that use the database, on SQLite"
 	DATABASE_URL=sqlite:///$(CURDIR)/var/db.sqlite3 REDIS_URL=redis://127.0.0.1:6379/15 \
-	  $(PY) -m pytest -p no:cacheprovider --ignore=tests/localargo --ignore=tests/steprunner \
-	  --ignore=tests/deploy/test_image.py $(PYTEST_ARGS)
+	  $(PY) -m pytest -p no:cacheprovider $(XDIST) --database-tests-only $(PYTEST_ARGS)
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -317,6 +317,43 @@ print(f"trained on {len(y)} customers: {leaves} leaves, training accuracy {train
 """,
     ),
     (
+        "md",
+        """
+A learning curve: trees of depth 1 to `MAX_DEPTH`, each scored by its log loss on the training
+and the test customers. `log_metric` (provided in every pipeline step) records one point per
+depth; the run's Output tab draws each metric's history, and its last point is its value.
+""",
+    ),
+    (
+        "code",
+        """
+import math
+
+try:
+    from ydp_metrics import log_metric
+except ImportError:  # run by hand, outside a pipeline
+
+    def log_metric(name, value, step=None):
+        print(f"{name}[{step}] = {value:.4f}")
+
+
+def log_loss(model, x, y):
+    eps = 1e-6
+    probabilities = [min(max(p, eps), 1 - eps) for p in predict_proba(model, x)]
+    return -sum(
+        math.log(p) if label else math.log(1 - p) for p, label in zip(probabilities, y, strict=True)
+    ) / len(y)
+
+
+x_test, y_test = read_rows("test.csv")
+for depth in range(1, max_depth + 1):
+    tree = fit(x, y, max_depth=depth, min_samples_leaf=min_samples_leaf)
+    log_metric("train-loss", log_loss(tree, x, y), step=depth)
+    log_metric("test-loss", log_loss(tree, x_test, y_test), step=depth)
+    print(f"depth {depth}: train loss {log_loss(tree, x, y):.4f}")
+""",
+    ),
+    (
         "code",
         """
 importance = sorted(model["importances"].items(), key=lambda kv: -kv[1])

@@ -15,6 +15,10 @@ if [ "$CLI" = podman ] && command -v runc >/dev/null 2>&1; then GLOBAL=(--runtim
 MIRROR=${YDP_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
 [ -n "$MIRROR" ] || MIRROR=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 LABEL=io.ydpipelines.recipe
+# One run at a time on this machine (Podman's image store is the machine's): parallel test
+# workers, or a second checkout, wait here and then find the images up to date.
+exec 9>"${TMPDIR:-/tmp}/ydp-images.lock"
+flock 9
 
 current() {  # the recipe hash an existing image carries, or nothing
   "$CLI" "${GLOBAL[@]}" image inspect --format "{{index .Labels \"$LABEL\"}}" "$1" 2>/dev/null || true

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -40,9 +41,16 @@ class ChildProcess:
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
+        self.log: IO[bytes] | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen:
+        assert self.process is not None, "not started"
+        return self.process
 
     def spawn(self, command: list[str], env: dict[str, str] | None = None) -> None:
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        if self.log is None:
+            self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -52,11 +60,22 @@ class ChildProcess:
             start_new_session=True,
         )
 
+    def log_tail(self, size: int = 3000) -> str:
+        try:
+            return self.log_path.read_bytes()[-size:].decode(errors="replace")
+        except OSError:
+            return ""
+
     def kill(self) -> None:
         """kill -9 of the process and everything it started."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def kill9(self) -> None:
+        """kill -9 of the process alone: what it started must notice by itself."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -65,38 +84,107 @@ class ChildProcess:
                 self.process.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 class EngineProcess(ChildProcess):
-    """`python -m ydpipelines.localargo` on a free port with its own data folder."""
+    """`python -m ydpipelines.localargo` on a free port with its own data folder; its output
+    goes to engine-PORT.log beside that folder. `start()` again after `stop()` or `kill9()`
+    restarts it on the same port and data."""
 
     stop_timeout = 10.0
 
     def __init__(
-        self, data_dir: Path, port: int | None = None, extra: list[str] | None = None
+        self,
+        data: Path,
+        *,
+        port: int | None = None,
+        extra: list[str] | None = None,
+        token: str | None = None,
+        env: dict[str, str] | None = None,
+        python: str | None = None,
     ) -> None:
-        self.data_dir = data_dir
+        self.data = data
         self.extra = extra or []  # more options, e.g. ["--executor", "container"]
+        self.token = token
+        self.env = env  # added to this process's environment
+        self.python = python or sys.executable  # the engine's interpreter
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(data_dir.parent / f"engine-{self.port}.log")
+        super().__init__(data.parent / f"engine-{self.port}.log")
 
-    def start(self) -> EngineProcess:
-        self.spawn(
-            [
-                sys.executable,
-                "-m",
-                "ydpipelines.localargo",
-                "--port",
-                str(self.port),
-                "--data",
-                str(self.data_dir),
-                *self.extra,
-            ]
-        )
-        wait_for_http(f"{self.url}/api/v1/version")
-        return self
+    @property
+    def data_dir(self) -> Path:  # the name the app's tests know the data folder by
+        return self.data
+
+    def start(self, timeout: float = 30) -> EngineProcess:
+        command = [self.python, "-m", "ydpipelines.localargo", "--port", str(self.port)]
+        command += ["--data", str(self.data), *self.extra]
+        if self.token:
+            command += ["--token", self.token]
+        self.spawn(command, {**os.environ, **self.env} if self.env else None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.url}/api/v1/version", timeout=1)
+                return self
+            except requests.RequestException:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"engine exited: {self.log_tail()}") from None
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"engine did not answer within {timeout} s: {self.log_tail()}")
+
+
+# -- the processes a process started (/proc, Linux) -------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, str, int] | None:
+    """(command name, state letter, parent pid) of a live process, or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+    return name, rest[0], int(rest[1])
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: pid -> command name."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) and stat[2] == pid:
+            found[int(entry)] = stat[0]
+    return found
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid`` in the process tree: pid -> command name. Unlike a
+    machine-wide `pgrep`, this never sees the processes of another test run."""
+    found: dict[int, str] = {}
+    parents = [pid]
+    while parents:
+        below = children(parents.pop())
+        found.update(below)
+        parents.extend(below)
+    return found
+
+
+def alive(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[1] != "Z"
+
+
+def gone(pids, seconds: float = 5) -> bool:
+    """True once none of ``pids`` runs any more (within ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(alive(pid) for pid in pids):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 class CeleryProcess(ChildProcess):
@@ -156,3 +244,14 @@ def app_env(settings, *, redis_url: str, data_dir: Path, extra: dict[str, str] |
     )
     env.update(extra or {})
     return env
+
+
+def clear_redis(settings) -> None:
+    """Delete this session's Redis keys (its prefix alone): the tasks other tests queued that no
+    worker took, before a test starts a real worker that must not run them."""
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    keys = list(client.scan_iter(f"{settings.YDP_REDIS_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)

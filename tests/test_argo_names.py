@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.orchestration.sync import pod_name_for
+from apps.runs.sync import pod_name_for
 from ydpipelines import argo_names
 from ydpipelines.argo_names import MAX_POD_NAME, fnv32a, node_id, pod_name
 from ydpipelines.localargo import ids

@@ -14,11 +14,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def clean_limits(settings):
     """The cache is the test's Redis: leave no lock behind for the other tests."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     redis = cache._cache.get_client()
 
     def clear() -> None:
-        for key in redis.keys("*ydp:login:*"):
+        for key in redis.keys(f"{settings.YDP_REDIS_PREFIX}*ydp:login:*"):
             redis.delete(key)
 
     clear()

@@ -6,6 +6,8 @@ apps.orchestration, so the pod a run page asks for is the pod the engine wrote.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 # Argo's workflow/util/pod_name.go: a pod name is a DNS subdomain (253 bytes); the prefix
 # keeps room for "-" and the decimal FNV-1a hash (up to 10 digits).
 MAX_POD_NAME = 253
@@ -21,6 +23,7 @@ def fnv32a(text: str) -> int:
     return h
 
 
+@lru_cache(maxsize=1 << 16)  # the engine asks for each task's id many times a pass
 def node_id(workflow: str, node_name: str) -> str:
     """Argo's ``Workflow.NodeID``: the workflow name for the root, else name-fnv32a(node name)."""
     if node_name == workflow:

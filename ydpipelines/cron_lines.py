@@ -1,5 +1,5 @@
 """The cron lines the app accepts (one home for the rule): 5 fields, at most once a minute, a
-date that exists. Framework-free: the recurring-run form and services (apps/runs/schedules.py)
+date that exists. Framework-free: the recurring-run form and services (apps/recurring/schedules.py)
 and the CronWorkflow importer (apps/pipelines/validation.py) both come here, so a schedule is
 refused the same way, with the same words, wherever it is given."""
 

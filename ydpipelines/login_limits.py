@@ -5,6 +5,7 @@ address) is locked for YDP_LOGIN_LOCK_SECONDS; the state lives in the shared cac
 `make run` and the tests). Both login forms call django.contrib.auth.authenticate(), so the
 check sits in the authentication backend: a ValidationError raised there reaches the form's
 clean() and is shown on it. A success clears only that username's failure count, never a lock.
+The API's token checks use the same counters under their own scope (apps/api/auth.py).
 """
 
 from __future__ import annotations
@@ -28,20 +29,21 @@ def _limits() -> tuple[int, int, int]:
     )
 
 
-def _keys(request: Any, username: str | None) -> list[str]:
+def _keys(request: Any, username: str | None, scope: str = "login") -> list[str]:
     keys = []
     if username:
-        keys.append(f"ydp:login:user:{username.strip().lower()}")
+        keys.append(f"ydp:{scope}:user:{username.strip().lower()}")
     address = request.META.get("REMOTE_ADDR") if request is not None else None
     if address:
-        keys.append(f"ydp:login:ip:{address}")
+        keys.append(f"ydp:{scope}:ip:{address}")
     return keys
 
 
-def locked_for(request: Any, username: str | None) -> int:
-    """Seconds until the username and the address may try again (0: not locked)."""
+def locked_for(request: Any, username: str | None, scope: str = "login") -> int:
+    """Seconds until the username and the address may try again (0: not locked). `scope`
+    keeps apart what is limited: "login" (the forms), "token" (API token checks)."""
     now = time.time()
-    until = [cache.get(f"{key}:locked-until") or 0 for key in _keys(request, username)]
+    until = [cache.get(f"{key}:locked-until") or 0 for key in _keys(request, username, scope)]
     return max(0, int(max(until, default=0) - now + 0.999))
 
 
@@ -66,8 +68,13 @@ class RateLimitedModelBackend(ModelBackend):
 
 @receiver(user_login_failed)
 def _count_failure(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
+    record_failure(request, credentials.get("username"))
+
+
+def record_failure(request: Any, username: str | None, scope: str = "login") -> None:
+    """Count a failed attempt; the one that reaches the limit locks the username and address."""
     limit, window, lock = _limits()
-    for key in _keys(request, credentials.get("username")):
+    for key in _keys(request, username, scope):
         cache.add(f"{key}:failures", 0, window)
         try:
             failures = cache.incr(f"{key}:failures")

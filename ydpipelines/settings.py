@@ -42,10 +42,18 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "template_partials",
+    "ninja",  # the API docs page's Swagger UI, served from its static files (no CDN)
+    "apps.projects",  # below every app that holds objects: see apps/projects/scope.py
     "apps.pipelines",
     "apps.experiments",
     "apps.runs",
+    "apps.recurring",
+    "apps.compare",
+    "apps.experiment_archive",  # above experiments, runs and recurring: see its apps.py
+    "apps.notifications",  # above runs and recurring: listens to runs' runs_finished signal
     "apps.orchestration",
+    "apps.editor",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.projects.context_processors.projects",
             ],
         },
     },
@@ -93,6 +102,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web, worker and beat share one SQLite file in development: wait for locks, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # A transaction takes the write lock when it begins: a read one that writes later cannot
+    # fail at once with "database is locked" (SQLite does not wait to upgrade a read lock).
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Tests start the web, worker and engine as processes: their database must be a file the
     # processes share, not SQLite's default in-memory test database.
@@ -156,6 +168,8 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 
 # Uploads: pipelines and their files are capped at 32 MiB.
 YDP_MAX_UPLOAD_BYTES = env_int("YDP_MAX_UPLOAD_BYTES", 32 * 1024 * 1024)
+# Upload by URL: the whole fetch, redirects included (apps.pipelines.url_fetch).
+YDP_URL_UPLOAD_TIMEOUT_SECONDS = float(env_str("YDP_URL_UPLOAD_TIMEOUT_SECONDS", "20"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 # The cap is enforced while the body arrives (apps.pipelines.uploads), before any spooling.
@@ -180,6 +194,18 @@ YDP_PUBLIC_URL = env_str("YDP_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Celery: long external jobs, so ack late, take one at a time, and bound every task.
 _redis_url = env_str("REDIS_URL", "")
+# Prepended to every Redis key of the broker and the cache: installs (or test sessions run side
+# by side) can share one Redis database without taking each other's tasks.
+YDP_REDIS_PREFIX = env_str("YDP_REDIS_PREFIX", "")
+# Run state changes are pushed to the pages over Redis pub/sub (apps/runs/push.py); without
+# Redis the pages poll.
+REDIS_URL = _redis_url
+# Server-sent event streams a web process holds open at once (each holds a thread: keep it
+# below gunicorn's --threads); past it a stream is refused with 429 and the page polls.
+YDP_EVENT_STREAMS = env_int("YDP_EVENT_STREAMS", 24)
+# Beat also consumes Argo's watch of the active workflows and syncs each change at once
+# (apps/runs/watch.py); off, changes wait for beat's next pass.
+YDP_WATCH_WORKFLOWS = env_bool("YDP_WATCH_WORKFLOWS", True)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or _redis_url or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     # The no-server default: a broker in a local folder, enough for one machine.
@@ -195,7 +221,8 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "global_keyprefix": YDP_REDIS_PREFIX,
     }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -208,28 +235,48 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Notifications (apps/notifications): email through Django's SMTP backend, signed webhooks.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ydpipelines@localhost")
+YDP_NOTIFY_TIMEOUT_SECONDS = float(env_str("YDP_NOTIFY_TIMEOUT_SECONDS", "10"))
+YDP_NOTIFY_MAX_ATTEMPTS = env_int("YDP_NOTIFY_MAX_ATTEMPTS", 6)
+# Seconds before the 2nd attempt; each later one waits twice as long (30 s, 1, 2, 4, 8 min).
+YDP_NOTIFY_BACKOFF_SECONDS = float(env_str("YDP_NOTIFY_BACKOFF_SECONDS", "30"))
+# Webhooks must be https; tests (a receiver on 127.0.0.1) allow plain http to loopback only.
+YDP_NOTIFY_ALLOW_HTTP_LOOPBACK = env_bool("YDP_NOTIFY_ALLOW_HTTP_LOOPBACK", False)
+
 YDP_SYNC_INTERVAL_SECONDS = float(env_str("YDP_SYNC_INTERVAL_SECONDS", "1"))
 # A Pending run with no workflow after this long lost its submit (a killed worker): resubmit.
 YDP_SUBMIT_STALE_SECONDS = env_int("YDP_SUBMIT_STALE_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "sync-runs": {
-        "task": "apps.orchestration.tasks.sync_runs",
+        "task": "apps.runs.tasks.sync_runs",
         "schedule": YDP_SYNC_INTERVAL_SECONDS,
         # A pass that could not start in time is useless: the next one is due already.
         "options": {"expires": max(YDP_SYNC_INTERVAL_SECONDS * 5, 5)},
     },
     "discover-recurring-runs": {
-        "task": "apps.runs.tasks.discover_recurring_runs",
+        "task": "apps.recurring.tasks.discover_recurring_runs",
         "schedule": 5.0,
         "options": {"expires": 10},
     },
     "fetch-missing-outputs": {
-        "task": "apps.orchestration.tasks.fetch_missing_outputs",
+        "task": "apps.runs.tasks.fetch_missing_outputs",
         "schedule": float(max(YDP_SUBMIT_STALE_SECONDS // 2, 1)),
         "options": {"expires": 60},
     },
     "submit-pending-runs": {
-        "task": "apps.orchestration.tasks.submit_pending_runs",
+        "task": "apps.runs.tasks.submit_pending_runs",
+        "schedule": float(max(YDP_SUBMIT_STALE_SECONDS // 2, 1)),
+        "options": {"expires": 60},
+    },
+    "resend-due-deliveries": {
+        "task": "apps.notifications.tasks.resend_due_deliveries",
         "schedule": float(max(YDP_SUBMIT_STALE_SECONDS // 2, 1)),
         "options": {"expires": 60},
     },
@@ -241,6 +288,7 @@ CACHES = {
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _redis_url,
+            "KEY_PREFIX": YDP_REDIS_PREFIX,
             "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
         }
         if _redis_url

@@ -21,13 +21,20 @@ What it does, in order, printing a ``[ydp] ...`` line before each part (a live l
    local file sources inlined so the app needs only the JSON); a notebook's executed copy goes to
    ``<out-dir>/notebook.ipynb`` and its HTML rendering to ``<out-dir>/notebook.html``.
 
+Metric history: before the node runs, the runner writes the ``ydp_metrics`` helper (Python, and
+``ydp_metrics.R``) into a folder it puts on PYTHONPATH and names in $YDP_METRIC_LIB, and points
+$YDP_METRIC_LOG at ``<out-dir>/metric-history.jsonl``: ``log_metric(name, value, step)`` appends
+one JSON line there per point; the app reads the file when the step ends (docs/steps.md).
+
 Exit code: the node's own exit code (a notebook that raised: 1); 2 for a problem the runner finds
 itself (bad bundle, missing file, missing declared output, papermill unavailable); 127 when the
 interpreter (Rscript) is absent; 143 when stopped by SIGTERM.
 
 Environment overrides (tests, local runs): YDP_BUNDLE, YDP_WORKDIR, YDP_OUT_DIR give the defaults
 of --bundle/--workdir/--out-dir; YDP_CACHE_DIR is where notebook tools an image lacks are
-installed and reused (the engine binds a shared folder there; default: the step's /tmp);
+found (the engine binds its step cache there read-only, filled by ``--fill-notebook-tools``, which
+the engine runs before a notebook step; a cache that is not writable and lacks them: the step
+installs into its own /tmp; default: the step's /tmp);
 YDP_NO_PIP_INSTALL=1 forbids installing papermill on the fly;
 YDP_PYTHON runs Python scripts with another interpreter than this one.
 """
@@ -59,6 +66,10 @@ EXIT_TERMINATED = 143
 
 METRICS_FILE = "mlpipeline-metrics.json"
 UI_METADATA_FILE = "mlpipeline-ui-metadata.json"
+# Metric history: one JSON line per point, appended by log_metric (docs/steps.md).
+METRIC_LOG_FILE = "metric-history.jsonl"
+METRIC_LOG_ENV = "YDP_METRIC_LOG"
+METRIC_LIB_ENV = "YDP_METRIC_LIB"
 UI_TYPES = ("confusion_matrix", "roc", "table", "markdown", "web-app", "tensorboard")
 # Kubeflow v1 refuses metric names outside this pattern.
 METRIC_NAME = re.compile(r"^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$")
@@ -387,6 +398,7 @@ def run_r(node_file: Path, node_dir: Path) -> int:
 
 # What a notebook step needs; installed into the step's cache when the image lacks them.
 NOTEBOOK_TOOLS = ("papermill", "nbconvert", "ipykernel")
+FILL_FLAG = "--fill-notebook-tools"  # the engine's fill step (localargo/stepcache.py)
 
 
 def tools_dir() -> Path:
@@ -430,13 +442,13 @@ def pip_command(cache: Path) -> list[str]:
     )
 
 
-def install_tools(target: Path) -> None:
+def install_tools(target: Path, cache: Path | None = None) -> None:
     """pip install the notebook tools into `target`, once per machine: under a lock, into a
     temporary folder renamed at the end, so that a step that dies half-way leaves nothing a later
-    step would take for complete."""
+    step would take for complete. `cache`: where bootstrap/ is (default: the cache of `target`)."""
     import fcntl
 
-    cache = target.parent.parent
+    cache = cache or target.parent.parent
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{target}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent step installing the same waits here
@@ -460,7 +472,7 @@ def install_tools(target: Path) -> None:
                 f"exit code {code}; install them in the runtime image"
             )
         partial.rename(target)
-        say(f"installed them in {time.monotonic() - started:.1f} s; later steps reuse {target}")
+        say(f"installed them in {time.monotonic() - started:.1f} s into {target}")
 
 
 def import_notebook_tools() -> tuple[object, object, object]:
@@ -484,8 +496,15 @@ def import_notebook_tools() -> tuple[object, object, object]:
             "cannot run a notebook: install papermill and nbconvert in the runtime image "
             "(pip install papermill nbconvert ipykernel)"
         )
-    else:
+    elif os.access(target.parent, os.W_OK):
         install_tools(target)
+    else:  # the engine's cache is read-only to steps (its fill step writes it): our own /tmp
+        cache = target.parent.parent
+        private = Path(tempfile.gettempdir()) / "ydp" / "notebook-tools" / target.name
+        say(f"the step cache {cache} is read-only and lacks them: installing for this step only")
+        if not private.is_dir():
+            install_tools(private, cache)
+        target = private
     use_tools(target)
     try:
         import nbconvert
@@ -496,6 +515,27 @@ def import_notebook_tools() -> tuple[object, object, object]:
             f"cannot run a notebook: papermill/nbconvert still missing from {target} ({again})"
         ) from again
     return papermill, nbformat, nbconvert
+
+
+def fill_notebook_tools() -> int:
+    """``--fill-notebook-tools``: the engine's trusted fill step (stepcache.py), the only one
+    that may write the step cache: install the notebook tools this interpreter lacks there,
+    unless the image has them or they are there already. Exit code 0, else 2 with why."""
+    import importlib.util
+
+    if all(importlib.util.find_spec(name) is not None for name in NOTEBOOK_TOOLS):
+        say("this image has the notebook tools: nothing to cache")
+        return 0
+    target = tools_dir()
+    if target.is_dir():
+        say(f"the notebook tools for this interpreter are cached in {target}")
+        return 0
+    try:
+        install_tools(target)
+    except StepError as exc:
+        say(f"error: {exc}")
+        return EXIT_RUNNER_ERROR
+    return 0
 
 
 def choose_kernel(nb_path: Path) -> tuple[str, bool]:
@@ -583,6 +623,99 @@ def render_html(executed: Path, html_path: Path, nbformat: object, nbconvert: ob
         say(f"rendered the executed notebook to {html_path.name}")
     except Exception as exc:  # the step's own result matters more than its HTML
         warn(f"could not render the executed notebook to HTML: {exc}")
+
+
+# --------------------------------------------------------------------------------------------
+# The metric history helper a step imports (Python) or sources (R)
+# --------------------------------------------------------------------------------------------
+
+# Written to <lib>/ydp_metrics.py; standard library only, as every image has it.
+PYTHON_HELPER = r'''"""log_metric(name, value, step=None): one point of a metric's history.
+
+Each call appends a JSON line {"name", "value", "step", "time"} to the file $YDP_METRIC_LOG names;
+the app reads it when the step ends and draws each metric's history; the last point is the
+metric's value in the runs list. Without $YDP_METRIC_LOG (outside a pipeline) it only prints.
+"""
+
+import json
+import math
+import os
+import re
+import time
+
+__all__ = ["log_metric"]
+
+_NAME = re.compile(r"^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$")
+_last_step = {}
+
+
+def log_metric(name, value, step=None):
+    """Record `value` for the metric `name` at `step` (an int >= 0: the epoch, the
+    iteration; default: the previous step of this name + 1, starting at 0)."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            "log_metric: name %r must be 1-64 letters, digits, '-' or '_', starting with a "
+            "letter" % (name,)
+        )
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError("log_metric: value %r of %s is not a number" % (value, name))
+    value = float(value)
+    if step is None:
+        step = _last_step.get(name, -1) + 1
+    elif isinstance(step, bool) or float(step) != int(step) or int(step) < 0:
+        raise ValueError("log_metric: step %r of %s must be an integer >= 0" % (step, name))
+    step = int(step)
+    _last_step[name] = step
+    # A NaN or infinite value is written as is: the app skips it with a note on the step.
+    line = json.dumps({"name": name, "value": value, "step": step, "time": round(time.time(), 3)})
+    path = os.environ.get("YDP_METRIC_LOG")
+    if not path:
+        print("[ydp] metric %s[%d] = %r (not recorded: no pipeline step)" % (name, step, value))
+        return
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+'''
+
+# Written to <lib>/ydp_metrics.R: source(file.path(Sys.getenv("YDP_METRIC_LIB"), "ydp_metrics.R")).
+R_HELPER = r"""# log_metric(name, value, step = NULL): one point of a metric's history.
+# Appends a JSON line {"name", "value", "step", "time"} to the file $YDP_METRIC_LOG names.
+.ydp_last_step <- new.env()
+log_metric <- function(name, value, step = NULL) {
+  if (!is.character(name) || length(name) != 1 ||
+      !grepl("^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$", name)) {
+    stop("log_metric: name must be 1-64 letters, digits, '-' or '_', starting with a letter")
+  }
+  value <- as.numeric(value)[1]
+  if (is.null(step)) {
+    last <- .ydp_last_step[[name]]
+    step <- if (is.null(last)) 0 else last + 1
+  }
+  step <- as.integer(step)
+  assign(name, step, envir = .ydp_last_step)
+  line <- sprintf('{"name": "%s", "value": %s, "step": %d, "time": %.3f}',
+                  name, format(value, digits = 17), step, as.numeric(Sys.time()))
+  path <- Sys.getenv("YDP_METRIC_LOG")
+  if (path == "") {
+    message("[ydp] metric ", name, "[", step, "] = ", value, " (not recorded: no pipeline step)")
+  } else {
+    cat(line, "\n", file = path, append = TRUE, sep = "")
+  }
+  invisible(NULL)
+}
+"""
+
+
+def install_metric_helpers(lib: Path, log_path: Path) -> None:
+    """Write the log_metric helpers to `lib` and point this process's environment (which the
+    node, a notebook's kernel included, inherits) at them and at the history file."""
+    lib.mkdir(parents=True, exist_ok=True)
+    (lib / "ydp_metrics.py").write_text(PYTHON_HELPER, encoding="utf-8")
+    (lib / "ydp_metrics.R").write_text(R_HELPER, encoding="utf-8")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[METRIC_LOG_ENV] = str(log_path)
+    os.environ[METRIC_LIB_ENV] = str(lib)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = f"{lib}{os.pathsep}{old}" if old else str(lib)
 
 
 # --------------------------------------------------------------------------------------------
@@ -794,6 +927,9 @@ def run(args: argparse.Namespace) -> int:
     # out/outputs always exists: a step with nothing to pass on still yields its (empty)
     # `outputs` artifact, so a child's input from it always resolves.
     copy_upstream(args.upstream, node_dir, out_dir / "outputs")
+    install_metric_helpers(
+        out_dir.resolve().parent / "ydp-lib", out_dir.resolve() / METRIC_LOG_FILE
+    )
     if args.kind == "notebook":
         code = run_notebook(node_file, node_dir, out_dir.resolve())
     elif args.kind == "python":
@@ -811,6 +947,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv) == [FILL_FLAG]:
+        return fill_notebook_tools()
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     started = time.monotonic()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import requests
 from django.conf import settings
 
@@ -25,23 +26,32 @@ logger = logging.getLogger(__name__)
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 # What the sync needs of each workflow; everything else (the spec, big outputs) stays on the server.
-SYNC_FIELDS = ",".join(
-    [
-        "metadata.continue",
-        "items.metadata.name",
-        "items.metadata.namespace",
-        "items.metadata.uid",
-        "items.metadata.resourceVersion",
-        "items.metadata.labels",
-        "items.metadata.creationTimestamp",
-        "items.status.phase",
-        "items.status.message",
-        "items.status.startedAt",
-        "items.status.finishedAt",
-        "items.status.progress",
-        "items.status.nodes",
-    ]
+# What the sync reads of a workflow: its identity and status, without the nodes (a pass lists
+# these first: most workflows did not move since the last pass), then with them.
+SYNC_WORKFLOW_FIELDS = [
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "metadata.resourceVersion",
+    "metadata.labels",
+    "metadata.creationTimestamp",
+    "status.phase",
+    "status.message",
+    "status.startedAt",
+    "status.finishedAt",
+    "status.progress",
+]
+SYNC_HEAD_FIELDS = ",".join(["metadata.continue", *(f"items.{f}" for f in SYNC_WORKFLOW_FIELDS)])
+SYNC_FIELDS = f"{SYNC_HEAD_FIELDS},items.status.nodes"
+SYNC_ONE_FIELDS = ",".join([*SYNC_WORKFLOW_FIELDS, "status.nodes"])
+
+# The same, as a watch's events carry them (apps/runs/watch.py).
+WATCH_SYNC_FIELDS = ",".join(
+    ["result.type"]
+    + [f"result.object.{f.removeprefix('items.')}" for f in SYNC_FIELDS.split(",")[1:]]
 )
+
+WORKFLOW_FINAL_PHASES = frozenset({"Succeeded", "Failed", "Error"})
 
 
 class ArgoError(Exception):
@@ -134,8 +144,15 @@ class ArgoClient:
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self._request(method, path, **kwargs)
+        if not response.content:
+            return {}
         try:
-            return response.json() if response.content else {}
+            # orjson: a sync pass reads megabytes of nodes (1,000 workflows x 20), 3-5x faster
+            return orjson.loads(response.content)
+        except ValueError:
+            pass  # an integer past 64 bits, which orjson refuses: the standard parser
+        try:
+            return json.loads(response.content)
         except ValueError as exc:
             raise ArgoError(f"Argo answered {method} {path} with invalid JSON") from exc
 
@@ -208,6 +225,70 @@ class ArgoClient:
             token = (page.get("metadata") or {}).get("continue") or ""
             if not token:
                 return items
+
+    def watch_workflows(
+        self,
+        *,
+        namespace: str | None = None,
+        label_selector: str = "",
+        field_selector: str = "",
+        fields: str = "",
+        timeout_seconds: int = 30,
+    ) -> Iterator[dict[str, Any]]:
+        """Argo's watch (`workflow-events`, one `{"result": {"type", "object"}}` JSON a line):
+        the matching workflows first (ADDED), then each change (ADDED, MODIFIED, DELETED; a
+        workflow that stops matching the selector comes as DELETED). The server ends the
+        stream after `timeout_seconds`. `fields` trims each event (`result.object.status...`)."""
+        params = {"listOptions.timeoutSeconds": str(timeout_seconds)}
+        if label_selector:
+            params["listOptions.labelSelector"] = label_selector
+        if field_selector:
+            params["listOptions.fieldSelector"] = field_selector
+        if fields:
+            params["fields"] = fields
+        response = self._request(
+            "GET",
+            f"/api/v1/workflow-events/{self._ns(namespace)}",
+            params=params,
+            stream=True,
+            timeout=timeout_seconds + self.config.timeout,  # the server ends it first
+        )
+        with response:
+            try:
+                for raw in response.iter_lines(decode_unicode=False):
+                    event = json.loads(raw) if raw else {}
+                    if "error" in event:
+                        raise ArgoError(str(event["error"].get("message", event["error"])))
+                    if event.get("result"):
+                        yield event["result"]
+            except (requests.RequestException, ValueError) as exc:
+                raise ArgoError(f"the watch broke off ({exc})", transient=True) from exc
+
+    def watch_workflow(
+        self, name: str, *, namespace: str | None = None, timeout_seconds: int = 30
+    ) -> Iterator[dict[str, Any]]:
+        """The workflow's phase each time it changes, the current state first. Raises
+        ArgoNotFound for an unknown workflow."""
+        return self.watch_workflows(
+            namespace=namespace,
+            field_selector=f"metadata.name={name}",
+            fields="result.type,result.object.metadata.name,result.object.status.phase",
+            timeout_seconds=timeout_seconds,
+        )
+
+    def wait_for_end(
+        self, name: str, *, namespace: str | None = None, timeout: float = 30
+    ) -> str | None:
+        """The workflow's final phase as soon as the server reports it (a watch, not a poll);
+        None if it has not ended within `timeout` seconds or was deleted."""
+        seconds = max(1, int(timeout))
+        for event in self.watch_workflow(name, namespace=namespace, timeout_seconds=seconds):
+            if event.get("type") == "DELETED":
+                return None
+            phase = ((event.get("object") or {}).get("status") or {}).get("phase")
+            if phase in WORKFLOW_FINAL_PHASES:
+                return phase
+        return None
 
     def delete_workflow(self, name: str, *, namespace: str | None = None) -> None:
         self._request("DELETE", f"/api/v1/workflows/{self._ns(namespace)}/{quote(name)}")

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.pipelines.services import delete_pipeline, delete_versions
+from apps.projects.admin_scope import ProjectScopedAdmin
 from ydpipelines.admin_deletes import DeleteRefused, ServiceDeleteAdmin
 
 
@@ -27,7 +28,7 @@ def _in_use(exc: ProtectedError) -> DeleteRefused:
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(ServiceDeleteAdmin):
+class PipelineAdmin(ProjectScopedAdmin, ServiceDeleteAdmin):
     list_display = ("name", "created_at", "created_by")
     search_fields = ("name", "description")
     readonly_fields = ("created_at",)
@@ -41,7 +42,9 @@ class PipelineAdmin(ServiceDeleteAdmin):
 
 
 @admin.register(PipelineVersion)
-class PipelineVersionAdmin(ServiceDeleteAdmin):
+class PipelineVersionAdmin(ProjectScopedAdmin, ServiceDeleteAdmin):
+    project_path = "pipeline__project"
+
     """Versions are immutable: created by upload, never edited here."""
 
     list_display = ("name", "pipeline", "source_format", "node_count", "created_at")

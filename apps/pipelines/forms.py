@@ -1,4 +1,4 @@
-"""The upload form: a new pipeline, or a new version of an existing one, from one file."""
+"""The upload form: a new pipeline, or a new version of an existing one, from one file or URL."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
+from apps.pipelines import url_fetch
 from apps.pipelines.importers.bundle import max_upload_bytes
 from apps.pipelines.models import Pipeline, PipelineVersion
+from apps.projects.models import default_project
 
 # What an upload may be: an Elyra .pipeline file, a zip of a pipeline folder, or Argo YAML/JSON.
 ALLOWED_SUFFIXES = (".pipeline", ".zip", ".yaml", ".yml", ".json")
@@ -52,12 +54,35 @@ class UploadPipelineForm(forms.Form):
     )
     file = forms.FileField(
         label="Pipeline file",
+        required=False,
         help_text=(
             "An Elyra .pipeline file, a .zip of the pipeline folder (the .pipeline file and the "
             "files its nodes use), or Argo Workflow YAML/JSON. Up to 32 MiB."
         ),
         widget=forms.FileInput(attrs={"accept": ",".join(ALLOWED_SUFFIXES)}),
     )
+    url = forms.URLField(
+        label="Or its URL",
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text="An https:// link to the same kinds of file, fetched by the server.",
+        widget=forms.URLInput(
+            attrs={"autocomplete": "off", "placeholder": "https://…/my.pipeline"}
+        ),
+    )
+    allow_missing = forms.BooleanField(
+        label="Upload anyway, without the missing files",
+        required=False,
+        help_text="The version page will warn that runs fail at the nodes that need them.",
+    )
+
+    def __init__(self, *args: Any, project_id: int | None = None, **kwargs: Any) -> None:
+        """`project_id`: the project a new pipeline goes to, whose pipelines are the choices."""
+        super().__init__(*args, **kwargs)
+        self.project_id = default_project() if project_id is None else project_id
+        field = self.fields["pipeline"]
+        field.queryset = field.queryset.filter(project_id=self.project_id)  # type: ignore[attr-defined]
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
@@ -65,8 +90,19 @@ class UploadPipelineForm(forms.Form):
     def clean_version_name(self) -> str:
         return self.cleaned_data["version_name"].strip()
 
-    def clean_file(self) -> UploadedFile:
-        upload: UploadedFile = self.cleaned_data["file"]
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"]
+        if url:
+            try:
+                url_fetch.check_url(url)
+            except url_fetch.FetchError as error:
+                raise forms.ValidationError(str(error)) from None
+        return url
+
+    def clean_file(self) -> UploadedFile | None:
+        upload: UploadedFile | None = self.cleaned_data["file"]
+        if upload is None:
+            return None
         suffix = PurePosixPath(upload.name or "").suffix.lower()
         if suffix not in ALLOWED_SUFFIXES:
             raise forms.ValidationError(
@@ -85,12 +121,18 @@ class UploadPipelineForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        has_file = bool(data.get("file")) or "file" in self.errors
+        has_url = bool(data.get("url")) or "url" in self.errors
+        if has_file and has_url:
+            self.add_error("url", "Choose a file or give a URL, not both.")
+        elif not has_file and not has_url:
+            self.add_error("file", "Choose a pipeline file, or give its URL below.")
         target = data.get("target")
         if target == self.NEW:
             name = data.get("name")
             if not name:
                 self.add_error("name", "Give the new pipeline a name.")
-            elif Pipeline.objects.filter(name__iexact=name).exists():
+            elif Pipeline.objects.filter(project_id=self.project_id, name__iexact=name).exists():
                 self.add_error(
                     "name",
                     f"A pipeline named “{name}” already exists: upload the file as a new version "

@@ -25,6 +25,7 @@ from typing import Any
 from apps.pipelines.constants import TEMPLATE_KINDS
 from apps.pipelines.rendering import NODE_ID_ANNOTATION, NODE_LABEL_ANNOTATION, task_names
 from apps.pipelines.spec import Node
+from ydpipelines.localargo.expressions import ExpressionError, task_dependencies
 
 
 @dataclass
@@ -43,20 +44,6 @@ class Graph:
     edges: list[tuple[str, str]] = field(default_factory=list)  # (upstream key, downstream key)
 
 
-# Words that may follow a task name in a `depends` expression (`a.Succeeded || b.Failed`).
-_DEPENDS_RESULTS = {
-    "Succeeded",
-    "Failed",
-    "Errored",
-    "Skipped",
-    "Omitted",
-    "Daemoned",
-    "AnySucceeded",
-    "AllFailed",
-}
-_DEPENDS_TOKEN = re.compile(r"[A-Za-z0-9_][-A-Za-z0-9_.]*")
-
-
 def template_kind(template: dict[str, Any] | None) -> str:
     if not template:
         return "template"
@@ -64,18 +51,6 @@ def template_kind(template: dict[str, Any] | None) -> str:
         if kind in template:
             return "container-set" if kind == "containerSet" else kind
     return "template"
-
-
-def depends_names(expression: str) -> list[str]:
-    """The task names an Argo `depends` expression mentions, in order, without duplicates."""
-    names: list[str] = []
-    for token in _DEPENDS_TOKEN.findall(expression or ""):
-        name, _, result = token.rpartition(".")
-        if not name or result not in _DEPENDS_RESULTS:
-            name = token
-        if name not in names:
-            names.append(name)
-    return names
 
 
 def _workflow_spec(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -146,9 +121,11 @@ def graph_from_manifest(manifest: dict[str, Any], spec: dict[str, Any] | None = 
         for task in tasks:
             key = str(task.get("name"))
             graph.nodes.append(node_for(key, *call_target(task)))
-            upstream = list(task.get("dependencies") or [])
-            upstream += depends_names(str(task.get("depends") or ""))
-            for dep in dict.fromkeys(upstream):
+            try:
+                upstream = task_dependencies(task)
+            except ExpressionError:  # refused at upload; a stored manifest still draws
+                upstream = []
+            for dep in upstream:
                 if dep in keys and dep != key:
                     graph.edges.append((dep, key))
     elif "steps" in entry:
@@ -403,9 +380,13 @@ def _truncate(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1].rstrip() + "\u2026"
 
 
-def render_svg(graph: Graph, *, phases: dict[str, str] | None = None) -> str:
-    """SVG markup; each node is a <g class="node phase-<phase>" data-node="<key>">."""
+def render_svg(
+    graph: Graph, *, phases: dict[str, str] | None = None, notes: dict[str, str] | None = None
+) -> str:
+    """SVG markup; each node is a <g class="node phase-<phase>" data-node="<key>">. ``notes``
+    (key -> text, e.g. why a step waits) end the node's tooltip."""
     phases = phases or {}
+    notes = notes or {}
     plan = layout(graph)
     width, height = max(plan.width, NODE_W + 2 * MARGIN), max(plan.height, NODE_H + 2 * MARGIN)
     out = [
@@ -438,6 +419,8 @@ def render_svg(graph: Graph, *, phases: dict[str, str] | None = None) -> str:
             tooltip = f"{node.label}\n{node.kind}: {node.key} ({node.badge})"
             if node.key in phases:
                 tooltip += f"\n{phases[node.key]}"
+        if node.key in notes:
+            tooltip += f"\n{notes[node.key]}"
         group = f' data-group="{escape(node.group)}"' if node.group else ""
         label_y = 22 if node.badge else 27
         badge = (

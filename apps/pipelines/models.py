@@ -5,11 +5,18 @@ from django.db import models
 from django.urls import reverse
 
 from apps.pipelines.constants import SourceFormat
+from apps.projects.models import default_project
 
 
 class Pipeline(models.Model):
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    project = models.ForeignKey(
+        "projects.Project",
+        on_delete=models.PROTECT,
+        related_name="+",
+        default=default_project,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -17,6 +24,10 @@ class Pipeline(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Unique in its project only: a name taken elsewhere must not leak through a refusal.
+            models.UniqueConstraint(fields=["project", "name"], name="pipeline_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name

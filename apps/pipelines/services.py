@@ -22,6 +22,7 @@ from apps.pipelines.importers import ImportResult, PipelineImportError, import_u
 from apps.pipelines.importers.bundle import build_bundle, content_hash
 from apps.pipelines.importers.elyra import MISSING_FILES_NOTE
 from apps.pipelines.models import Pipeline, PipelineVersion
+from apps.projects.models import default_project
 
 MAX_NAME = 200
 _VERSION_NUMBER = re.compile(r"^v(\d+)$")
@@ -36,24 +37,29 @@ def create_version(
     version_name: str | None = None,
     description: str = "",
     user: Any = None,
+    allow_missing: bool = False,
+    project_id: int | None = None,
 ) -> PipelineVersion:
     """Import `data` (a .pipeline file, a zip of a pipeline folder, or Argo YAML) as a new version
     of `pipeline` (or of a new pipeline called `pipeline_name`), atomically.
 
     Without a version name the version is called v1, v2, ... (the next free number). A new
-    pipeline's name must be unused. Raises PipelineImportError with a user-facing message; on
-    error nothing is stored (no rows, no bundle file)."""
+    pipeline's name must be unused. Raises PipelineImportError with a user-facing message (its
+    MissingFilesError for a zip that lacks files its nodes use, unless `allow_missing`: then the
+    version is stored and its page warns); on error nothing is stored (no rows, no bundle file).
+    A new pipeline goes to `project_id` (default: the Default project)."""
     if pipeline is None:
+        project_id = project_id or default_project()
         pipeline_name = _clean_name(pipeline_name, "pipeline")
         if pipeline_name is None:
             raise PipelineImportError("Give the new pipeline a name, or choose an existing one.")
-        if Pipeline.objects.filter(name=pipeline_name).exists():
+        if Pipeline.objects.filter(project_id=project_id, name=pipeline_name).exists():
             raise PipelineImportError(
                 f"A pipeline named {pipeline_name!r} already exists; upload this file as a new "
                 "version of it, or choose another name."
             )
     version_name = _clean_name(version_name, "version")
-    result = import_upload(upload_name, data)
+    result = import_upload(upload_name, data, allow_missing=allow_missing)
     bundle = build_bundle(result.files)
     version_id = uuid.uuid4()  # before rendering: the manifest names the version
     manifest = _manifest(result, version_id)
@@ -66,6 +72,7 @@ def create_version(
                     with transaction.atomic():
                         pipeline = Pipeline.objects.create(
                             name=pipeline_name,
+                            project_id=project_id,
                             description=description or result.spec.description,
                             created_by=user,
                         )
@@ -108,8 +115,39 @@ def create_version(
     return version
 
 
+class VersionNotFound(LookupError):
+    """No version answers the reference; the message says what was looked for."""
+
+
+def find_version(
+    ref: str,
+    *,
+    pipelines: QuerySet[Pipeline] | None = None,
+    versions: QuerySet[PipelineVersion] | None = None,
+) -> PipelineVersion:
+    """A version by id, by pipeline name (its latest version), or by "pipeline:version", among
+    `versions` of `pipelines` (default: all). Raises VersionNotFound."""
+    pipelines = Pipeline.objects.all() if pipelines is None else pipelines
+    versions = PipelineVersion.objects.all() if versions is None else versions
+    versions = versions.filter(pipeline__in=pipelines).select_related("pipeline")
+    try:
+        return versions.get(pk=uuid.UUID(ref))
+    except (ValueError, PipelineVersion.DoesNotExist):
+        pass
+    pipeline_name, _, version_name = ref.partition(":")
+    pipeline = pipelines.filter(name=pipeline_name).first()
+    if pipeline is None:
+        raise VersionNotFound(f"no pipeline version {ref!r} (give a version id or a pipeline name)")
+    mine = versions.filter(pipeline=pipeline).order_by("-created_at")
+    version = mine.filter(name=version_name).first() if version_name else mine.first()
+    if version is None:
+        raise VersionNotFound(f"pipeline {pipeline_name!r} has no version {version_name!r}")
+    return version
+
+
 def missing_files(version: PipelineVersion) -> list[str]:
-    """Files the version's nodes run that were not uploaded (a lone .pipeline file upload)."""
+    """Files the version's nodes use that were not uploaded: a lone .pipeline file's, or those a
+    zip stored with "upload anyway" lacked."""
     return list((version.spec or {}).get("metadata", {}).get("missing_files", []))
 
 

@@ -27,12 +27,13 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from apps.pipelines.importers import PipelineImportError, Problems
 from ydpipelines.cron_lines import ScheduleError, validate_cron
+from ydpipelines.dag import find_cycle
+from ydpipelines.localargo.expressions import ExpressionError, task_dependencies
 
 API_VERSION = "argoproj.io/v1alpha1"
 KINDS = ("Workflow", "WorkflowTemplate", "CronWorkflow")
 MAX_YAML_NODES = 200_000  # after alias expansion; real manifests have a few thousand
 MAX_PROBLEMS_SHOWN = 6
-_DEPENDS_NAME = re.compile(r"([A-Za-z0-9_][-A-Za-z0-9_]*)(?:\.[A-Za-z]+)?")
 # Set by the cluster, meaningless in an upload.
 _SERVER_METADATA = (
     "uid",
@@ -566,10 +567,14 @@ def _check_dag(
             continue
         where = [*path, "tasks", index]
         _check_ref(task, where, names, problems)
-        ups = dependencies_of(task)
+        key = "depends" if task.get("depends") else "dependencies"
+        try:
+            ups = task_dependencies(task)
+        except ExpressionError as exc:
+            problems.add([*where, key], str(exc))
+            ups = []
         for up in ups:
             if up not in index_of:
-                key = "depends" if task.get("depends") else "dependencies"
                 problems.add([*where, key], f"task {up!r} does not exist in this DAG")
         edges[str(task.get("name"))] = [u for u in ups if u in index_of]
     target = dag.get("target")
@@ -580,47 +585,6 @@ def _check_dag(
     cycle = find_cycle(edges)
     if cycle:
         problems.add([*path, "tasks"], f"the task dependencies form a cycle: {' -> '.join(cycle)}")
-
-
-def dependencies_of(task: dict[str, Any]) -> list[str]:
-    """The task names a DAG task waits for: `dependencies`, or the names in `depends`."""
-    names: list[str] = []
-    for dep in task.get("dependencies") or []:
-        if isinstance(dep, str) and dep not in names:
-            names.append(dep)
-    depends = task.get("depends")
-    if isinstance(depends, str):
-        text = re.sub(r"&&|\|\||[!()]", " ", depends)
-        for match in _DEPENDS_NAME.finditer(text):
-            if match.group(1) not in names:
-                names.append(match.group(1))
-    return names
-
-
-def find_cycle(edges: dict[str, list[str]]) -> list[str]:
-    """A cycle in {node: [upstream...]} as names in flow order, or []."""
-    state: dict[str, int] = {}
-    for start in edges:
-        if state.get(start):
-            continue
-        path: list[str] = [start]
-        stack = [iter(edges.get(start, []))]
-        state[start] = 1
-        while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
-                state[path.pop()] = 2
-                stack.pop()
-                continue
-            if state.get(nxt) == 1:
-                cycle = path[path.index(nxt) :]
-                cycle.reverse()
-                return [*cycle, cycle[0]]
-            if not state.get(nxt):
-                state[nxt] = 1
-                path.append(nxt)
-                stack.append(iter(edges.get(nxt, [])))
-    return []
 
 
 def _known(names: dict[str, int]) -> str:

@@ -20,16 +20,18 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
-from apps.pipelines import engine_check, services
+from apps.pipelines import engine_check, services, url_fetch
 from apps.pipelines import graph as graph_lib
 from apps.pipelines.filters import PipelineFilter
 from apps.pipelines.forms import UploadPipelineForm
-from apps.pipelines.importers import PipelineImportError
+from apps.pipelines.importers import MissingFilesError, PipelineImportError
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.pipelines.rendering import NODE_ID_ANNOTATION
 from apps.pipelines.uploads import too_large_message, upload_too_large
+from apps.projects import scope
+from apps.projects.constants import Role
+from ydpipelines.htmx import HtmxHttpRequest
 
 PAGE_SIZE = 20
 VERSION_TABS = ("graph", "yaml", "parameters", "files")
@@ -47,10 +49,6 @@ VERSION_LIST_FIELDS = (
 )
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 def pipeline_queryset() -> QuerySet[Pipeline]:
     """Pipelines with their version count, latest version and last update, in one query."""
     latest = PipelineVersion.objects.filter(pipeline=OuterRef("pk")).order_by("-created_at")
@@ -65,7 +63,7 @@ def pipeline_queryset() -> QuerySet[Pipeline]:
 @require_GET
 @vary_on_headers("HX-Request")
 def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
-    filterset = PipelineFilter(request.GET, queryset=pipeline_queryset())
+    filterset = PipelineFilter(request.GET, queryset=scope.in_current(request, pipeline_queryset()))
     queryset = filterset.qs
     # A stable order whatever column is sorted, so that pages never repeat or skip a row.
     queryset = queryset.order_by(*queryset.query.order_by, "-pk")
@@ -89,25 +87,33 @@ def pipeline_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def upload(request: HtmxHttpRequest) -> HttpResponse:
+    project = scope.current_project(request)
+    scope.require_role(request, project.pk if project else None, Role.EDITOR)
+    assert project is not None
+    missing: list[str] = []
     if request.method == "POST":
-        form = UploadPipelineForm(request.POST, request.FILES)
+        form = UploadPipelineForm(request.POST, request.FILES, project_id=project.pk)
         if upload_too_large(request):
             form.is_valid()
             form.errors["file"] = form.error_class([too_large_message()])
-        elif form.is_valid():
+        elif form.is_valid() and (source := _upload_source(form)) is not None:
             data = form.cleaned_data
-            upload_file = data["file"]
             existing = data["target"] == UploadPipelineForm.EXISTING
             try:
                 version = services.create_version(
-                    upload_name=upload_file.name,
-                    data=upload_file.read(),
+                    upload_name=source[0],
+                    data=source[1],
                     pipeline=data["pipeline"] if existing else None,
                     pipeline_name=None if existing else data["name"],
                     version_name=data["version_name"] or None,
                     description=data["description"],
                     user=request.user,
+                    allow_missing=data["allow_missing"],
+                    project_id=project.pk,
                 )
+            except MissingFilesError as error:
+                # Not an error of the form: the page offers "upload anyway" for these files.
+                missing = error.missing
             except PipelineImportError as error:
                 form.add_error(None, str(error))
             else:
@@ -123,16 +129,32 @@ def upload(request: HtmxHttpRequest) -> HttpResponse:
         initial: dict[str, Any] = {}
         pipeline_id = request.GET.get("pipeline", "")
         if pipeline_id.isdigit():
-            pipeline = Pipeline.objects.filter(pk=int(pipeline_id)).first()
+            pipeline = Pipeline.objects.filter(pk=int(pipeline_id), project=project).first()
             if pipeline is not None:
                 initial = {"target": UploadPipelineForm.EXISTING, "pipeline": pipeline}
-        form = UploadPipelineForm(initial=initial)
-    return render(request, "pipelines/upload.html", {"form": form})
+        form = UploadPipelineForm(initial=initial, project_id=project.pk)
+    context = {"form": form, "missing": missing, "url_timeout": url_fetch.timeout_seconds()}
+    return render(request, "pipelines/upload.html", context)
+
+
+def _upload_source(form: UploadPipelineForm) -> tuple[str, bytes] | None:
+    """The upload's file name and bytes, from the chosen file or fetched from the URL; None
+    (with the reason on the URL field) when the URL cannot be fetched."""
+    upload_file = form.cleaned_data["file"]
+    if upload_file is not None:
+        return upload_file.name or "", upload_file.read()
+    try:
+        fetched = url_fetch.fetch(form.cleaned_data["url"])
+    except url_fetch.FetchError as error:
+        form.add_error("url", str(error))
+        return None
+    return fetched.filename, fetched.data
 
 
 @require_GET
 def pipeline_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    pipeline = get_object_or_404(Pipeline, pk=pk)
+    pipeline = scope.get_visible(request, Pipeline.objects.all(), pk=pk)
+    scope.follow(request, pipeline.project_id)
     versions = (
         PipelineVersion.objects.filter(pipeline=pipeline)
         .select_related("created_by")
@@ -327,8 +349,14 @@ def manifest_yaml_preview(version: PipelineVersion) -> tuple[str, bool]:
     return text, left < 0
 
 
-def _get_version(pk: int, version_id: Any, *, defer: tuple[str, ...] = ()) -> PipelineVersion:
-    queryset = PipelineVersion.objects.select_related("pipeline", "created_by", "engine_check")
+def _get_version(
+    request: HttpRequest, pk: int, version_id: Any, *, defer: tuple[str, ...] = ()
+) -> PipelineVersion:
+    queryset = scope.visible(
+        request,
+        PipelineVersion.objects.select_related("pipeline", "created_by", "engine_check"),
+        "pipeline__project",
+    )
     if defer:
         # Pages that do not show them leave the big JSON columns in the database.
         queryset = queryset.defer(*defer)
@@ -342,7 +370,9 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
     if tab not in VERSION_TABS:
         tab = "graph"
     defer = {"graph": (), "yaml": ("spec",), "files": ("manifest",)}.get(tab, ("manifest", "spec"))
-    version = _get_version(pk, version_id, defer=defer)
+    version = _get_version(request, pk, version_id, defer=defer)
+    if not request.htmx:
+        scope.follow(request, version.pipeline.project_id)
     context: dict[str, Any] = {
         "pipeline": version.pipeline,
         "version": version,
@@ -354,7 +384,8 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
             ("files", "Files"),
         ],
         "create_run_url": _create_run_url(version),
-        "schedule_url": _url_for_version("recurring:create", version),
+        # Recurring is a Run type of the run form.
+        "schedule_url": f"{_url_for_version('runs:create', version)}&run_type=recurring",
         "upload_url": _upload_url(version.pipeline),
         "other_versions": PipelineVersion.objects.filter(pipeline_id=pk)
         .only("id", "pipeline_id", "name", "created_at")
@@ -384,7 +415,7 @@ def version_detail(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpRe
 
 @require_GET
 def version_yaml(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResponse:
-    version = _get_version(pk, version_id, defer=("spec",))
+    version = _get_version(request, pk, version_id, defer=("spec",))
     response = HttpResponse(manifest_yaml(version), content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(
         True, f"{version.pipeline.name}-{version.name}.yaml"
@@ -394,7 +425,7 @@ def version_yaml(request: HtmxHttpRequest, pk: int, version_id: Any) -> HttpResp
 
 @require_GET
 def version_bundle(request: HtmxHttpRequest, pk: int, version_id: Any) -> FileResponse:
-    version = _get_version(pk, version_id, defer=("manifest", "spec"))
+    version = _get_version(request, pk, version_id, defer=("manifest", "spec"))
     if not version.bundle:
         raise Http404("This version has no stored bundle.")
     try:

@@ -4,9 +4,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.projects.admin_scope import ProjectScopedAdmin
 from apps.runs.archive import delete_runs
-from apps.runs.models import Artifact, Metric, RecurringRun, Run, Step
-from apps.runs.recurring import RecurringError, delete_recurring_run
+from apps.runs.models import Artifact, Metric, Run, Step
 from ydpipelines.admin_deletes import DeleteRefused, ServiceDeleteAdmin
 
 
@@ -28,7 +28,9 @@ class MetricInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(ServiceDeleteAdmin):
+class RunAdmin(ProjectScopedAdmin, ServiceDeleteAdmin):
+    project_path = "experiment__project"
+
     list_display = ("name", "state", "experiment", "pipeline_version", "created_at", "finished_at")
     list_filter = ("state", "created_at", "archived_at")
     search_fields = ("name", "description", "id", "workflow_name")
@@ -36,6 +38,12 @@ class RunAdmin(ServiceDeleteAdmin):
     raw_id_fields = ("experiment", "pipeline_version", "recurring_run", "cloned_from")
     readonly_fields = ("id", "workflow_name", "workflow_uid", "created_at", "last_synced_at")
     inlines = [StepInline, MetricInline]
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> tuple[str, ...]:
+        # A run keeps its experiment: the catalogues' kept counts are keyed by it
+        # (apps/runs/state_counts.py), and its steps' history belongs to that experiment.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if obj is None else (*fields, "experiment")
 
     def delete_one(self, obj: Any) -> None:
         refusals = self.delete_many([obj])
@@ -48,24 +56,10 @@ class RunAdmin(ServiceDeleteAdmin):
         return [f"“{run.name}” {reason}." for run, reason in outcome.skipped]
 
 
-@admin.register(RecurringRun)
-class RecurringRunAdmin(ServiceDeleteAdmin):
-    list_display = ("name", "experiment", "trigger_type", "cron", "enabled", "max_concurrency")
-    list_filter = ("enabled", "trigger_type")
-    search_fields = ("name", "description", "cron_workflow_name")
-    list_select_related = ("experiment",)
-    raw_id_fields = ("experiment", "pipeline", "pipeline_version")
-    readonly_fields = ("id", "cron_workflow_name", "created_at", "updated_at", "last_synced_at")
-
-    def delete_one(self, obj: Any) -> None:
-        try:
-            delete_recurring_run(obj)  # its CronWorkflow too, or nothing when Argo is away
-        except RecurringError as exc:
-            raise DeleteRefused(str(exc)) from exc
-
-
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(ProjectScopedAdmin, admin.ModelAdmin):
+    project_path = "run__experiment__project"
+
     list_display = ("display_name", "run", "phase", "node_type", "started_at", "finished_at")
     list_filter = ("phase", "node_type")
     search_fields = ("display_name", "node_id", "run__name")
@@ -75,7 +69,9 @@ class StepAdmin(admin.ModelAdmin):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(ProjectScopedAdmin, admin.ModelAdmin):
+    project_path = "run__experiment__project"
+
     list_display = ("name", "kind", "run", "step", "size", "created_at")
     list_filter = ("kind",)
     search_fields = ("name", "run__name")
@@ -94,7 +90,9 @@ class ArtifactAdmin(admin.ModelAdmin):
 
 
 @admin.register(Metric)
-class MetricAdmin(admin.ModelAdmin):
+class MetricAdmin(ProjectScopedAdmin, admin.ModelAdmin):
+    project_path = "run__experiment__project"
+
     list_display = ("name", "value", "format", "run", "step")
     list_filter = ("format",)
     search_fields = ("name", "run__name")

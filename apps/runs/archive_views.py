@@ -11,14 +11,16 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from apps.projects import scope
+from apps.projects.constants import Role
 from apps.runs import archive
-from apps.runs.models import Artifact, Run
+from apps.runs.models import RUN_PROJECT, Artifact, Run
 
 PAST = {archive.ARCHIVE: "Archived", archive.RESTORE: "Restored", archive.DELETE: "Deleted"}
 NOT_DONE = {
@@ -117,7 +119,8 @@ def _act(
 
 
 def _single(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
-    run = get_object_or_404(Run.objects.only("id"), pk=pk)
+    role = Role.OWNER if action == archive.DELETE else Role.EDITOR
+    run = scope.get_visible(request, Run.objects.only("id"), RUN_PROJECT, role=role, pk=pk)
     after = reverse("runs:detail", args=[run.pk])
     if action == archive.DELETE:
         # The run page is gone after a delete: back to the archive it was deleted from.
@@ -153,6 +156,14 @@ def _bulk(request: HttpRequest, action: str) -> HttpResponse:
     except archive.SelectionError as exc:
         messages.error(request, str(exc))
         return redirect(back)
+    # Runs the caller may not change are dropped like unknown ids (their names stay hidden).
+    role = Role.OWNER if action == archive.DELETE else Role.EDITOR
+    allowed = set(
+        scope.visible(request, Run.objects.filter(pk__in=ids), RUN_PROJECT, role).values_list(
+            "pk", flat=True
+        )
+    )
+    ids = [pk for pk in ids if pk in allowed]
     if not ids:
         messages.info(request, f"Select the runs to {action} first.")
         return redirect(back)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
+from apps.projects import scope
 from apps.runs.constants import ArtifactKind
 from apps.runs.models import Artifact
 
@@ -27,8 +27,10 @@ def protect(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _artifact(run_id: Any, artifact_id: int) -> Artifact:
-    artifact = get_object_or_404(Artifact, pk=artifact_id, run_id=run_id)
+def _artifact(request: HttpRequest, run_id: Any, artifact_id: int) -> Artifact:
+    artifact = scope.get_visible(
+        request, Artifact.objects.all(), "run__experiment__project", pk=artifact_id, run_id=run_id
+    )
     if not artifact.file:
         raise Http404("This artifact has no stored file.")
     return artifact
@@ -56,7 +58,7 @@ def _open(artifact: Artifact):
 @require_GET
 @xframe_options_sameorigin
 def artifact_view(request: HttpRequest, pk: Any, artifact_id: int) -> HttpResponse:
-    artifact = _artifact(pk, artifact_id)
+    artifact = _artifact(request, pk, artifact_id)
     media = inline_media_type(artifact)
     if media is None:
         return artifact_download(request, pk, artifact_id)
@@ -67,7 +69,7 @@ def artifact_view(request: HttpRequest, pk: Any, artifact_id: int) -> HttpRespon
 
 @require_GET
 def artifact_download(request: HttpRequest, pk: Any, artifact_id: int) -> HttpResponse:
-    artifact = _artifact(pk, artifact_id)
+    artifact = _artifact(request, pk, artifact_id)
     filename = artifact.file.name.rsplit("/", 1)[-1] or artifact.name
     response = FileResponse(
         _open(artifact),

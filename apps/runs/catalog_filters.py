@@ -7,15 +7,23 @@ follow the other filters but not the facet itself, so a user sees what the other
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import django_filters
 from django import forms
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from apps.experiments.models import Experiment
 from apps.pipelines.models import Pipeline
+from apps.projects.models import default_project
 from apps.runs.constants import ArtifactKind, StepPhase
-from apps.runs.models import Artifact, Step
+from apps.runs.models import Artifact, ArtifactKindCount, Step, StepPhaseCount
+from apps.runs.queries import sort_value_order
+from apps.runs.state_counts import kept_by_database
+
+KeptRow = TypeVar("KeptRow", ArtifactKindCount, StepPhaseCount)
 
 # Argo's structural nodes: a DAG or steps template, a group of parallel steps, the Retry node
 # over its attempts. They wrap the pods a user thinks of as steps, so they are hidden by default.
@@ -39,6 +47,14 @@ def _run_filter(queryset: QuerySet, prefix: str, value: str) -> QuerySet:
     return queryset
 
 
+@dataclass(frozen=True)
+class CatalogSort:
+    token: str  # "-created", "size"
+    column: str
+    descending: bool
+    nullable: bool
+
+
 class _CatalogFilter(django_filters.FilterSet):
     """What both lists share: pipeline, experiment and run."""
 
@@ -55,15 +71,79 @@ class _CatalogFilter(django_filters.FilterSet):
     run = django_filters.CharFilter(method="filter_run", label="Run")
 
     facet: str = ""
+    # Sort key -> (column, whether it can be null); the lists' pages are keyset pages over
+    # (that column, id), in the order of their list indexes (migration 0012).
+    sorts: dict[str, tuple[str, bool]] = {}
+    default_sort: str = ""
+
+    def __init__(self, *args: Any, project_id: int | None = None, **kwargs: Any) -> None:
+        """`project_id`: the project whose rows the list shows (its queryset is narrowed to
+        them already); the choices and the stored counts are that project's."""
+        super().__init__(*args, **kwargs)
+        self.project_id = default_project() if project_id is None else project_id
+        for name in ("pipeline", "experiment"):
+            field = self.filters[name]
+            field.queryset = field.queryset.filter(project_id=self.project_id)
 
     def filter_run(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return _run_filter(queryset, "", value)
 
+    def chosen_sort(self) -> CatalogSort:
+        """The sort asked for, or the list's default when none (or an unknown one) is."""
+        self.errors  # noqa: B018 - validates the form: an invalid sort is not applied
+        chosen = (self.form.cleaned_data.get("sort") or [self.default_sort])[0]
+        key = chosen.lstrip("-")
+        if key not in self.sorts:
+            chosen, key = self.default_sort, self.default_sort.lstrip("-")
+        column, nullable = self.sorts[key]
+        return CatalogSort(chosen, column, chosen.startswith("-"), nullable)
+
+    @property
+    def qs(self) -> QuerySet:
+        """The rows in the list's order: the sort column as `sort_value` (what the keyset
+        cursors compare), nulls last either way, ties broken by the id the same way."""
+        sort = self.chosen_sort()
+        queryset = super().qs.alias(sort_value=F(sort.column))
+        return queryset.order_by(*sort_value_order(sort.descending, sort.nullable))
+
+    # The filters the stored counts cannot answer for (they count rows by experiment and facet).
+    narrowing: tuple[str, ...] = ("pipeline", "run", "q")
+
+    def stored_facet_counts(self) -> dict[str, int] | None:
+        """{facet value: rows} from the counts the database keeps (apps/runs/state_counts.py),
+        when no filter narrows the list but an experiment and the facet itself; else None."""
+        if not kept_by_database(connection) or any(
+            str(self.data.get(name) or "").strip() for name in self.narrowing
+        ):
+            return None
+        return self._stored_counts()
+
+    def _kept_rows(self, model: type[KeptRow]) -> QuerySet[KeptRow]:
+        """The kept count rows of the experiment chosen, else of the project's experiments:
+        the same rows `qs` keeps (an experiment that does not validate filters nothing)."""
+        self.errors  # noqa: B018 - validates the form
+        experiment = self.form.cleaned_data.get("experiment")
+        if experiment is not None:
+            return model.objects.filter(experiment_id=experiment.pk)
+        mine = Experiment.objects.filter(project_id=self.project_id).values("id")
+        return model.objects.filter(experiment_id__in=mine)
+
+    def _stored_counts(self) -> dict[str, int]:
+        raise NotImplementedError
+
     def facet_counts(self) -> dict[str, int]:
         """{facet value: rows} under every filter but the facet's own, in one query."""
+        if not hasattr(self, "_facet_counts"):
+            self._facet_counts = self._count_facets()
+        return self._facet_counts
+
+    def _count_facets(self) -> dict[str, int]:
+        stored = self.stored_facet_counts()
+        if stored is not None:
+            return stored
         data = self.data.copy()
         data.pop(self.facet, None)
-        others = type(self)(data, queryset=self.queryset)
+        others = type(self)(data, queryset=self.queryset, project_id=self.project_id)
         rows = others.qs.order_by().values(self.facet).annotate(n=Count("pk"))
         return {row[self.facet]: row["n"] for row in rows}
 
@@ -78,10 +158,17 @@ class ArtifactFilter(_CatalogFilter):
     )
 
     facet = "kind"
+    sorts = {"created": ("created_at", False), "size": ("size", False), "name": ("name", False)}
+    default_sort = "-created"
 
     class Meta:
         model = Artifact
         fields: list[str] = []
+
+    def _stored_counts(self) -> dict[str, int]:
+        rows = self._kept_rows(ArtifactKindCount).filter(n__gt=0)
+        grouped = rows.values_list("kind").annotate(total=Sum("n")).order_by()
+        return {kind: n for kind, n in grouped if n}
 
     def search(self, queryset: QuerySet[Artifact], name: str, value: str) -> QuerySet[Artifact]:
         """Words of the artifact's name or its step's name."""
@@ -90,20 +177,6 @@ class ArtifactFilter(_CatalogFilter):
                 Q(name__icontains=word) | Q(step__display_name__icontains=word)
             )
         return queryset
-
-    @property
-    def qs(self) -> QuerySet[Artifact]:
-        # A stable order whatever the sort: ties (same size, same name) break on the id.
-        queryset = super().qs
-        order = list(queryset.query.order_by) or ["-created_at"]
-        return queryset.order_by(*order, "-pk")
-
-
-def with_duration(queryset: QuerySet[Step]) -> QuerySet[Step]:
-    """Annotate `took`: finished - started, null while either is unknown."""
-    return queryset.annotate(
-        took=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
-    )
 
 
 class ExecutionFilter(_CatalogFilter):
@@ -120,10 +193,20 @@ class ExecutionFilter(_CatalogFilter):
     )
 
     facet = "phase"
+    # Steps that have not started (or not ended) sort last either way.
+    sorts = {"started": ("started_at", True), "duration": ("took", True)}
+    default_sort = "-started"
 
     class Meta:
         model = Step
         fields: list[str] = []
+
+    def _stored_counts(self) -> dict[str, int]:
+        rows = self._kept_rows(StepPhaseCount)
+        if not self.form.cleaned_data.get("all"):
+            rows = rows.filter(bookkeeping=False)
+        grouped = rows.values_list("phase").annotate(total=Sum("n")).order_by()
+        return {phase: n for phase, n in grouped if n}
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if not getattr(self.form, "cleaned_data", {}).get("all"):
@@ -142,17 +225,3 @@ class ExecutionFilter(_CatalogFilter):
                 | Q(run__name__icontains=word)
             )
         return queryset
-
-    @property
-    def qs(self) -> QuerySet[Step]:
-        queryset = super().qs
-        order = list(queryset.query.order_by) or ["-started_at"]
-        # Steps that have not started (or not ended) sort last either way.
-        ordering = [
-            F(key.lstrip("-")).desc(nulls_last=True)
-            if key.startswith("-")
-            else F(key).asc(nulls_last=True)
-            for key in order
-            if isinstance(key, str)
-        ]
-        return queryset.order_by(*ordering, "-pk")

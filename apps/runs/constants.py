@@ -34,11 +34,6 @@ STEP_FINAL_PHASES = frozenset(
 )
 
 
-class TriggerType(models.TextChoices):
-    CRON = "cron", "Cron expression"
-    PERIODIC = "periodic", "Every N minutes/hours/days/weeks"
-
-
 class ArtifactKind(models.TextChoices):
     HTML = "html", "HTML"
     MARKDOWN = "markdown", "Markdown"

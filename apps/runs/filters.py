@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -18,11 +19,11 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.experiments.models import Experiment
+from apps.projects.models import default_project
 from apps.runs.constants import RunState
 from apps.runs.models import Run
 from apps.runs.queries import Hints, join_metric, list_choices, metric_alias
@@ -136,6 +137,22 @@ class PredicateFilter(django_filters.Filter):
 RECURRING_NONE = "none"
 RECURRING_ANY = "any"
 _HEX = re.compile(r"^[0-9a-f-]{4,36}$")
+_UUID_DASHES = (8, 13, 18, 23)  # where str(uuid) has its dashes
+
+
+def _id_prefix_range(word: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The ids that start with `word` (hex digits, with or without the UUID's dashes) as a
+    range of the primary key: an index range scan, where a cast of every id to text reads them
+    all (and on PostgreSQL keeps the name's trigram index out of the OR)."""
+    lowered = word.lower()
+    if not _HEX.match(lowered):
+        return None
+    if any(c == "-" and i not in _UUID_DASHES for i, c in enumerate(lowered)):
+        return None  # a dash where no UUID has one: no id starts so
+    digits = lowered.replace("-", "")
+    if len(digits) > 32:
+        return None
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
 
 
 def _day_start(day: date) -> datetime:
@@ -187,10 +204,17 @@ class RunListFilter(django_filters.FilterSet):
         *,
         experiment: Experiment | None = None,
         archived: bool | None = None,
+        project_ids: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
+        """`project_ids`: the projects the list shows (default: the experiment's, else the
+        Default project); the choices are theirs, and without an experiment the runs are
+        narrowed to their experiments."""
         super().__init__(data, queryset, **kwargs)
         self.scoped_experiment = experiment
+        if project_ids is None:
+            project_ids = [experiment.project_id if experiment else default_project()]
+        self.project_ids = list(project_ids)
         # The runs' archived flag (the tab), when the queryset is limited to one: with it, the
         # metric joins use the copies on the metric rows (see queries.Hints).
         self.archived = archived
@@ -205,7 +229,13 @@ class RunListFilter(django_filters.FilterSet):
         go on the form's own fields once it is built: set on the filters, every option would
         be deep-copied with the form class's fields."""
         scoped = self.scoped_experiment.pk if self.scoped_experiment is not None else None
-        self.choices = choices = list_choices(scoped)
+        self.choices = choices = list_choices(self.project_ids, scoped)
+        # The project's experiments (the choices list them all): its runs are theirs.
+        self.experiment_ids: tuple[int, ...] | None = None
+        if scoped is None:
+            self.experiment_ids = tuple(int(pk) for pk, _ in choices.experiments)
+            if self.queryset is not None:
+                self.queryset = self.queryset.filter(experiment_id__in=self.experiment_ids)
         pipelines: dict[str, str] = {}
         for _, _, pipeline_id, pipeline_name in choices.versions:
             pipelines.setdefault(pipeline_id, pipeline_name)
@@ -240,14 +270,9 @@ class RunListFilter(django_filters.FilterSet):
         """Every word in the run's name or description, or a (prefix of the) run id."""
         for word in value.split()[:8]:
             condition = Q(name__icontains=word) | Q(description__icontains=word)
-            lowered = word.lower()
-            if _HEX.match(lowered):
-                try:
-                    condition |= Q(id=uuid.UUID(lowered))
-                except ValueError:
-                    condition |= Q(id_text__startswith=lowered)
-                    if "id_text" not in queryset.query.annotations:
-                        queryset = queryset.alias(id_text=Cast("id", TextField()))
+            ids = _id_prefix_range(word)
+            if ids is not None:
+                condition |= Q(id__range=ids)
             queryset = queryset.filter(condition)
         return queryset
 
@@ -273,11 +298,21 @@ class RunListFilter(django_filters.FilterSet):
             return None
         self.errors  # noqa: B018 - validates the form
         cleaned = self.form.cleaned_data
-        experiment = self.scoped_experiment.pk if self.scoped_experiment else None
-        if experiment is None and cleaned.get("experiment"):
-            experiment = int(cleaned["experiment"])
         states = [] if self._without_state else list(cleaned.get("state") or [])
-        return Hints(archived=self.archived, experiment_id=experiment, states=states)
+        return Hints(
+            archived=self.archived,
+            experiment_id=self.experiment_id(),
+            states=states,
+            experiment_ids=self.experiment_ids,
+        )
+
+    def experiment_id(self) -> int | None:
+        """The one experiment the list shows (its page, or the filter), if it is one."""
+        if self.scoped_experiment is not None:
+            return self.scoped_experiment.pk
+        self.errors  # noqa: B018 - validates the form
+        chosen = self.form.cleaned_data.get("experiment")
+        return int(chosen) if chosen else None
 
     def queryset_without_state(self) -> QuerySet[Run]:
         """The queryset filtered by every valid filter except the state (the state counts)."""

@@ -6,17 +6,26 @@ service and the shell command use), so a bad value reads the same wherever it co
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from apps.experiments.forms import clean_experiment_name
 from apps.experiments.models import Experiment
 from apps.pipelines.models import Pipeline, PipelineVersion
+from apps.pipelines.parameters import display_value
+from apps.projects.models import default_project
+from apps.runs.run_types import ONE_OFF, run_type_choices
 
 PARAM_PREFIX = "param_"
+# The version choice "Always the latest version": a recurring run then runs whatever version is
+# newest when each run starts; a one-off run starts the newest version now.
+LATEST = "latest"
+LATEST_LABEL = "Always the latest version"
 VERSION_FIELDS = ("id", "pipeline_id", "name", "created_at", "parameters")
 
 
@@ -29,19 +38,35 @@ def default_run_name(version: PipelineVersion) -> str:
     return f"{version.pipeline.name} {version.name} {stamp}"
 
 
-def display_value(kind: str, value: Any) -> str:
-    """A declared default or stored value as the form shows it."""
-    if value is None:
-        return ""
-    if kind == "Bool":
-        return "true" if str(value).strip().lower() in {"true", "1", "yes", "on"} else "false"
-    return str(value)
-
-
 class VersionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: PipelineVersion) -> str:
         created = timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M")
         return f"{obj.name} · {created}"
+
+
+class _LatestFirst(ModelChoiceIterator):
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        choices = super().__iter__()
+        if self.field.empty_label is not None:
+            yield next(choices)
+        yield (LATEST, LATEST_LABEL)
+        yield from choices
+
+    def __len__(self) -> int:
+        return super().__len__() + 1
+
+
+class VersionOrLatestField(VersionChoiceField):
+    """A version of the pipeline, or LATEST (offered right after the empty choice)."""
+
+    iterator = _LatestFirst
+
+    def to_python(self, value: Any) -> Any:
+        return LATEST if value == LATEST else super().to_python(value)
+
+    def validate(self, value: Any) -> None:
+        if value != LATEST:
+            super().validate(value)
 
 
 def parameter_field(param: dict[str, Any]) -> forms.Field:
@@ -70,19 +95,53 @@ def parameter_field(param: dict[str, Any]) -> forms.Field:
         help_text=" · ".join(help_parts),
         widget=widget,
     )
-    field.parameter = param  # type: ignore[attr-defined]
+    field.parameter = param
     return field
+
+
+class ParameterForm(forms.Form):
+    """One field per parameter a version declares (`param_<name>`), for the run form and the
+    recurring-run form: the values are checked by apps.runs.parameters, and its errors, keyed
+    by parameter, land on the matching fields."""
+
+    # An empty field means "the declared default"; a form may drop it instead of passing "".
+    keep_empty_parameters = True
+
+    def add_parameter_fields(self, version: PipelineVersion | None) -> None:
+        for param in version.parameters if version is not None else []:
+            self.fields[param_field_name(param["name"])] = parameter_field(param)
+
+    def parameter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name.startswith(PARAM_PREFIX)]
+
+    def parameter_values(self) -> dict[str, str]:
+        return {
+            name[len(PARAM_PREFIX) :]: value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(PARAM_PREFIX)
+            and (self.keep_empty_parameters or value not in (None, ""))
+        }
+
+    def add_parameter_errors(self, error: ValidationError) -> None:
+        """Put a ValidationError keyed by parameter name on the matching fields."""
+        for name, messages in getattr(error, "message_dict", {"": error.messages}).items():
+            field = param_field_name(name)
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)
 
 
 class ActiveExperimentField(forms.ModelChoiceField):
     """Lists the active experiments; an archived one chosen anyway (an old link, a clone, a
     stale page) is refused by name rather than as "not one of the available choices"."""
 
+    # The experiments of the form's project, archived ones too (RunForm narrows it).
+    project_experiments: Any = Experiment.objects.all()
+
     def to_python(self, value: Any) -> Experiment | None:
         if value in self.empty_values:
             return None
         try:
-            experiment = Experiment.objects.get(pk=value)
+            experiment = self.project_experiments.get(pk=value)
         except (ValueError, TypeError, Experiment.DoesNotExist):
             raise ValidationError(
                 "That experiment no longer exists: choose another.", code="invalid_choice"
@@ -96,11 +155,11 @@ class ActiveExperimentField(forms.ModelChoiceField):
         return experiment
 
 
-class RunForm(forms.Form):
+class RunForm(ParameterForm):
     pipeline = forms.ModelChoiceField(
         queryset=Pipeline.objects.order_by("name"), empty_label="Choose a pipeline…"
     )
-    version = VersionChoiceField(
+    version = VersionOrLatestField(
         queryset=PipelineVersion.objects.none(), empty_label="Choose a version…"
     )
     name = forms.CharField(max_length=200, label="Run name")
@@ -118,8 +177,9 @@ class RunForm(forms.Form):
         label="or create a new experiment",
         widget=forms.TextInput(attrs={"placeholder": "New experiment name"}),
     )
+    # One-off, or a type another app registers (apps.runs.run_types); its fields are its own form.
     run_type = forms.ChoiceField(
-        choices=[("one_off", "One-off")], initial="one_off", widget=forms.RadioSelect
+        choices=run_type_choices, initial=ONE_OFF, widget=forms.RadioSelect
     )
     clone = forms.UUIDField(required=False, widget=forms.HiddenInput)
     # The name the form proposed; a name still equal to it follows the version when it changes.
@@ -130,32 +190,31 @@ class RunForm(forms.Form):
         *args: Any,
         pipeline: Pipeline | None = None,
         version: PipelineVersion | None = None,
+        project_id: int | None = None,
         **kwargs: Any,
     ) -> None:
+        """`project_id`: the project the run goes to; its pipelines and experiments are the
+        choices (default: the Default project)."""
         super().__init__(*args, **kwargs)
+        self.project_id = project_id or default_project()
+        pipelines = self.fields["pipeline"]
+        pipelines.queryset = pipelines.queryset.filter(project_id=self.project_id)  # type: ignore[attr-defined]
+        experiments = self.fields["experiment"]
+        experiments.queryset = experiments.queryset.filter(project_id=self.project_id)  # type: ignore[attr-defined]
+        experiments.project_experiments = Experiment.objects.filter(project_id=self.project_id)  # type: ignore[attr-defined]
         self.chosen_version = version
+        self.always_latest = False  # set once cleaned: the view resolves LATEST
         if pipeline is not None:
             self.fields["version"].queryset = (
                 PipelineVersion.objects.filter(pipeline=pipeline)
                 .only(*VERSION_FIELDS)
                 .order_by("-created_at")
             )
-        for param in version.parameters if version is not None else []:
-            self.fields[param_field_name(param["name"])] = parameter_field(param)
-
-    def parameter_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if name.startswith(PARAM_PREFIX)]
-
-    def parameter_values(self) -> dict[str, str]:
-        return {
-            name[len(PARAM_PREFIX) :]: value
-            for name, value in self.cleaned_data.items()
-            if name.startswith(PARAM_PREFIX)
-        }
+        self.add_parameter_fields(version)
 
     def clean_new_experiment(self) -> str:
         value = self.cleaned_data.get("new_experiment", "")
-        return clean_experiment_name(value) if value.strip() else ""
+        return clean_experiment_name(value, self.project_id) if value.strip() else ""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -165,10 +224,3 @@ class RunForm(forms.Form):
                 "experiment", "Choose the experiment this run belongs to, or name a new one."
             )
         return data
-
-    def add_parameter_errors(self, error: ValidationError) -> None:
-        """Put a ValidationError keyed by parameter name on the matching fields."""
-        for name, messages in getattr(error, "message_dict", {"": error.messages}).items():
-            field = param_field_name(name)
-            for message in messages:
-                self.add_error(field if field in self.fields else None, message)

@@ -16,9 +16,9 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 from django_htmx.http import HTMX_STOP_POLLING, push_url
-from django_htmx.middleware import HtmxDetails
 
 from apps.experiments.models import Experiment
+from apps.projects import scope
 from apps.runs import queries
 from apps.runs.constants import RunState
 from apps.runs.filters import OPERATORS, Predicate, RunListFilter
@@ -32,6 +32,7 @@ from apps.runs.queries import (
     Cursor,
     Sort,
 )
+from ydpipelines.htmx import HtmxHttpRequest
 
 # The filters' query-string names, in the order a canonical URL lists them.
 FILTER_PARAMS = (
@@ -57,10 +58,6 @@ FOLDED_PARAMS = (
 )
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
 @dataclass
 class Column:
     key: str
@@ -79,6 +76,7 @@ class Listing:
     columns: list[Column]  # the fixed columns, then the metric columns
     metric_columns: list[str]
     total: int
+    capped: bool  # the counts are lower bounds (queries.CappedCounts): "8,463+"
     state_counts: list[tuple[str, int, bool]]  # (state, count, checked)
     metric_names: list[str]
     predicates: list[tuple[Predicate, str]]  # each with the URL without it
@@ -104,6 +102,11 @@ class Listing:
     clear_url: str  # the list without any filter, sort or column (the page's tab kept)
     keep: tuple[tuple[str, str], ...]
     operators: list[tuple[str, str]]
+
+    @property
+    def count_cap(self) -> int:
+        """Where the counts by metric predicates stop (the "+" of a capped count)."""
+        return queries.COUNT_CAP
 
 
 def _metric_columns(raw: QueryDict, names: list[str]) -> list[str]:
@@ -182,6 +185,7 @@ def run_listing(
     archived: bool | None,
     experiment: Experiment | None = None,
     keep: tuple[tuple[str, str], ...] = (),
+    project_ids: list[int] | None = None,
 ) -> tuple[Listing, RunListFilter, str]:
     """The list of `queryset`'s runs as the request asks (filters, sort, columns, page), for
     the runs list and an experiment's page; also the filterset and the canonical URL.
@@ -189,14 +193,16 @@ def run_listing(
     `archived` says whether every run of `queryset` is archived (True), none is (False), or
     either (None); `keep` holds parameters of the page that are not the list's (e.g. a tab).
 
-    An experiment's page (apps/experiments/views.py experiment_detail) passes its runs, the
+    An experiment's page (apps/runs/experiment_views.py) passes its runs, the
     experiment, and archived=None when the experiment is archived (no per-run actions there).
     """
     raw = request.GET.copy()
     added = _added_predicate(raw)
     if added:
         raw.appendlist("m", added)
-    filterset = RunListFilter(raw, queryset=queryset, experiment=experiment, archived=archived)
+    filterset = RunListFilter(
+        raw, queryset=queryset, experiment=experiment, archived=archived, project_ids=project_ids
+    )
     errors = filterset.clean_errors()
     sort = Sort.parse(raw.get("sort"))
     if sort is None:
@@ -247,14 +253,19 @@ def run_listing(
     states = filterset.states
     hints = filterset.metric_hints()
     predicates = filterset.predicates
-    metric_only = None
+    metric_only = scope = None
     others = [n for n in cleaned if n not in ("state", "experiment", "m") and cleaned.get(n)]
-    if predicates and not others and len({p.metric for p in predicates}) == 1:
-        lookups = {f"value__{OPERATORS[p.op][0]}": p.value for p in predicates}
-        if len(lookups) == len(predicates):
-            metric_only = [(predicates[0].metric, lookups)]
+    if predicates and not others:
+        by_metric: dict[str, dict[str, float]] = {}
+        for p in predicates:
+            by_metric.setdefault(p.metric, {})[f"value__{OPERATORS[p.op][0]}"] = p.value
+        # Two conditions with one operator on one metric both apply: not a lookup dict's case.
+        if sum(len(lookups) for lookups in by_metric.values()) == len(predicates):
+            metric_only = list(by_metric.items())
+    elif not others and not predicates:
+        scope = queries.CountScope(archived, filterset.experiment_id(), filterset.experiment_ids)
     counts = queries.state_counts(
-        filterset.queryset_without_state, metric_only=metric_only, hints=hints
+        filterset.queryset_without_state, metric_only=metric_only, hints=hints, scope=scope
     )
     page = queries.fetch_page(filterset.qs, sort, size, after=after, before=before, hints=hints)
     values = queries.metric_values([run.pk for run in page.runs], columns)
@@ -281,6 +292,7 @@ def run_listing(
         metric_cols.append(Column(name, name, url, state, numeric=True, metric=True))
 
     chosen_states = set(states)
+    capped = isinstance(counts, queries.CappedCounts) and counts.capped
     total = sum(n for s, n in counts.items() if not chosen_states or s in chosen_states)
     hidden = [(k, v) for k, v in params if k in ("sort", "size", "metrics", "m")]
     listing = Listing(
@@ -289,6 +301,7 @@ def run_listing(
         columns=fixed[:2] + metric_cols + fixed[2:],
         metric_columns=columns,
         total=total,
+        capped=capped,
         state_counts=[(s, counts.get(s, 0), s in chosen_states) for s in RunState.values],
         metric_names=names,
         predicates=[(p, urls.without("m", p.token)) for p in predicates],
@@ -340,29 +353,46 @@ def run_list(request: HtmxHttpRequest) -> HttpResponse:
     archived = request.GET.get("tab") == "archived"
     runs = queries.run_list_queryset().filter(archived_at__isnull=not archived)
     keep = (("tab", "archived"),) if archived else ()
+    project = scope.current_project(request)
     listing, filterset, canonical = run_listing(
-        request, runs, base_url=reverse("runs:list"), archived=archived, keep=keep
+        request,
+        runs,
+        base_url=reverse("runs:list"),
+        archived=archived,
+        keep=keep,
+        project_ids=[project.pk] if project else [],
     )
-    partial = request.htmx and not request.htmx.boosted
+    partial = bool(request.htmx and not request.htmx.boosted)
     if not partial and "m_name" in request.GET:
         # The form's "add a metric filter" row, without JavaScript: show the canonical URL.
         return HttpResponseRedirect(canonical)
-    template = "runs/run_list.html" + ("#run-table" if partial else "")
-    # While a run on the page is active the table polls itself (`poll=1`, same filters, sort
-    # and cursor); the poll leaves the URL alone and stops with 286 once none is.
+    return render_listing(
+        request,
+        "runs/run_list.html",
+        listing,
+        canonical,
+        {"filter": filterset, "archived": archived, "list_url": reverse("runs:list")},
+    )
+
+
+def render_listing(
+    request: HtmxHttpRequest,
+    template: str,
+    listing: Listing,
+    canonical: str,
+    context: dict[str, Any],
+) -> HttpResponse:
+    """A page with the runs table (the runs list, an experiment's page), or the table alone
+    for htmx. While a run on the page is active the table refreshes itself (`poll=1`, same
+    filters, sort and cursor) when a change is pushed, or every 2 s while none can be; the
+    refresh leaves the URL alone and stops with 286 once no run on the page is active."""
+    partial = bool(request.htmx and not request.htmx.boosted)
     live = any(run.is_active for run in listing.runs)
-    polling = bool(partial and request.GET.get("poll") == "1")
+    polling = partial and request.GET.get("poll") == "1"
     response = render(
         request,
-        template,
-        {
-            "listing": listing,
-            "filter": filterset,
-            "archived": archived,
-            "oob": partial,
-            "live": live,
-            "list_url": reverse("runs:list"),
-        },
+        template + ("#run-table" if partial else ""),
+        {**context, "listing": listing, "oob": partial, "live": live},
     )
     if partial and not polling:
         push_url(response, canonical)

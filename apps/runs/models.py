@@ -1,8 +1,8 @@
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 from django.urls import reverse
 
 from apps.runs.constants import (
@@ -13,75 +13,22 @@ from apps.runs.constants import (
     MetricFormat,
     RunState,
     StepPhase,
-    TriggerType,
 )
 
-
-class RecurringRun(models.Model):
-    """A schedule that starts runs; one Argo CronWorkflow each."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    experiment = models.ForeignKey(
-        "experiments.Experiment", on_delete=models.PROTECT, related_name="recurring_runs"
-    )
-    pipeline = models.ForeignKey(
-        "pipelines.Pipeline", on_delete=models.PROTECT, related_name="recurring_runs"
-    )
-    # Null means "always the latest version of the pipeline".
-    pipeline_version = models.ForeignKey(
-        "pipelines.PipelineVersion",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="recurring_runs",
-    )
-    parameters = models.JSONField(default=dict, blank=True)
-    trigger_type = models.CharField(max_length=10, choices=TriggerType.choices)
-    cron = models.CharField(max_length=120, blank=True, help_text="5-field cron expression.")
-    interval_seconds = models.PositiveIntegerField(null=True, blank=True)
-    timezone = models.CharField(max_length=64, default="UTC")
-    start_at = models.DateTimeField(null=True, blank=True)
-    end_at = models.DateTimeField(null=True, blank=True)
-    max_concurrency = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
-    )
-    catchup = models.BooleanField(default=False)
-    enabled = models.BooleanField(default=True)
-    cron_workflow_name = models.CharField(max_length=63, blank=True)
-    namespace = models.CharField(max_length=63, blank=True)
-    last_synced_at = models.DateTimeField(null=True, blank=True)
-    sync_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    # Counts the user's changes to the settings (not the sync's bookkeeping): an edit carries
-    # the revision it started from, and a stale one is refused instead of overwriting.
-    revision = models.PositiveIntegerField(default=1)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(max_concurrency__gte=1, max_concurrency__lte=10),
-                name="recurringrun_max_concurrency_1_10",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(end_at__isnull=True)
-                | models.Q(start_at__isnull=True)
-                | models.Q(end_at__gt=models.F("start_at")),
-                name="recurringrun_end_after_start",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("recurring:detail", args=[self.pk])
+# The path from a run to its project (apps.projects.scope): a run belongs to its experiment's.
+RUN_PROJECT = "experiment__project"
+# A step whose outputs are on their way: a finished pod whose log and artifacts the copy
+# (apps/runs/outputs.py, queued by the sync) has neither stored nor given up on. The one home
+# of that rule: Step.outputs_pending says the same of a loaded row; queries.py and the API
+# build on them. The copy sets both flags at once; naming log_fetched lets the database answer
+# from the small partial index step_outputs_pending (the steps not copied yet).
+STEP_OUTPUTS_PENDING = models.Q(
+    node_type="Pod",
+    phase__in=STEP_FINAL_PHASES,
+    log_fetched=False,
+    artifacts_fetched=False,
+    outputs_error="",
+)
 
 
 class Run(models.Model):
@@ -103,7 +50,11 @@ class Run(models.Model):
     # Argo's resourceVersion of the workflow when the sync last copied it: equal means unchanged.
     workflow_resource_version = models.CharField(max_length=32, blank=True)
     recurring_run = models.ForeignKey(
-        RecurringRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+        "recurring.RecurringRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
     )
     cloned_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones"
@@ -112,6 +63,13 @@ class Run(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # How long the run took (null until it has both ends), computed and stored by the database
+    # whatever writes the ends (a save, QuerySet.update(), raw SQL): the duration sort's column.
+    took = models.GeneratedField(
+        expression=F("finished_at") - F("started_at"),
+        output_field=models.DurationField(),
+        db_persist=True,
+    )
     archived_at = models.DateTimeField(null=True, blank=True)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
@@ -147,6 +105,9 @@ class Run(models.Model):
                 name="run_list_active_name",
                 condition=models.Q(archived_at__isnull=True),
             ),
+            # Migration 0009 adds, per database: the duration sort's indexes (took, id) either
+            # way with the unfinished runs last (NULLS LAST is PostgreSQL's; SQLite's indexes
+            # take no NULLS clause), and the text search's trigram indexes (PostgreSQL only).
             # The sync task's query: the runs that are not final yet.
             models.Index(
                 fields=["last_synced_at"],
@@ -197,6 +158,12 @@ class Step(models.Model):
     pod_name = models.CharField(max_length=253, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # finished - started, stored by the database (the Executions list's duration sort).
+    took = models.GeneratedField(
+        expression=F("finished_at") - F("started_at"),
+        output_field=models.DurationField(),
+        db_persist=True,
+    )
     resources = models.JSONField(default=dict, blank=True)
     inputs = models.JSONField(default=dict, blank=True)
     outputs = models.JSONField(default=dict, blank=True)
@@ -206,6 +173,9 @@ class Step(models.Model):
     # Why copying the outputs failed for good (not a transient Argo error): the reconciler
     # leaves such a step alone, and its panel says why its outputs are missing.
     outputs_error = models.TextField(blank=True)
+    # A digest of Argo's node as the sync last copied it (apps/runs/sync.py): a pass compares
+    # a node's values with the row only when the digest differs.
+    sync_digest = models.CharField(max_length=16, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -219,6 +189,9 @@ class Step(models.Model):
                 name="step_outputs_pending",
                 condition=models.Q(log_fetched=False, outputs_error=""),
             ),
+            # Migration 0010 adds the Executions list's indexes per database (NULLS LAST is
+            # PostgreSQL's): (started_at, id), (phase, started_at, id) and (took, id), newest or
+            # longest first, over the steps that are not bookkeeping nodes.
         ]
 
     def __str__(self) -> str:
@@ -227,6 +200,17 @@ class Step(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.phase in STEP_FINAL_PHASES
+
+    @property
+    def outputs_pending(self) -> bool:
+        """STEP_OUTPUTS_PENDING, read off this row."""
+        return (
+            self.node_type == "Pod"
+            and self.phase in STEP_FINAL_PHASES
+            and not self.log_fetched
+            and not self.artifacts_fetched
+            and not self.outputs_error
+        )
 
     @property
     def duration(self):
@@ -256,7 +240,12 @@ class Artifact(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["kind", "-created_at"], name="artifact_kind_created"),
+            # The Artifacts list's pages: newest first (all, or of a kind), by size, by name;
+            # the id breaks ties, as the list's order does.
+            models.Index(fields=["-created_at", "-id"], name="artifact_list_created"),
+            models.Index(fields=["kind", "-created_at", "-id"], name="artifact_list_kind"),
+            models.Index(fields=["-size", "-id"], name="artifact_list_size"),
+            models.Index(fields=["name", "id"], name="artifact_list_name"),
             models.Index(fields=["run", "name"], name="artifact_run_name"),
         ]
 
@@ -265,9 +254,15 @@ class Artifact(models.Model):
 
 
 class Metric(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics")
+    # No index of its own: the unique (run, name) serves lookups by run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics", db_index=False)
     step = models.ForeignKey(
-        Step, null=True, blank=True, on_delete=models.CASCADE, related_name="metrics"
+        Step,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="metrics",
+        db_index=False,  # metric_step: most metrics belong to no step
     )
     name = models.CharField(max_length=200)
     value = models.FloatField()
@@ -285,6 +280,10 @@ class Metric(models.Model):
             models.UniqueConstraint(fields=["run", "name"], name="metric_unique_run_name")
         ]
         indexes = [
+            # Deleting a step deletes its metrics: the few that have one.
+            models.Index(
+                fields=["step"], name="metric_step", condition=models.Q(step__isnull=False)
+            ),
             # Filter and sort runs by a metric: WHERE name = ? AND value > ? ORDER BY value.
             models.Index(fields=["name", "value", "run"], name="metric_name_value_run"),
             # The runs list with a metric filter or sort, across experiments / in one.
@@ -302,3 +301,91 @@ class Metric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class MetricPoint(models.Model):
+    """One point of a metric's history, logged by a step with log_metric (docs/steps.md); the
+    last point of each name is also the run's Metric of that name (what the runs list reads)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_points")
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.CASCADE, related_name="metric_points"
+    )
+    # The name as the run's Metric row has it ("<step>/<name>" when two steps log one name).
+    name = models.CharField(max_length=200)
+    index = models.BigIntegerField()  # the step/epoch the point was logged at
+    value = models.FloatField()
+    logged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "index", "pk"]
+        indexes = [
+            # The Output tab and the compare page: WHERE run IN (...) ORDER BY name, index.
+            models.Index(fields=["run", "name", "index"], name="metricpoint_run_name_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}[{self.index}]={self.value}"
+
+
+class RunStateCount(models.Model):
+    """How many runs an experiment has in each state, archived or not: the runs list's state
+    counts, read in O(experiments x states) instead of counting every run. Kept by database
+    triggers on runs_run (migration 0011) on every insert, update and delete, bulk ones and
+    raw SQL included; the app never writes it."""
+
+    experiment_id = models.BigIntegerField()
+    archived = models.BooleanField()
+    state = models.CharField(max_length=12)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "archived", "state"], name="run_state_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        archived = " (archived)" if self.archived else ""
+        return f"{self.experiment_id}/{self.state}{archived}: {self.n}"
+
+
+class StepPhaseCount(models.Model):
+    """Steps per experiment (their run's) and phase, bookkeeping nodes (DAG, Steps, Retry...)
+    apart: the Executions list's phase counts, a project's the sum over its experiments. Kept
+    by database triggers (apps/runs/state_counts.py, migrations 0012, 0013 and 0015)."""
+
+    experiment_id = models.BigIntegerField(null=True)
+    bookkeeping = models.BooleanField()
+    phase = models.CharField(max_length=12)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "bookkeeping", "phase"], name="step_phase_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phase}: {self.n}"
+
+
+class ArtifactKindCount(models.Model):
+    """Artifacts per experiment (their run's) and kind: the Artifacts list's kind counts. Kept by
+    database triggers (apps/runs/state_counts.py, migrations 0012, 0013 and 0015)."""
+
+    experiment_id = models.BigIntegerField(null=True)
+    kind = models.CharField(max_length=20)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "kind"], name="artifact_kind_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.n}"

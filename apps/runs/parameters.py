@@ -1,4 +1,5 @@
-"""Checking the runtime parameters a user gives against the ones a version declares."""
+"""Checking the runtime parameters a user gives against the ones a version declares (what each
+type accepts lives in apps.pipelines.parameters)."""
 
 from __future__ import annotations
 
@@ -6,33 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def coerce_value(kind: str, raw: Any) -> str:
-    """The parameter as the string Argo receives; raises ValueError with a readable reason."""
-    text = "" if raw is None else str(raw).strip()
-    if kind == "Integer":
-        try:
-            return str(int(text))
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-    if kind == "Float":
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"{text!r} is not a finite number")
-        return text
-    if kind == "Bool":
-        if text.lower() in _TRUE:
-            return "true"
-        if text.lower() in _FALSE:
-            return "false"
-        raise ValueError(f"{text!r} is not true or false")
-    return "" if raw is None else str(raw)
+from apps.pipelines.parameters import argo_value
 
 
 def resolve_parameters(declared: list[dict[str, Any]], given: dict[str, Any]) -> dict[str, str]:
@@ -58,7 +33,7 @@ def resolve_parameters(declared: list[dict[str, Any]], given: dict[str, Any]) ->
             values[name] = ""
             continue
         try:
-            values[name] = coerce_value(param.get("type", "String"), raw)
+            values[name] = argo_value(param.get("type", "String"), raw)
         except ValueError as exc:
             errors.setdefault(name, []).append(f"{name}: {exc} ({param.get('type')} expected)")
     if errors:

@@ -108,7 +108,7 @@ _KIND_ORDER = {
     ArtifactKind.TABLE: 4,
     ArtifactKind.IMAGE: 5,
 }
-_LATE_NAMES = {"notebook-html": 6, "notebook": 7, "mlpipeline-metrics": 9}
+_LATE_NAMES = {"notebook-html": 6, "notebook": 7, "mlpipeline-metrics": 9, "metric-history": 9}
 
 
 def display_order(artifact: Artifact) -> tuple[int, str]:

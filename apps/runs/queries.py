@@ -7,17 +7,17 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Count,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
     FilteredRelation,
     FloatField,
@@ -25,12 +25,14 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Sum,
     Value,
 )
 from django.utils import timezone
 
-from apps.runs.constants import STEP_FINAL_PHASES, StepPhase
-from apps.runs.models import Metric, RecurringRun, Run, Step
+from apps.runs.constants import StepPhase
+from apps.runs.models import STEP_OUTPUTS_PENDING, Metric, Run, RunStateCount, Step
+from apps.runs.state_counts import kept_by_database
 
 # What a run row of a list shows; parameters, messages and sync bookkeeping stay behind.
 RUN_LIST_FIELDS = (
@@ -128,6 +130,7 @@ def phase_steps_queryset(run: Run) -> QuerySet[Step]:
         "finished_at",
         "exit_code",
         "message",
+        "log_fetched",
         "artifacts_fetched",
         "outputs_error",
     )
@@ -138,13 +141,14 @@ def outputs_pending(run: Run, steps: Iterable[Step]) -> bool:
     run's end), so that the page keeps polling until they are in."""
     if run.finished_at and timezone.now() - run.finished_at > OUTPUTS_GRACE:
         return False
-    return any(
-        step.node_type == "Pod"
-        and step.phase in STEP_FINAL_PHASES
-        and not step.artifacts_fetched
-        and not step.outputs_error
-        for step in steps
-    )
+    return any(step.outputs_pending for step in steps)
+
+
+def outputs_pending_exists() -> Exists:
+    """Annotates runs (`outputs_pending=...`) with whether a finished step's outputs are still
+    being copied, in the runs' own query. Unlike the pages' outputs_pending(), no grace: the
+    API says what is true, and `ydp run --wait` waits for it (to its own timeout)."""
+    return Exists(Step.objects.filter(STEP_OUTPUTS_PENDING, run_id=OuterRef("pk")))
 
 
 @dataclass
@@ -262,6 +266,17 @@ class Sort:
         return None
 
 
+def _uuid_text(value: Any) -> str:
+    return str(uuid.UUID(str(value)))
+
+
+def int_id(value: Any) -> int:
+    """A cursor's id on the tables with integer keys (steps, artifacts)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not an integer id")
+    return value
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Where a page starts (after) or ends (before): the edge row's sort value and id."""
@@ -269,7 +284,7 @@ class Cursor:
     value: Any
     id: str
 
-    def encode(self, sort: Sort) -> str:
+    def encode(self, sort: Sort | None = None) -> str:
         value = self.value
         if isinstance(value, timedelta):
             value = {"us": value // timedelta(microseconds=1)}
@@ -279,14 +294,17 @@ class Cursor:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str | None, sort: Sort) -> Cursor | None:
-        """The cursor of a link, or None if the token is not one (a hand-edited URL)."""
+    def decode(
+        cls, token: str | None, sort: Sort | None, parse_id: Callable[[Any], Any] = _uuid_text
+    ) -> Cursor | None:
+        """The cursor of a link, or None if the token is not one (a hand-edited URL).
+        `parse_id` checks the edge row's id (a run's UUID; the catalogues' integers)."""
         if not token:
             return None
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             value, run_id = json.loads(raw)
-            run_id = str(uuid.UUID(str(run_id)))
+            run_id = parse_id(run_id)
             if isinstance(value, dict) and "t" in value:
                 value = datetime.fromisoformat(value["t"])
             elif isinstance(value, dict) and "us" in value:
@@ -295,7 +313,7 @@ class Cursor:
                 return None
         except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
             return None
-        if sort.metric is not None and isinstance(value, str):
+        if sort is not None and sort.metric is not None and isinstance(value, str):
             return None
         return cls(value, run_id)
 
@@ -307,6 +325,8 @@ class Hints:
     archived: bool
     experiment_id: int | None = None
     states: list[str] = field(default_factory=list)
+    # The project's experiments, when no one experiment is chosen (None: no restriction).
+    experiment_ids: tuple[int, ...] | None = None
 
 
 _ROW_FIELDS = (
@@ -350,6 +370,7 @@ class RunRow:
         "finished_at",
         "metric_cells",
         "name",
+        "outputs_pending",
         "pipeline_version",
         "pk",
         "progress_done",
@@ -377,6 +398,7 @@ class RunRow:
             pipeline_id,
             pipeline_name,
             self.sort_value,
+            self.outputs_pending,
         ) = row
         self.experiment = Named(experiment_id, experiment_name)
         self.pipeline_version = Named(version_id, version_name, Named(pipeline_id, pipeline_name))
@@ -426,6 +448,8 @@ def join_metric(queryset: QuerySet[Run], name: str, hints: Hints | None = None) 
         condition &= Q(metrics__run_archived=hints.archived)
         if hints.experiment_id is not None:
             condition &= Q(metrics__run_experiment_id=hints.experiment_id)
+        elif hints.experiment_ids is not None:
+            condition &= Q(metrics__run_experiment_id__in=hints.experiment_ids)
         if hints.states:
             condition &= Q(metrics__run_state__in=hints.states)
     return queryset.alias(**{alias: FilteredRelation("metrics", condition=condition)})
@@ -443,12 +467,13 @@ def _sort_expression(
         queryset = join_metric(queryset, metric, hints)
         return queryset.annotate(sort_value=F(f"{alias}__value")), not inner
     if sort.key == "duration":
-        expression = ExpressionWrapper(F("finished_at") - F("started_at"), DurationField())
-        return queryset.annotate(sort_value=expression), True
+        # The stored column (run_list_active_took_*), not finished - started computed per row.
+        return queryset.annotate(sort_value=F("took")), True
     return queryset.annotate(sort_value=F(_SORT_FIELDS[sort.key])), False
 
 
-def _order(descending: bool, nullable: bool) -> list[OrderBy]:
+def sort_value_order(descending: bool, nullable: bool) -> list[OrderBy]:
+    """The order of a keyset list: `sort_value`, then the id the same way."""
     value = F("sort_value")
     if nullable:
         # Runs without the value (no metric, not finished) go last, either way.
@@ -482,6 +507,35 @@ def _before(descending: bool, nullable: bool, cursor: Cursor) -> Q:
     )
 
 
+def keyset_order(
+    queryset: QuerySet,
+    descending: bool,
+    nullable: bool,
+    size: int,
+    after: Cursor | None,
+    before: Cursor | None,
+) -> tuple[QuerySet, bool]:
+    """A queryset annotated with `sort_value`, cut to the page after or before a cursor over
+    (sort_value, pk), nulls last, LIMIT size + 1; and whether it runs backwards (a `before` page
+    is fetched in reverse order and flipped). The runs list and the catalogues share it."""
+    backwards = before is not None and after is None
+    if backwards:
+        queryset = queryset.filter(_before(descending, nullable, before))
+        # Reverse order: nulls (last in the list) come first.
+        value = F("sort_value")
+        first = (
+            OrderBy(value, descending=not descending, nulls_first=True)
+            if nullable
+            else OrderBy(value, descending=not descending)
+        )
+        order = [first, OrderBy(F("pk"), descending=not descending)]
+    else:
+        if after is not None:
+            queryset = queryset.filter(_beyond(descending, nullable, after))
+        order = sort_value_order(descending, nullable)
+    return queryset.order_by(*order)[: size + 1], backwards
+
+
 def page_queryset(
     queryset: QuerySet[Run],
     sort: Sort,
@@ -494,22 +548,7 @@ def page_queryset(
     """The page's query (size + 1 rows, to know if there is more) and whether it runs backwards
     (a `before` page is fetched in reverse order and flipped)."""
     queryset, nullable = _sort_expression(queryset, sort, hints)
-    backwards = before is not None and after is None
-    if backwards:
-        queryset = queryset.filter(_before(sort.descending, nullable, before))
-        # Reverse order: nulls (last in the list) come first.
-        value = F("sort_value")
-        first = (
-            OrderBy(value, descending=not sort.descending, nulls_first=True)
-            if nullable
-            else OrderBy(value, descending=not sort.descending)
-        )
-        order = [first, OrderBy(F("pk"), descending=not sort.descending)]
-    else:
-        if after is not None:
-            queryset = queryset.filter(_beyond(sort.descending, nullable, after))
-        order = _order(sort.descending, nullable)
-    return queryset.order_by(*order)[: size + 1], backwards
+    return keyset_order(queryset, sort.descending, nullable, size, after, before)
 
 
 def fetch_page(
@@ -520,9 +559,17 @@ def fetch_page(
     after: Cursor | None = None,
     before: Cursor | None = None,
     hints: Hints | None = None,
+    outputs_pending: bool = False,
 ) -> RunPage:
     """One page of runs, with the cursors of the next and previous pages: one query (two on
-    the page where a metric sort passes from the runs with the metric to those without)."""
+    the page where a metric sort passes from the runs with the metric to those without).
+    `outputs_pending` fills each row's flag in that same query (the API's rows say it; the
+    page's rows leave it None and skip the subquery)."""
+    queryset = queryset.annotate(
+        outputs_pending=outputs_pending_exists()
+        if outputs_pending
+        else Value(None, output_field=BooleanField())
+    )
     metric = sort.metric
     if metric is not None and metric_alias(metric) not in queryset.query._filtered_relations:
         runs, backwards = _metric_sort_rows(queryset, sort, size, after, before, hints)
@@ -547,7 +594,7 @@ def fetch_page(
 
 
 def _rows(query: QuerySet[Run]) -> list[RunRow]:
-    return [RunRow(row) for row in query.values_list(*_ROW_FIELDS, "sort_value")]
+    return [RunRow(row) for row in query.values_list(*_ROW_FIELDS, "sort_value", "outputs_pending")]
 
 
 def _metric_sort_rows(
@@ -600,26 +647,104 @@ def _metric_sort_rows(
     return rows, False
 
 
+# Counting stops here: past ten thousand runs, "10,000+" says enough, and an exact count over
+# a big table would cost more than the page itself (the catalogues' pager and the runs list's
+# counts by metric predicates).
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class CountScope:
+    """A list restricted by nothing but the archived flag (None: either) and an experiment:
+    its state counts are the stored ones (apps/runs/state_counts.py)."""
+
+    archived: bool | None
+    experiment_id: int | None
+    # The project's experiments, when no one experiment is chosen (None: no restriction).
+    experiment_ids: tuple[int, ...] | None = None
+
+
 def state_counts(
     queryset: QuerySet[Run] | Callable[[], QuerySet[Run]],
     *,
     metric_only: list[tuple[str, dict[str, Any]]] | None = None,
     hints: Hints | None = None,
+    scope: CountScope | None = None,
 ) -> dict[str, int]:
-    """Runs per state, in one GROUP BY. `metric_only` (PostgreSQL) says the list is filtered by
-    nothing but the archived tab, an experiment and conditions on one metric: then the counts
-    come from that metric's index alone, without reading the runs. `queryset` may be a
-    callable, so that it is built only when needed."""
+    """Runs per state, in one query. With `scope` (no filter but the tab and an experiment),
+    the counts the database keeps: a sum over experiments x states rows. With `metric_only`
+    (PostgreSQL: the list is filtered by nothing but the tab, an experiment and conditions on
+    metrics, by metric name), from the metrics' indexes alone, without reading the runs, and
+    capped (_capped_counts: a sum over COUNT_CAP says "more"). Otherwise a GROUP BY over the
+    filtered runs. `queryset` may be a callable, so that it is built only when
+    needed."""
+    if scope is not None and kept_by_database(connection):
+        stored = RunStateCount.objects.all()
+        if scope.archived is not None:
+            stored = stored.filter(archived=scope.archived)
+        if scope.experiment_id is not None:
+            stored = stored.filter(experiment_id=scope.experiment_id)
+        elif scope.experiment_ids is not None:
+            stored = stored.filter(experiment_id__in=scope.experiment_ids)
+        grouped = stored.values_list("state").annotate(total=Sum("n")).order_by()
+        return {state: n for state, n in grouped if n}
     if metric_only and hints is not None and uses_metric_copies():
-        ((name, lookups),) = metric_only
-        rows = Metric.objects.filter(name=name, run_archived=hints.archived, **lookups)
-        if hints.experiment_id is not None:
-            rows = rows.filter(run_experiment_id=hints.experiment_id)
-        grouped = rows.values_list("run_state").annotate(n=Count("*")).order_by()
+
+        def rows_of(name: str, lookups: dict[str, Any]) -> QuerySet[Metric]:
+            rows = Metric.objects.filter(name=name, run_archived=hints.archived, **lookups)
+            if hints.experiment_id is not None:
+                rows = rows.filter(run_experiment_id=hints.experiment_id)
+            elif hints.experiment_ids is not None:
+                rows = rows.filter(run_experiment_id__in=hints.experiment_ids)
+            return rows
+
+        (name, lookups), *others = metric_only
+        return _capped_counts(
+            rows_of(name, lookups), [rows_of(o, o_lookups) for o, o_lookups in others]
+        )
     else:
         runs = queryset() if callable(queryset) else queryset
         grouped = runs.order_by().values_list("state").annotate(n=Count("*"))
     return {state: n for state, n in grouped}
+
+
+class CappedCounts(dict[str, int]):
+    """Runs per state, exact unless `capped`: then lower bounds (the runs found among the
+    first COUNT_CAP + 1 that meet the first condition)."""
+
+    capped: bool = False
+
+
+def _capped_counts(first: QuerySet[Metric], others: list[QuerySet[Metric]]) -> CappedCounts:
+    """Runs per state that have a row in `first` and in each of `others` (metric rows of one
+    name and condition each), reading at most COUNT_CAP + 1 rows of `first`, in one query.
+
+    An exact count joins every condition's whole index range: a hash join of 60,000 x 60,000
+    index entries for two unselective predicates at 100k runs (110-260 ms). Here the first
+    condition's range stops after COUNT_CAP + 1 entries, each looked up in the others' (a
+    hashed subplan per condition); when that range is longer, the figures are lower bounds,
+    shown with a "+"."""
+    try:
+        first_rows = first.values_list("run_id", "run_state")[: COUNT_CAP + 1]
+        sql, params = first_rows.query.sql_with_params()
+        tests, test_params = [], []
+        for other in others:
+            other_sql, other_params = other.values_list("run_id").query.sql_with_params()
+            tests.append(f"d.run_id IN ({other_sql})")
+            test_params.extend(other_params)
+    except EmptyResultSet:  # e.g. a project without experiments
+        return CappedCounts()
+    matched = " AND ".join(tests) or "TRUE"
+    grouped = (
+        f"SELECT d.state, COUNT(*) FILTER (WHERE {matched}), COUNT(*)"
+        f" FROM ({sql}) AS d(run_id, state) GROUP BY d.state"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(grouped, [*test_params, *params])
+        rows = cursor.fetchall()
+    counts = CappedCounts((state, n) for state, n, _ in rows if n)
+    counts.capped = sum(read for _, _, read in rows) > COUNT_CAP
+    return counts
 
 
 _NAMES_CTE = (
@@ -651,29 +776,46 @@ class ListChoices:
     metric_names: list[str]
 
 
-def list_choices(experiment_id: int | None = None) -> ListChoices:
-    """What the runs list's filters offer (experiments, pipeline versions, recurring runs of the
-    experiment if one is given) and the metric names, in one query: four lists a page would
-    otherwise pay a round trip each for."""
+def list_choices(project_ids: Sequence[int], experiment_id: int | None = None) -> ListChoices:
+    """What the runs list's filters offer (the project's experiments, pipeline versions,
+    recurring runs, of the experiment if one is given) and the project's metric names, in one
+    query: four lists a page would otherwise pay a round trip each for."""
     from apps.experiments.models import Experiment
     from apps.pipelines.models import Pipeline, PipelineVersion
 
-    where = "WHERE experiment_id = %s" if experiment_id is not None else ""
     experiment = Experiment._meta.db_table
     version, pipeline = PipelineVersion._meta.db_table, Pipeline._meta.db_table
-    schedules = RecurringRun._meta.db_table
-    sql = _NAMES_CTE.format(metric=Metric._meta.db_table) + (
+    schedules = Run._meta.get_field("recurring_run").related_model._meta.db_table
+    metric, run = Metric._meta.db_table, Run._meta.db_table
+    project_ids = list(project_ids) or [0]  # no project: no row
+    projects = f"project_id IN ({', '.join(['%s'] * len(project_ids))})"
+    mine = f"SELECT id FROM {experiment} WHERE {projects}"
+    where = "experiment_id = %s" if experiment_id is not None else f"experiment_id IN ({mine})"
+    if uses_metric_copies():
+        # Through the metric_list_experiment index: (name, run_experiment_id) probes.
+        of_project = f"m.run_experiment_id IN ({mine})"
+    else:
+        of_project = f"m.run_id IN (SELECT id FROM {run} WHERE experiment_id IN ({mine}))"
+    sql = _NAMES_CTE.format(metric=metric) + (
         f" SELECT 'e', CAST(id AS TEXT), name, NULL, NULL, NULL FROM {experiment}"
+        f" WHERE {projects}"
         " UNION ALL"
         " SELECT 'v', CAST(v.id AS TEXT), v.name, CAST(p.id AS TEXT), p.name,"
         f" CAST(v.created_at AS TEXT) FROM {version} v JOIN {pipeline} p ON p.id = v.pipeline_id"
+        f" WHERE p.{projects}"
         " UNION ALL"
-        f" SELECT 'r', CAST(id AS TEXT), name, NULL, NULL, NULL FROM {schedules} {where}"
+        f" SELECT 'r', CAST(id AS TEXT), name, NULL, NULL, NULL FROM {schedules} WHERE {where}"
         " UNION ALL"
         " SELECT 'm', NULL, name, NULL, NULL, NULL FROM names WHERE name IS NOT NULL"
+        # A scalar subquery with LIMIT 1, not EXISTS: PostgreSQL turns an EXISTS into a semi
+        # join and may hash every metric row by name (1.6-4.8 s at 2,000,000 rows); this
+        # stays one index probe per name (4 ms).
+        f" AND (SELECT 1 FROM {metric} m WHERE m.name = names.name AND {of_project} LIMIT 1)"
+        " IS NOT NULL"
     )
+    params = project_ids * 2 + ([experiment_id] if experiment_id is not None else project_ids)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [experiment_id] if experiment_id is not None else [])
+        cursor.execute(sql, [*params, *project_ids])
         rows = cursor.fetchall()
     experiments, versions, recurring, names = [], [], [], []
     for kind, pk, name, pipeline_id, pipeline_name, created in rows:

@@ -8,9 +8,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.experiments.models import Experiment
+from apps.orchestration.queue import enqueue_on_commit
 from apps.pipelines.models import PipelineVersion
-from apps.runs.models import Run
+from apps.runs.constants import StepPhase
+from apps.runs.models import Run, Step
 from apps.runs.parameters import resolve_parameters
+from apps.runs.tasks import submit_run
 
 
 def workflow_name_for(run: Run) -> str:
@@ -33,9 +36,6 @@ def create_run(
     `run.submission` tells whether the submit reached the task queue (after the commit); when
     the broker is away the run stays Pending and the reconciler submits it later.
     Raises django.core.exceptions.ValidationError for bad parameters; nothing is stored then."""
-    from apps.orchestration.queue import enqueue_on_commit
-    from apps.orchestration.tasks import submit_run
-
     if experiment.archived_at is not None:
         raise ValidationError(
             {"experiment": f"Experiment {experiment.name!r} is archived: restore it to add runs."}
@@ -63,9 +63,6 @@ def mark_rerun(run: Run) -> int:
     and skipped ones, which Argo keeps) wait again, and their log, outputs and failure reason
     are copied anew when they end, since the sync cannot tell a re-run that ended within the
     same second from the old one."""
-    from apps.runs.constants import StepPhase
-    from apps.runs.models import Step
-
     return (
         Step.objects.filter(run=run)
         .exclude(phase__in=[StepPhase.SUCCEEDED, StepPhase.SKIPPED])

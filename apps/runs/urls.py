@@ -2,14 +2,16 @@
 
 from django.urls import path
 
-from apps.runs import archive_views, artifact_views, list_views, views
+from apps.runs import archive_views, artifact_views, event_views, list_views, views
 
 app_name = "runs"
 urlpatterns = [
     path("", list_views.run_list, name="list"),
     path("new/", views.run_create, name="create"),
+    path("events/", event_views.list_events, name="list_events"),
     path("<uuid:pk>/", views.run_detail, name="detail"),
     path("<uuid:pk>/status/", views.run_status, name="status"),
+    path("<uuid:pk>/events/", event_views.run_events, name="events"),
     path("<uuid:pk>/graph/", views.run_graph_card, name="graph"),
     path("<uuid:pk>/terminate/", views.run_terminate, name="terminate"),
     path("<uuid:pk>/retry/", views.run_retry, name="retry"),

@@ -1,12 +1,14 @@
 """Run pages: the run form, the live run page with its step panel, and the actions (the list
 is in list_views.py).
 
-Live updates: while a run is active the page polls `runs:status` every second. That answer is
-the header (state, progress, duration, actions) plus, out of band, a small element carrying the
-phase of every graph node; runs.js moves those phases onto the SVG's node classes. The SVG itself
-is never swapped, so the user's pan, zoom and focus survive every poll. Once the run is final (and
-its outputs are copied) the answer is the final header, without a trigger, sent with status 286:
-htmx 2 swaps a 286 like any 2xx answer and then cancels the poll."""
+Live updates: while a run is active the page asks for `runs:status` each time the server pushes
+a change of the run (apps/runs/event_views.py, docs/live.md), and polls it every second while it
+cannot hear them. That answer is the header (state, progress, duration, actions) plus, out of
+band, a small element carrying the phase of every graph node; runs.js moves those phases onto the
+SVG's node classes. The SVG itself is never swapped, so the user's pan, zoom and focus survive
+every refresh. Once the run is final (and its outputs are copied) the answer is the final header,
+without a trigger, sent with status 286: htmx 2 swaps a 286 like any 2xx answer and then cancels
+the poll (and live.js closes the stream)."""
 
 from __future__ import annotations
 
@@ -21,42 +23,45 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HTMX_STOP_POLLING
-from django_htmx.middleware import HtmxDetails
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import ArgoError, ArgoNotFound, get_client
-from apps.orchestration.queue import QUEUE_DOWN_MESSAGE, enqueue_on_commit
+from apps.orchestration.queue import QUEUE_DOWN_MESSAGE
 from apps.pipelines import graph as graph_lib
 from apps.pipelines.models import Pipeline, PipelineVersion
-from apps.runs import enforcement, queries, run_graph
-from apps.runs.constants import RunState, StepPhase
-from apps.runs.forms import (
-    RunForm,
-    default_run_name,
-    display_value,
-    param_field_name,
-)
+from apps.pipelines.parameters import argo_value, display_value
+from apps.projects import scope
+from apps.projects.constants import Role
+from apps.runs import actions, enforcement, queries, run_graph
+from apps.runs.constants import StepPhase
+from apps.runs.forms import LATEST, RunForm, default_run_name, param_field_name
+from apps.runs.metric_history import run_series
 from apps.runs.models import Artifact, Metric, Run, Step
-from apps.runs.parameters import coerce_value
 from apps.runs.previews import display_order, prepare
-from apps.runs.services import create_run, mark_rerun
+from apps.runs.run_types import (
+    ONE_OFF,
+    Choices,
+    RunType,
+    RunTypeRefused,
+    extra_run_types,
+    get_run_type,
+    run_type_options,
+)
+from apps.runs.services import create_run
+from ydpipelines.htmx import HtmxHttpRequest
 
 RUN_TABS = ("graph", "output", "details")
 STEP_PANELS = ("artifacts", "config", "logs")
 LOG_POLL_TIMEOUT = 3.0  # seconds: a live log fetch must not hold a web worker for long
 MAX_LOG_CHARS = 400_000  # what the page shows of a log (the tail)
 LIVE_LOG_LINES = 2000  # what a live poll asks Argo for
-RETRYABLE = frozenset({RunState.FAILED, RunState.ERROR})
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+RETRYABLE = actions.RETRYABLE
 
 
 # The runs list lives in list_views.py.
@@ -79,22 +84,27 @@ def _int_or_none(value: Any) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _choose(raw: Any) -> tuple[Pipeline | None, PipelineVersion | None]:
+def _choose(raw: Any, project_ids: list[int]) -> tuple[Pipeline | None, PipelineVersion | None]:
     """The pipeline and version the form is about: the version if it belongs to the chosen
-    pipeline (or none is chosen), else the pipeline's latest version."""
+    pipeline (or none is chosen), else the pipeline's latest version; of the given projects."""
     version_id = _uuid_or_none(raw.get("version"))
     pipeline_id = _int_or_none(raw.get("pipeline"))
     version = None
     if version_id:
         version = (
-            PipelineVersion.objects.select_related("pipeline")
+            PipelineVersion.objects.filter(pipeline__project__in=project_ids)
+            .select_related("pipeline")
             .defer("manifest", "spec")
             .filter(pk=version_id)
             .first()
         )
     if version is not None and pipeline_id in (None, version.pipeline_id):
         return version.pipeline, version
-    pipeline = Pipeline.objects.filter(pk=pipeline_id).first() if pipeline_id else None
+    pipeline = (
+        Pipeline.objects.filter(pk=pipeline_id, project__in=project_ids).first()
+        if pipeline_id
+        else None
+    )
     if pipeline is None:
         return None, None
     latest = (
@@ -128,12 +138,12 @@ def _initial(raw: Any, pipeline: Pipeline | None, version: PipelineVersion | Non
     for what it did not, and a proposed name that follows the version until the user types."""
     initial: dict[str, Any] = {
         "pipeline": pipeline.pk if pipeline else None,
-        "version": version.pk if version else None,
+        "version": LATEST if raw.get("version") == LATEST else version.pk if version else None,
         "description": raw.get("description", ""),
         "experiment": _int_or_none(raw.get("experiment")),
         "new_experiment": raw.get("new_experiment", ""),
         "clone": _uuid_or_none(raw.get("clone")),
-        "run_type": "one_off",
+        "run_type": _run_type(raw),
     }
     name = (raw.get("name") or "").strip()
     auto = raw.get("auto_name") or ""
@@ -152,15 +162,48 @@ def _initial(raw: Any, pipeline: Pipeline | None, version: PipelineVersion | Non
     return initial
 
 
+def _run_type(raw: Any) -> str:
+    value = raw.get("run_type")
+    return value if get_run_type(value) is not None else ONE_OFF
+
+
+def _type_form(run_type: RunType, raw: Any, *, bound: bool) -> Any:
+    """A Run type's own fields: bound to the posted data when they are to be checked, else
+    showing what the request carried (a no-JS refresh, a link that pre-fills them)."""
+    if bound:
+        return run_type.form_class(raw)
+    names = run_type.form_class.base_fields
+    return run_type.form_class(initial={name: raw.get(name) for name in names if raw.get(name)})
+
+
 def _fits(kind: str, value: Any) -> bool:
     """Whether a carried value is of the parameter's type (an empty one always is)."""
     if value == "":
         return True
     try:
-        coerce_value(kind, value)
+        argo_value(kind, value)
     except ValueError:
         return False
     return True
+
+
+def _run_project(
+    request: HttpRequest, raw: Any, clone_source: Run | None, pipeline: Pipeline | None
+) -> int | None:
+    """The project a new run goes to: the clone's, else that of the pipeline or experiment the
+    link names (among the caller's projects), else the current project."""
+    if clone_source is not None:
+        return clone_source.experiment.project_id
+    if pipeline is not None:
+        return pipeline.project_id
+    experiment_id = _int_or_none(raw.get("experiment"))
+    if experiment_id:
+        found = Experiment.objects.filter(pk=experiment_id, project__in=scope.project_ids(request))
+        project_id = found.values_list("project_id", flat=True).first()
+        if project_id is not None:
+            return project_id
+    current = scope.current_project(request)
+    return current.pk if current else None
 
 
 @require_http_methods(["GET", "POST"])
@@ -183,7 +226,8 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
             return redirect(back if back and safe else reverse("runs:list"))
     if clone_id:
         clone_source = (
-            Run.objects.select_related("experiment", "pipeline_version__pipeline")
+            scope.visible(request, Run.objects.all(), "experiment__project")
+            .select_related("experiment", "pipeline_version__pipeline")
             .defer("pipeline_version__manifest", "pipeline_version__spec")
             .filter(pk=clone_id)
             .first()
@@ -198,14 +242,32 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
                 f"The original experiment “{clone_source.experiment.name}” is archived: "
                 "choose another experiment for the clone (or restore it first).",
             )
-    pipeline, version = _choose(raw)
+    mine = [clone_source.experiment.project_id] if clone_source else scope.project_ids(request)
+    pipeline, version = _choose(raw, mine)
+    project_id = _run_project(request, raw, clone_source, pipeline)
+    scope.require_role(request, project_id, Role.EDITOR)
+    assert project_id is not None
     starting = request.method == "POST" and "refresh" not in request.POST
 
+    run_type = _run_type(raw)
+    # Each Run type's own fields; only the chosen type's are checked (One-off ignores them all).
+    sections = []
+    for kind in extra_run_types():
+        type_form = _type_form(kind, raw, bound=starting and kind.value == run_type)
+        sections.append({"type": kind, "form": type_form, **kind.context(type_form)})
     if starting:
-        form = RunForm(request.POST, pipeline=pipeline, version=version)
-        if form.is_valid() and form.cleaned_data["version"] != version:
-            form.add_error("version", "Choose a version of the chosen pipeline.")
+        form = RunForm(request.POST, pipeline=pipeline, version=version, project_id=project_id)
         if form.is_valid():
+            _resolve_latest(form, version)
+        chosen = next((s for s in sections if s["type"].value == run_type), None)
+        if chosen is not None:
+            type_ok = chosen["form"].is_valid()  # checked first: both forms show their errors
+            if form.is_valid() and type_ok:
+                done = _create_of_type(request, form, chosen["type"], chosen["form"])
+                if done is not None:
+                    messages.success(request, done[1])
+                    return redirect(done[0])
+        elif form.is_valid():
             run = _start(request, form, clone_source)
             if run is not None:
                 if run.submission.failed:
@@ -214,8 +276,14 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
                     messages.success(request, f"Started “{run.name}”.")
                 return redirect(run)
     else:
-        form = RunForm(initial=_initial(raw, pipeline, version), pipeline=pipeline, version=version)
+        form = RunForm(
+            initial=_initial(raw, pipeline, version),
+            pipeline=pipeline,
+            version=version,
+            project_id=project_id,
+        )
 
+    options = run_type_options()
     template = "runs/run_form.html"
     if request.htmx and request.method == "GET" and request.htmx.target == "run-form-dynamic":
         template += "#run-form-dynamic"
@@ -224,13 +292,35 @@ def run_create(request: HtmxHttpRequest) -> HttpResponse:
         template,
         {
             "form": form,
+            "run_type": run_type,
+            "run_types": options,
+            "run_type_sections": sections,
+            "sections_have_errors": any(section["form"].errors for section in sections),
+            "run_type_label": next(o["label"] for o in options if o["value"] == run_type),
             "pipeline": pipeline,
             "version": version,
             "clone_source": clone_source,
-            "has_pipelines": pipeline is not None or Pipeline.objects.exists(),
-            "has_experiments": Experiment.objects.filter(archived_at__isnull=True).exists(),
+            "has_pipelines": pipeline is not None
+            or Pipeline.objects.filter(project_id=project_id).exists(),
+            "has_experiments": Experiment.objects.filter(
+                project_id=project_id, archived_at__isnull=True
+            ).exists(),
         },
     )
+
+
+def _resolve_latest(form: RunForm, version: PipelineVersion | None) -> None:
+    """The version chosen must be one of the chosen pipeline's. "Always the latest" runs the
+    newest one (`version`, as _choose found it): now for a one-off run, at each start for a
+    recurring one (`form.always_latest`)."""
+    chosen = form.cleaned_data["version"]
+    form.always_latest = chosen == LATEST
+    if form.always_latest and version is None:
+        form.add_error("version", "This pipeline has no versions to run.")
+    elif form.always_latest:
+        form.cleaned_data["version"] = version
+    elif chosen != version:
+        form.add_error("version", "Choose a version of the chosen pipeline.")
 
 
 def _start(request: HttpRequest, form: RunForm, clone_source: Run | None) -> Run | None:
@@ -261,14 +351,49 @@ def _start(request: HttpRequest, form: RunForm, clone_source: Run | None) -> Run
     return None
 
 
+def _create_of_type(
+    request: HttpRequest, form: RunForm, run_type: RunType, type_form: Any
+) -> tuple[str, str] | None:
+    """Create the experiment (if new) and the Run type's object in one transaction: a refusal
+    leaves nothing behind. Errors go onto the form; returns None then, else (URL, message)."""
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            experiment = data["experiment"]
+            if data["new_experiment"]:
+                experiment = Experiment.objects.create(
+                    name=data["new_experiment"], created_by=request.user
+                )
+            choices = Choices(
+                version=data["version"],
+                experiment=experiment,
+                name=data["name"],
+                description=data["description"],
+                parameters=form.parameter_values(),
+                user=request.user,
+                always_latest=form.always_latest,
+            )
+            return run_type.create(choices, type_form)
+    except ValidationError as error:
+        form.add_parameter_errors(error)
+    except RunTypeRefused as error:
+        form.add_error(None, str(error))
+    except IntegrityError:
+        form.add_error("new_experiment", "An experiment of that name was created meanwhile.")
+    return None
+
+
 # -- the run page -------------------------------------------------------------------------------
 
 
-def _get_run(pk: Any, *, with_manifest: bool = True) -> Run:
+def _get_run(
+    request: HttpRequest, pk: Any, *, with_manifest: bool = True, role: str | None = None
+) -> Run:
+    """The run among the caller's projects (else 404); with `role`, held in its project."""
     queryset = queries.run_detail_queryset()
     if not with_manifest:
         queryset = queryset.defer("pipeline_version__manifest", "pipeline_version__spec")
-    return get_object_or_404(queryset, pk=pk)
+    return scope.get_visible(request, queryset, "experiment__project", role=role, pk=pk)
 
 
 @dataclasses.dataclass
@@ -282,6 +407,8 @@ class LiveState:
     message: str
     found: run_graph.Executions
     graph: graph_lib.Graph | None = None  # the run's graph (iterations drawn), on the page
+    # graph key -> why its step waits (the engine's or Kubernetes' reason for a Pending pod)
+    waiting: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def shape(self) -> str:
@@ -323,9 +450,34 @@ def _live_state(run: Run, graph: graph_lib.Graph | None = None) -> LiveState:
     if graph is None and run.is_finished and unseen > 0:
         counts[StepPhase.OMITTED] = counts.get(StepPhase.OMITTED, 0) + unseen
     live = not run.is_finished or queries.outputs_pending(run, steps)
+    waiting = waiting_reasons(run, steps)
+    message = readable_message(run, steps) or waiting_message(waiting)
     return LiveState(
-        phases, live, queries.staleness(run), counts, readable_message(run, steps), found, graph
+        phases, live, queries.staleness(run), counts, message, found, graph, waiting=waiting
     )
+
+
+def waiting_reasons(run: Run, steps: list[Step]) -> dict[str, str]:
+    """Graph key -> why that step is still Pending ("Unschedulable: ... Insufficient cpu ...
+    (cpu: requested 4, free 1.5)", "Waiting for the template's parallelism"), while the run
+    is active; a retried step's attempt speaks for its node."""
+    if run.is_finished:
+        return {}
+    waiting: dict[str, str] = {}
+    for step in steps:
+        if step.phase == StepPhase.PENDING and step.message and step.node_type == "Pod":
+            waiting.setdefault(queries._ATTEMPT.sub(r"\g<key>", step.display_name), step.message)
+    return waiting
+
+
+def waiting_message(waiting: dict[str, str]) -> str:
+    """The banner of an active run whose steps wait: the first one's reason, and how many more."""
+    if not waiting:
+        return ""
+    key, reason = next(iter(sorted(waiting.items())))
+    more = len(waiting) - 1
+    tail = f" ({more} more step{'s' if more != 1 else ''} waiting)" if more else ""
+    return f"Step “{key}” is waiting: {reason}{tail}"
 
 
 _CHILD_FAILED = re.compile(r"child '([^']+)' failed")
@@ -366,6 +518,7 @@ def _header_context(run: Run, state: LiveState) -> dict[str, Any]:
         "live": state.live,
         "stale": state.stale,
         "phases": state.phases,
+        "waiting": state.waiting,
         "phase_counts": sorted(state.counts.items()),
         "graph_shape": state.shape,
         "can_retry": run.state in RETRYABLE,
@@ -378,7 +531,9 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     if tab not in RUN_TABS:
         tab = "graph"
     # Only the graph tab needs the manifest (it can be megabytes); the others leave it behind.
-    run = _get_run(pk, with_manifest=tab == "graph")
+    run = _get_run(request, pk, with_manifest=tab == "graph")
+    if not request.htmx:
+        scope.follow(request, run.scope_project_id)  # type: ignore[attr-defined]
     graph = None
     if tab == "graph":
         version = run.pipeline_version
@@ -422,6 +577,7 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
             panel = _panel_context(request, run, node, request.GET.get("panel"))
             context.update(panel)
     elif tab == "output":
+        context["metric_history"] = run_series(run.pk)
         context["metrics"] = list(
             Metric.objects.filter(run=run)
             .select_related("step")
@@ -449,7 +605,7 @@ def run_detail(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
 
 def _graph_context(graph: graph_lib.Graph, state: LiveState) -> dict[str, Any]:
     return {
-        "graph_svg": graph_lib.render_svg(graph, phases=state.phases),
+        "graph_svg": graph_lib.render_svg(graph, phases=state.phases, notes=state.waiting),
         "graph_shape": state.shape,
         "nodes": [
             {
@@ -466,7 +622,7 @@ def _graph_context(graph: graph_lib.Graph, state: LiveState) -> dict[str, Any]:
 def run_graph_card(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     """The graph card alone: the page fetches it when the poll says that iterations or
     attempts appeared since it was drawn (the phase poll only recolours nodes)."""
-    run = _get_run(pk)
+    run = _get_run(request, pk)
     version = run.pipeline_version
     state = _live_state(run, graph_lib.graph_from_manifest(version.manifest, version.spec))
     assert state.graph is not None
@@ -478,7 +634,7 @@ def run_graph_card(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
 def run_status(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
     """The poll: header plus node phases (out of band); 286 once there is nothing left to
     wait for."""
-    run = _get_run(pk, with_manifest=False)
+    run = _get_run(request, pk, with_manifest=False)
     state = _live_state(run)
     response = render(request, "runs/run_detail.html#run-status", _header_context(run, state))
     if not state.live:
@@ -563,15 +719,7 @@ def _panel_context(request: HttpRequest, run: Run, key: str, panel: str | None) 
         artifacts = sorted(Artifact.objects.filter(step_id__in=holders), key=display_order)
         context["artifacts"] = prepare(artifacts)
         context["step_metrics"] = list(Metric.objects.filter(step_id__in=holders))
-        fetching = (
-            pod is not None
-            and pod.is_finished
-            and not pod.artifacts_fetched
-            and not pod.outputs_error
-        )
-        copying = fetching and not (
-            run.finished_at and timezone.now() - run.finished_at > queries.OUTPUTS_GRACE
-        )
+        copying = pod is not None and queries.outputs_pending(run, [pod])
         # The panel refreshes itself until the step's outputs are in (or will never come).
         context["artifacts_copying"] = copying
         context["artifacts_poll"] = copying or (
@@ -653,7 +801,7 @@ def node_panel(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
     if not request.htmx:
         query = {"node": key, **({"panel": panel} if panel else {})}
         return redirect(f"{reverse('runs:detail', args=[pk])}?{urlencode(query)}#step-panel")
-    run = _get_run(pk)
+    run = _get_run(request, pk)
     context = {"run": run, **_panel_context(request, run, key, panel)}
     if context["node"] is None and context["step"] is None:
         return HttpResponse(
@@ -670,7 +818,7 @@ def node_panel(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
 @require_GET
 def node_log(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
     """The log poll of the side panel: every 2 s while live; 286 with the final text after."""
-    run = _get_run(pk, with_manifest=False)
+    run = _get_run(request, pk, with_manifest=False)
     step, pod, attempts = _node_steps(run, key)
     chosen_attempt = request.GET.get("attempt")
     pod_attempts = _pod_attempts(attempts)
@@ -698,71 +846,36 @@ def node_log(request: HtmxHttpRequest, pk: Any, key: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def run_terminate(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
-    run = _get_run(pk, with_manifest=False)
+    run = _get_run(request, pk, with_manifest=False, role=Role.EDITOR)
     if not run.is_active:
         messages.info(request, f"“{run.name}” is {run.state.lower()}: nothing to terminate.")
         return redirect(run)
     if request.method == "GET":
         return render(request, "runs/run_confirm.html", {"run": run, "action": "terminate"})
-    if run.submitted_at is None:
-        # Not on Argo yet: the pending submit sees the state and does nothing.
-        now = timezone.now()
-        updated = Run.objects.filter(pk=run.pk, submitted_at__isnull=True).update(
-            state=RunState.TERMINATED,
-            message=f"Terminated by {request.user.get_username()} before it was submitted.",
-            finished_at=now,
-        )
-        if updated:
-            messages.success(request, "Terminated before it reached Argo.")
-            return redirect(run)
     try:
-        get_client().terminate_workflow(run.workflow_name, namespace=run.workflow_namespace or None)
-    except ArgoError as exc:
-        messages.error(request, f"Could not terminate the run: {exc}")
+        done = actions.terminate_run(run, request.user)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
     else:
-        Run.objects.filter(pk=run.pk).update(
-            message=f"Termination requested by {request.user.get_username()}."
-        )
-        messages.success(request, "Termination requested: the running steps are being stopped.")
+        messages.success(request, done)
     return redirect(run)
 
 
 @require_http_methods(["GET", "POST"])
 def run_retry(request: HtmxHttpRequest, pk: Any) -> HttpResponse:
-    run = _get_run(pk, with_manifest=False)
+    run = _get_run(request, pk, with_manifest=False, role=Role.EDITOR)
     if run.state not in RETRYABLE:
         messages.info(request, f"Only a failed run can be retried; “{run.name}” is {run.state}.")
         return redirect(run)
     if request.method == "GET":
         return render(request, "runs/run_confirm.html", {"run": run, "action": "retry"})
-    if run.submitted_at is None:
-        # It never reached Argo (refused or unreachable at submit): submit it again.
-        from apps.orchestration.tasks import submit_run
-
-        with transaction.atomic():
-            Run.objects.filter(pk=run.pk).update(
-                state=RunState.PENDING, message="Submitting again.", finished_at=None,
-                sync_error="",
-            )  # fmt: skip
-            submission = enqueue_on_commit(submit_run, str(run.pk))
-        if submission.failed:
-            messages.warning(request, f"Retry {QUEUE_DOWN_MESSAGE}.")
-        else:
-            messages.success(request, "Submitting the run again.")
-        return redirect(run)
     try:
-        get_client().retry_workflow(run.workflow_name, namespace=run.workflow_namespace or None)
-    except ArgoError as exc:
-        messages.error(request, f"Could not retry the run: {exc}")
-        return redirect(run)
-    # Back to Running so that the sync follows it again and the page polls.
-    with transaction.atomic():
-        Run.objects.filter(pk=run.pk).update(
-            state=RunState.RUNNING,
-            finished_at=None,
-            message=f"Retried by {request.user.get_username()}: failed steps run again.",
-            sync_error="",
-        )
-        mark_rerun(run)
-    messages.success(request, "Retrying: the failed steps run again.")
+        done = actions.retry_run(run, request.user)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        if done.endswith(f"{QUEUE_DOWN_MESSAGE}."):
+            messages.warning(request, done)
+        else:
+            messages.success(request, done)
     return redirect(run)

@@ -21,6 +21,12 @@
       });
     });
 
+    // Forms that submit when a choice changes (the project switcher); a <noscript> button
+    // submits them without this file.
+    root.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+
     // Copy buttons: data-copy="<selector of the element whose text is copied>".
     root.querySelectorAll("[data-copy]").forEach(function (button) {
       if (!navigator.clipboard) return;

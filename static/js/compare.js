@@ -1,5 +1,6 @@
 // The compare page: the "differences only" switch without a reload, and the ECharts charts
-// (a bar chart per metric, parallel coordinates, ROC curves in one chart, confusion matrices).
+// (a bar chart per metric, metric histories and ROC curves with every run in one chart,
+// parallel coordinates, confusion matrices).
 // Every run keeps the colour the server gave it. Without JavaScript the tables say it all.
 (function () {
   "use strict";
@@ -186,6 +187,43 @@
     });
   }
 
+  // ---- Metric histories: every run's curve of one metric in one chart ----
+  function drawHistories() {
+    document.querySelectorAll("[data-history]").forEach(function (el) {
+      var history = (data.histories || [])[+el.getAttribute("data-history")];
+      if (!history) return;
+      var series = history.curves.map(function (curve) {
+        var run = data.runs[curve.run];
+        return {
+          name: run.name,
+          type: "line",
+          showSymbol: curve.points.length <= 50,
+          symbolSize: 5,
+          data: curve.points,
+          lineStyle: { width: 2.5, color: run.color },
+          itemStyle: { color: run.color }
+        };
+      });
+      init(el, {
+        animation: false,
+        tooltip: {
+          trigger: "axis",
+          formatter: function (items) {
+            var head = "<b>" + esc(history.name) + "</b> at step " + esc(items.length ? items[0].value[0] : "");
+            return head + items.map(function (p) {
+              var run = data.runs[history.curves[p.seriesIndex].run];
+              return '<br><span style="color:' + esc(run.color) + '">●</span> ' + esc(run.name) + ": " + esc(fmt(p.value[1]));
+            }).join("");
+          }
+        },
+        grid: { left: 8, right: 16, top: 14, bottom: 18, containLabel: true },
+        xAxis: { type: "value", name: "step", nameLocation: "middle", nameGap: 22, nameTextStyle: { fontSize: 10, color: "#6b7686" }, minInterval: 1, axisLabel: { fontSize: 10, color: "#6b7686" } },
+        yAxis: { type: "value", scale: true, splitNumber: 4, axisLabel: { fontSize: 10, color: "#6b7686", formatter: fmt } },
+        series: series
+      });
+    });
+  }
+
   // ---- Confusion matrices: heatmaps in a row, on one colour scale per row ----
   function drawConfusions() {
     document.querySelectorAll(".artifact-row").forEach(function (row) {
@@ -225,6 +263,7 @@
     drawBars();
     drawParallel();
     drawRocs();
+    drawHistories();
     drawConfusions();
   });
   window.addEventListener("resize", function () {

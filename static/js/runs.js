@@ -145,23 +145,28 @@
     var data = document.getElementById("run-phases-data");
     if (!holder || !data) return;
     var phases;
+    var waiting = {};
     try { phases = JSON.parse(data.textContent); } catch (e) { return; }
+    var waitingData = document.getElementById("run-waiting-data");
+    try { if (waitingData) waiting = JSON.parse(waitingData.textContent) || {}; } catch (e) { waiting = {}; }
     var final = holder.getAttribute("data-final") === "true";
     document.querySelectorAll("[data-run-graph] .node[data-node]").forEach(function (node) {
       var key = node.getAttribute("data-node");
       var phase = phases[key] || (final ? "Omitted" : "Pending");
       var wanted = phaseClass(phase);
+      // the tooltip: label, kind and key, phase, then why the step waits (if it does)
+      var title = node.querySelector("title");
+      if (title) {
+        var lines = title.textContent.split("\n").slice(0, 2);
+        lines.push(phase === "Omitted" ? "not run" : phase);
+        if (waiting[key]) lines.push(waiting[key]);
+        if (title.textContent !== lines.join("\n")) title.textContent = lines.join("\n");
+      }
       if (node.classList.contains(wanted)) return;
       Array.prototype.slice.call(node.classList).forEach(function (c) {
         if (c.indexOf("phase-") === 0) node.classList.remove(c);
       });
       node.classList.add(wanted);
-      var title = node.querySelector("title");
-      if (title) {
-        var lines = title.textContent.split("\n").slice(0, 2);
-        lines.push(phase === "Omitted" ? "not run" : phase);
-        title.textContent = lines.join("\n");
-      }
       var row = document.querySelector('[data-node-row="' + CSS.escape(key) + '"] [data-phase-badge]');
       if (row) {
         row.className = "badge phase " + wanted;
@@ -264,6 +269,45 @@
       charts.push(chart);
     });
   }
+
+  // Metric history (Output tab): a line chart per metric from #metric-history-data.
+  function fmt(v) {
+    if (typeof v !== "number") return String(v);
+    var a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(+v.toFixed(4));
+  }
+  function historyOption(series) {
+    return {
+      animation: false,
+      grid: { left: 8, right: 16, top: 14, bottom: 18, containLabel: true },
+      tooltip: {
+        trigger: "axis",
+        formatter: function (items) {
+          var p = items[0];
+          return esc(series.name) + " at step " + esc(p.value[0]) + ": <b>" + esc(fmt(p.value[1])) + "</b>";
+        }
+      },
+      xAxis: { type: "value", name: "step", nameLocation: "middle", nameGap: 22, nameTextStyle: { fontSize: 10, color: "#6b7686" }, minInterval: 1, axisLabel: { fontSize: 10, color: "#6b7686" } },
+      yAxis: { type: "value", scale: true, splitNumber: 4, axisLabel: { fontSize: 10, color: "#6b7686", formatter: fmt } },
+      series: [{ type: "line", data: series.points, showSymbol: series.points.length <= 50, symbolSize: 5, lineStyle: { width: 2, color: "#4e79a7" }, itemStyle: { color: "#4e79a7" } }]
+    };
+  }
+  function initHistory(root) {
+    var source = document.getElementById("metric-history-data");
+    if (!window.echarts || !source) return;
+    var all;
+    try { all = JSON.parse(source.textContent); } catch (e) { return; }
+    (root || document).querySelectorAll("[data-history]:not([data-chart-ready])").forEach(function (el) {
+      var series = all[+el.getAttribute("data-history")];
+      if (!series) return;
+      el.setAttribute("data-chart-ready", "true");
+      el.innerHTML = "";
+      el.classList.add("is-drawn");
+      var chart = window.echarts.init(el, null, { renderer: "svg" });
+      chart.setOption(historyOption(series));
+      charts.push(chart);
+    });
+  }
   window.addEventListener("resize", function () {
     charts = charts.filter(function (c) { return !c.isDisposed() && document.body.contains(c.getDom()); });
     charts.forEach(function (c) { c.resize(); });
@@ -272,10 +316,12 @@
   document.addEventListener("DOMContentLoaded", function () {
     setupGraph();
     initCharts(document);
+    initHistory(document);
     scrollLog();
   });
   document.addEventListener("htmx:load", function (event) {
     initCharts(event.detail.elt);
+    initHistory(event.detail.elt);
     var elt = event.detail.elt;
     if (elt && elt.matches && elt.matches("[data-graph]")) setupGraph();
   });

@@ -109,25 +109,33 @@
     return null;
   }
 
+  // The ticks go back on in the swap's own task (htmx:afterSwap), so the new table is never seen
+  // unticked; the focus waits for the settle, when htmx has processed the new content.
   let kept = null;
   document.addEventListener("htmx:beforeSwap", (event) => {
     const source = event.detail.requestConfig && event.detail.requestConfig.elt;
     const table = document.getElementById("run-table");
     if (!table || !source || !source.matches || !source.matches("[data-run-poll]")) return;
+    if (!event.detail.shouldSwap) return;
     kept = {
       ids: picks(table).filter((box) => box.checked).map((box) => box.value),
-      focus: describe(document.activeElement),
+      focus: kept ? kept.focus : describe(document.activeElement),
     };
   });
-  document.addEventListener("htmx:afterSettle", () => {
-    if (!kept) return;
-    const state = kept;
-    kept = null;
+  document.addEventListener("htmx:afterSwap", () => {
     const table = document.getElementById("run-table");
-    if (!table) return;
-    picks(table).forEach((box) => { box.checked = state.ids.indexOf(box.value) !== -1; });
+    if (!kept || !kept.ids || !table) return;
+    // The server's table comes unticked: put back what was ticked before the swap.
+    const ids = kept.ids;
+    kept.ids = null;
+    picks(table).forEach((box) => { box.checked = box.checked || ids.indexOf(box.value) !== -1; });
     refresh(document);
-    const again = state.focus && document.querySelector(state.focus);
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    if (!kept || kept.ids) return;
+    const focus = kept.focus;
+    kept = null;
+    const again = focus && document.querySelector(focus);
     if (again && document.activeElement !== again) again.focus({ preventScroll: true });
   });
 

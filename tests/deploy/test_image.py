@@ -21,6 +21,8 @@ from ydpipelines.localargo.containers import find_runtime, ulimits
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "localhost/ydpipelines:test"
+# A cold build (a new lock file) takes minutes on two busy cores: past the suite's 300 s default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,7 @@ def test_the_same_image_runs_the_worker_and_beat(image):
     code = (
         "from ydpipelines.celery import app; app.loader.import_default_modules(); "
         "print(sorted(app.conf.beat_schedule)); "
-        "print('apps.orchestration.tasks.sync_runs' in app.tasks)"
+        "print('apps.runs.tasks.sync_runs' in app.tasks)"
     )
     done = runtime.run(
         "run", "--rm", *ulimits(), "--network", "none", image, "python", "-c", code,

@@ -20,7 +20,8 @@ from tests.e2e import test_run_e2e
 from tests.e2e.test_run_e2e import PASSWORD, node
 from tests.integration.helpers import ROOT, zip_folder
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+# Pod names and logs are the engine's and the app's code, not the database's: PostgreSQL only.
+pytestmark = [pytest.mark.e2e, pytest.mark.any_database, pytest.mark.timeout(300)]
 stack = test_run_e2e.stack  # the whole app as processes, started by the launcher
 
 LABELS = {

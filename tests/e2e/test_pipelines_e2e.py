@@ -234,15 +234,6 @@ def test_upload_errors_are_shown_on_the_form(page, live_server, newcomer, shot, 
     assert page.locator("#id_description").input_value() == "Kept after an error"
     shot(page, "11-upload-error-malformed")
 
-    # A zip that lacks a file one of its nodes runs: refused, naming the file.
-    if (DEMO / "customer-churn.pipeline").exists():
-        partial = zip_folder(DEMO, tmp_path / "partial.zip", leave_out="train_model.ipynb")
-        page.set_input_files("#id_file", str(partial))
-        page.get_by_role("button", name="Upload").click()
-        page.locator("#upload-error").wait_for()
-        assert "train_model.ipynb" in page.locator("#upload-error").inner_text()
-        shot(page, "12-upload-error-missing-file")
-
     # A file of the wrong kind is refused on its field before any import.
     text = tmp_path / "notes.txt"
     text.write_text("hello")
@@ -252,5 +243,29 @@ def test_upload_errors_are_shown_on_the_form(page, live_server, newcomer, shot, 
     assert "is not a pipeline file" in page.locator(".field.has-error").inner_text()
     shot(page, "13-upload-error-file-type")
 
+    # An http:// URL is refused on its field, before any fetch.
+    page.set_input_files("#id_file", [])
+    page.fill("#id_url", "http://example.com/demo.pipeline")
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".field.has-error")).to_contain_text("only https:// URLs are accepted")
+    page.fill("#id_url", "")
     assert not Pipeline.objects.exists() and not PipelineVersion.objects.exists()
+
+    # A zip that lacks a file one of its nodes runs: refused, naming the file; "Upload anyway"
+    # stores it, and the version page warns.
+    partial = zip_folder(DEMO, tmp_path / "partial.zip", leave_out="train_model.ipynb")
+    page.set_input_files("#id_file", str(partial))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#upload-missing")).to_contain_text("train_model.ipynb")
+    assert not page.locator("#id_allow_missing").is_checked()
+    shot(page, "12-upload-missing-file", full_page=True)
+    assert not Pipeline.objects.exists() and not PipelineVersion.objects.exists()
+    page.locator("#id_allow_missing").check()
+    page.set_input_files("#id_file", str(partial))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(re.compile(r"/versions/"))
+    warning = page.locator(".alert-warning", has_text="not uploaded")
+    expect(warning).to_contain_text("train_model.ipynb")
+    shot(page, "14-upload-anyway-version-warns")
+    assert PipelineVersion.objects.get().spec["metadata"]["missing_files"] == ["train_model.ipynb"]
     assert page.js_errors == []

@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from apps.runs.models import Run
 from tests.integration.helpers import ROOT, zip_folder
-from tests.processes import app_env, free_port, wait_for_http
+from tests.processes import app_env, clear_redis, free_port, wait_for_http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 PASSWORD = "pw-e2e-runner-7"
@@ -35,7 +34,7 @@ def stack(transactional_db, settings, tmp_path):
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith("redis://"):
         pytest.skip("needs the Redis broker: run the suite with REDIS_URL set (make test does)")
-    redis.Redis.from_url(broker).flushdb()
+    clear_redis(settings)  # this session's keys only: others may share the Redis database
     if IN_CONTAINERS:  # the images setup builds (kept when up to date)
         subprocess.run(["bash", str(ROOT / "scripts" / "images.sh")], check=True)
     web_port, engine_port = free_port(), free_port()

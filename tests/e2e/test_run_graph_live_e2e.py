@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.runs.constants import RunState, StepPhase
 from apps.runs.models import Run
+from apps.runs.push import publish
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -30,6 +31,24 @@ def sign_in(page, live_server) -> None:
     page.fill("#id_password", PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/pipelines/$"))
+
+
+# A mutation observer runs once the task that swapped the table is over (before the browser
+# paints): it sees what the user would see first.
+TABLE_TICKS = """
+new MutationObserver((records) => {
+  if (!records.some((r) => Array.from(r.addedNodes).some((n) => n.id === "run-table"))) return;
+  const ticks = document.querySelectorAll("#run-table input.rl-pick:checked").length;
+  const root = document.documentElement;
+  root.dataset.tableTicks = (root.dataset.tableTicks ? root.dataset.tableTicks + "," : "") + ticks;
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def table_ticks(page) -> list[int]:
+    """The number of ticked boxes of each table the live list swapped in, in order."""
+    raw = page.locator("html").get_attribute("data-table-ticks") or ""
+    return [int(n) for n in raw.split(",") if n]
 
 
 def node(page, key: str):
@@ -58,6 +77,7 @@ def test_iterations_retries_and_the_live_list(page, live_server, viewer, shot):
     Run.objects.filter(pk=run.pk).update(last_synced_at=timezone.now())
     run.steps.filter(display_name="train(1:b)").update(phase=StepPhase.SUCCEEDED)
     make_step(run, "train(2:c)", StepPhase.RUNNING, started_at=timezone.now())
+    publish({run.pk: run.state})  # as the sync does after its writes (docs/live.md)
     # A locator assertion, not wait_for_function: its string predicate needs eval (CSP).
     expect(node(page, "train(1:b)")).to_have_class(re.compile(r"\bphase-succeeded\b"))
     node(page, "train(2:c)").wait_for()
@@ -70,6 +90,9 @@ def test_iterations_retries_and_the_live_list(page, live_server, viewer, shot):
     page.locator("#step-panel a", has_text="Logs").click()
     page.locator("#log-view", has_text="item a").wait_for()
     node(page, "evaluate").click()
+    # Its panel first: a tab clicked while the panel still shows train(0:a) replaces the
+    # panel's request in flight (hx-sync), as a user's later click should.
+    page.locator("#step-panel .step-panel-inner[data-node-key='evaluate']").wait_for()
     page.locator("#step-panel a", has_text="Logs").click()
     page.locator("[data-attempts]").wait_for()
     shot(page, "run-graph-attempts")
@@ -78,13 +101,19 @@ def test_iterations_retries_and_the_live_list(page, live_server, viewer, shot):
     shot(page, "run-step-config")
     assert page.js_errors == []  # type: ignore[attr-defined]
 
-    # The runs list: live while the run is active; a ticked box survives the refresh.
+    # The runs list: live while the run is active; a ticked box survives the refresh, and no
+    # refreshed table is ever painted with it unticked (TABLE_TICKS notes each new table's ticks).
+    page.add_init_script(TABLE_TICKS)
     page.goto(live_server.url + "/runs/")
     page.locator(f'input.rl-pick[value="{other.pk}"]').check()
+    seen_before = len(table_ticks(page))
     Run.objects.filter(pk=run.pk).update(state=RunState.SUCCEEDED, finished_at=timezone.now())
+    publish({run.pk: RunState.SUCCEEDED})
     row = page.locator("#run-table tr", has_text=run.name)
     row.locator(".state-succeeded").wait_for(timeout=10_000)
     assert page.locator(f'input.rl-pick[value="{other.pk}"]').is_checked()
+    assert len(table_ticks(page)) > seen_before  # the refresh swapped the table
+    assert all(ticks == 1 for ticks in table_ticks(page)[seen_before:]), table_ticks(page)
     assert page.locator("[data-run-poll]").count() == 0  # nothing active: the poll stopped
     assert page.locator("[data-selected-count]").inner_text() == "1 selected"
     shot(page, "runs-list-live")

@@ -8,19 +8,20 @@ import time
 import pytest
 from django.urls import reverse
 
-from apps.experiments.models import Experiment
-from apps.experiments.services import (
+from apps.experiment_archive.services import (
     ExperimentArchiveError,
     archive_experiment,
     delete_experiment,
     restore_experiment,
 )
+from apps.experiments.models import Experiment
 from apps.orchestration.argo import ArgoNotFound, get_client
+from apps.recurring.models import RecurringRun
+from apps.recurring.services import create_recurring_run
 from apps.runs.constants import RunState
-from apps.runs.models import Artifact, RecurringRun, Run
-from apps.runs.recurring import create_recurring_run
+from apps.runs.models import Artifact, Run
 from tests.experiments.builders import closed_port_url, make_run
-from tests.runs.recurring_fixtures import hello_version, schedule_settings
+from tests.recurring.fixtures import hello_version, schedule_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.experiments.services import archive_experiment
+from apps.experiment_archive.services import archive_experiment
 from apps.runs.constants import RunState
 from apps.runs.models import Metric, Run
 from tests.experiments.builders import make_experiment, make_run, make_version
@@ -162,13 +162,14 @@ def test_query_count_is_fixed(auth_client, django_assert_num_queries, n):
         add_metrics(run, accuracy=i / n, loss=1 - i / n)
     url = exp.get_absolute_url() + "?m=accuracy:gte:0&sort=-m:accuracy&metrics=accuracy,loss"
     # session, user, experiment, the filters' choices with the metric names, the state
-    # counts, the page, the page's metric values (none without metric columns)
-    with django_assert_num_queries(7):
+    # counts, the page, the page's metric values (none without metric columns), the caller's
+    # projects and roles
+    with django_assert_num_queries(8):
         response = auth_client.get(url + "&size=50")
     assert len(names(response)) == min(n, 50)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         auth_client.get(response.context["listing"].next_url or url + "&size=10")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         auth_client.get(exp.get_absolute_url())
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         auth_client.get(exp.get_absolute_url() + "?runs=archived", headers={"HX-Request": "true"})

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 
+from apps.experiment_archive.services import archive_experiment, restore_experiment
 from apps.experiments.models import Experiment
-from apps.experiments.services import archive_experiment, restore_experiment
 from apps.runs.models import Run
 from tests.experiments.builders import make_experiment, make_run, make_version
 
@@ -27,6 +27,26 @@ def test_pages_need_login(client, url):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "path", "module"),
+    [
+        ("list", [], "/experiments/", "apps.experiments.views"),
+        ("create", [], "/experiments/new/", "apps.experiments.views"),
+        ("detail", [7], "/experiments/7/", "apps.runs.experiment_views"),
+        ("archive", [7], "/experiments/7/archive/", "apps.experiment_archive.views"),
+        ("restore", [7], "/experiments/7/restore/", "apps.experiment_archive.views"),
+        ("delete", [7], "/experiments/7/delete/", "apps.experiment_archive.views"),
+    ],
+)
+def test_urls_keep_their_paths_and_names(name, args, path, module):
+    """The experiment pages live in three apps (the layering), under the one experiments
+    namespace and the paths they always had."""
+    assert reverse(f"experiments:{name}", args=args) == path
+    match = resolve(path)
+    assert match.view_name == f"experiments:{name}"
+    assert match.func.__module__ == module
 
 
 def test_create_experiment(auth_client, user):
@@ -92,12 +112,12 @@ def test_list_query_count_is_fixed(auth_client, django_assert_num_queries):
     version = make_version()
     for i in range(3):
         make_run(version, make_experiment(f"e{i}"))
-    # session + user + count + page + archived count
-    with django_assert_num_queries(5):
+    # session + user + count + page + archived count + the caller's projects and roles
+    with django_assert_num_queries(6):
         auth_client.get(reverse("experiments:list"))
     for i in range(3, 25):
         make_run(version, make_experiment(f"e{i}"))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         response = auth_client.get(reverse("experiments:list"))
     assert len(response.context["page"].object_list) == 20
 

@@ -4,9 +4,9 @@ recovers when Argo is back."""
 import pytest
 
 from apps.orchestration.argo import get_client
-from apps.orchestration.sync import sync_active_runs
-from apps.orchestration.tasks import submit_run
 from apps.runs.models import Run
+from apps.runs.sync import sync_active_runs
+from apps.runs.tasks import submit_run
 from tests.integration.test_run_lifecycle import start
 from tests.processes import free_port
 

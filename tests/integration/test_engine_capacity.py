@@ -4,6 +4,7 @@ image was not used (the Config tab). The engine is a real process told it has 1 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -11,13 +12,13 @@ from django.urls import reverse
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import get_client
-from apps.orchestration.sync import sync_active_runs
-from apps.orchestration.tasks import submit_run
 from apps.pipelines.services import create_version
 from apps.runs.constants import RunState, StepPhase
 from apps.runs.services import create_run
+from apps.runs.sync import sync_active_runs
+from apps.runs.tasks import submit_run
 from tests.integration.helpers import sync_until_finished
-from tests.localargo.conftest import EngineProcess
+from tests.processes import EngineProcess
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 HX = {"HX-Request": "true"}
@@ -75,6 +76,14 @@ def test_the_run_page_shows_why_a_step_waits(one_cpu, auth_client):
     url = reverse("runs:node", args=[run.pk, waiting.display_name])
     panel = auth_client.get(url, headers=HX).content.decode()
     assert "Unschedulable: 0/1 nodes are available: 1 Insufficient cpu." in panel
+    # the banner and the graph node's tooltip say it too, on the page and in its poll
+    reason = f"Step “{waiting.display_name}” is waiting: {waiting.message}"
+    page = auth_client.get(run.get_absolute_url()).content.decode()
+    assert reason in page
+    title = re.search(rf'data-node="{waiting.display_name}"[^>]*><title>([^<]*)</title>', page)
+    assert title and title.group(1).endswith("\nPending\n" + waiting.message), page
+    poll = auth_client.get(reverse("runs:status", args=[run.pk]), headers=HX).content.decode()
+    assert reason in poll and "run-waiting-data" in poll
 
     run = sync_until_finished(run)
     assert run.state == RunState.SUCCEEDED, run.message

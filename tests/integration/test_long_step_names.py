@@ -9,13 +9,19 @@ import shutil
 import pytest
 
 from apps.experiments.models import Experiment
-from apps.orchestration.tasks import submit_run
 from apps.pipelines.services import create_version
 from apps.runs.constants import RunState
 from apps.runs.services import create_run
+from apps.runs.tasks import submit_run
 from tests.integration.helpers import ROOT, sync_until_finished, zip_folder
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(400)]
+# Pod names and logs are the engine's and the app's code, not the database's: PostgreSQL only.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.any_database,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(400),
+]
 
 LONG = [
     "feature-engineering",  # 19: the name that lost its log

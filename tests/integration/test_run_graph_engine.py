@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import get_client
-from apps.orchestration.tasks import submit_run
 from apps.pipelines.services import create_version
 from apps.runs.constants import RunState, StepPhase
 from apps.runs.services import create_run
+from apps.runs.tasks import submit_run
 from tests.integration.helpers import sync_until_finished
 from tests.integration.loops_workflow import FAILING_YAML, LOOPS_YAML
 

@@ -6,11 +6,11 @@ import pytest
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import get_client
-from apps.orchestration.tasks import submit_run
 from apps.pipelines.graph import graph_from_manifest
 from apps.pipelines.services import create_version
 from apps.runs.constants import ArtifactKind, RunState, StepPhase
 from apps.runs.services import create_run
+from apps.runs.tasks import submit_run
 from tests.integration.helpers import ROOT, sync_until_finished, zip_folder
 
 RAN_PHASES = (StepPhase.SUCCEEDED, StepPhase.FAILED, StepPhase.ERROR)
@@ -48,6 +48,13 @@ def test_demo_run_end_to_end(argo):
 
     metrics = {metric.name: metric.value for metric in run.metrics.all()}
     assert 0.0 <= metrics["accuracy"] <= 1.0
+    # The training notebook's learning curve (log_metric): one point per depth, the last one
+    # also the run's metric.
+    curve = list(
+        run.metric_points.filter(name="test-loss").order_by("index").values_list("index", "value")
+    )
+    assert [index for index, _ in curve] == [1, 2, 3]
+    assert metrics["test-loss"] == curve[-1][1]
     kinds = set(run.artifacts.values_list("kind", flat=True))
     assert {ArtifactKind.CONFUSION_MATRIX, ArtifactKind.HTML, ArtifactKind.ROC} <= kinds
     matrix = run.artifacts.get(kind=ArtifactKind.CONFUSION_MATRIX)

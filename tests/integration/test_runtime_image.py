@@ -16,11 +16,11 @@ import nbformat
 import pytest
 
 from apps.experiments.models import Experiment
-from apps.orchestration.tasks import submit_run
 from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
 from apps.pipelines.services import create_version
 from apps.runs.constants import RunState, StepPhase
 from apps.runs.services import create_run
+from apps.runs.tasks import submit_run
 from tests.integration.conftest import EngineProcess
 from tests.integration.helpers import ROOT, sync_until_finished, zip_folder
 
@@ -28,6 +28,8 @@ PLAIN_PYTHON = "localhost/ydp-python:3.11"  # Debian's python3 alone: no pip, no
 HOST_NOTE = "not used: "  # the host executor's node message: the image was not used
 
 pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.any_database,  # images and the step cache are the engine's: PostgreSQL only
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(600),
     pytest.mark.skipif(
@@ -185,6 +187,13 @@ def test_demo_runs_green_on_the_container_executor(in_containers):
     assert all(HOST_NOTE not in step.message for step in steps.values())
     metrics = {metric.name: metric.value for metric in run.metrics.all()}
     assert 0.0 <= metrics["accuracy"] <= 1.0
+    # The training notebook's learning curve (log_metric): one point per depth, the last one
+    # also the run's metric.
+    curve = list(
+        run.metric_points.filter(name="test-loss").order_by("index").values_list("index", "value")
+    )
+    assert [index for index, _ in curve] == [1, 2, 3]
+    assert metrics["test-loss"] == curve[-1][1]
 
 
 def test_an_image_without_papermill_installs_it_once_into_the_step_cache(in_containers):
@@ -202,7 +211,9 @@ def test_an_image_without_papermill_installs_it_once_into_the_step_cache(in_cont
     first, second = steps["notebook-1"], steps["notebook-2"]
     assert "notebook 1 ran 42" in first.log and "notebook 2 ran 42" in second.log
     assert "papermill/nbconvert are not installed in this image" in first.log
-    assert "installing papermill nbconvert ipykernel with pip into /var/cache/ydp/" in first.log
+    # the engine's fill step installs (its output opens the step's log), the step uses them
+    fill = first.log.index("installing papermill nbconvert ipykernel with pip into /var/cache/ydp/")
+    assert fill < first.log.index("using the notebook tools cached in /var/cache/ydp/"), first.log
     assert "using the notebook tools cached in /var/cache/ydp/" in second.log, second.log
     assert "installing" not in second.log
     assert all("rendered the executed notebook to notebook.html" in s.log for s in (first, second))

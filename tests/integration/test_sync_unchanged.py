@@ -6,11 +6,11 @@ import pytest
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import get_client
-from apps.orchestration.sync import sync_active_runs
-from apps.orchestration.tasks import submit_run
 from apps.pipelines.services import create_version
 from apps.runs.models import Run
 from apps.runs.services import create_run
+from apps.runs.sync import sync_active_runs
+from apps.runs.tasks import submit_run
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import redis
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import get_client
@@ -14,9 +13,9 @@ from apps.pipelines.services import create_version
 from apps.runs.models import Artifact, Run
 from apps.runs.services import create_run
 from tests.integration.helpers import ROOT, zip_folder
-from tests.processes import CeleryProcess, app_env
+from tests.processes import CeleryProcess, app_env, clear_redis
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -34,7 +33,7 @@ def celery_env(argo, settings, tmp_path):
     broker = settings.CELERY_BROKER_URL
     if not broker.startswith("redis://"):
         pytest.skip("needs the Redis broker: run the suite with REDIS_URL set (make test does)")
-    redis.Redis.from_url(broker).flushdb()
+    clear_redis(settings)  # this session's keys only: others may share the Redis database
     return app_env(
         settings,
         redis_url=broker,

@@ -6,7 +6,9 @@ import pytest
 from hera.workflows import WorkflowsService
 from hera.workflows.models import WorkflowCreateRequest
 
-from .conftest import NS, ApiFailure, Client, EngineProcess, container, workflow
+from tests.processes import EngineProcess
+
+from .conftest import NS, ApiFailure, Client, container, workflow
 
 
 def hello() -> dict:

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.processes import EngineProcess
 from ydpipelines.localargo.confined import Refused, open_output, resolve
 from ydpipelines.localargo.volumes import Mount, StepFS
 
-from .conftest import NS, Client, EngineProcess, container, workflow
+from .conftest import NS, Client, container, workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 

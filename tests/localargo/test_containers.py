@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.processes import EngineProcess
 from ydpipelines.localargo.containers import ulimits
 
-from .conftest import NS, Client, EngineProcess, workflow
+from .conftest import NS, Client, workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 BUSYBOX = "localhost/ydp-busybox:1"
@@ -217,8 +218,9 @@ def test_cpus_are_passed_and_terminate_removes_the_container(
     }
     name = api.create(workflow("main", [tmpl]))["metadata"]["name"]
     label = engine_label(engine)
-    found = wait_for(lambda: containers_of(label), 30)
-    assert len(found) == 1 and found[0].startswith(name), found
+    # an earlier test's ended container may still be on its way out (removed after its end)
+    found = wait_for(lambda: [c for c in containers_of(label) if c.startswith(name)], 30)
+    assert len(found) == 1, found
     info = json.loads(podman("inspect", found[0]).stdout)[0]
     assert info["HostConfig"]["NanoCpus"] == 500_000_000
     assert info["HostConfig"]["Memory"] == 128 * 1024 * 1024
@@ -382,3 +384,19 @@ def test_steps_are_admitted_against_the_capacity(api: Client) -> None:
         if n["type"] == "Pod"
     )
     assert spans[1][0] >= spans[0][1], spans
+
+
+def test_tty_true_runs_the_container_with_a_terminal(api: Client) -> None:
+    """`tty: true`, as in a pod: stdin and stdout are a terminal (its log lines end in CRLF)."""
+    probe = "[ -t 0 ] && echo in-tty; [ -t 1 ] && echo out-tty; true"
+    main = {
+        "name": "main",
+        "steps": [[{"name": "t", "template": "t"}, {"name": "n", "template": "n"}]],
+    }
+    t, n = box("t", probe), box("n", probe)
+    t["container"]["tty"] = True
+    wf = api.run(workflow("main", [main, t, n]), timeout=90)
+    assert wf["status"]["phase"] == "Succeeded", wf["status"]
+    nodes = {x["displayName"]: x for x in wf["status"]["nodes"].values()}
+    assert nodes["t"]["outputs"]["result"].replace("\r", "") == "in-tty\nout-tty"
+    assert nodes["n"]["outputs"]["result"] == ""

@@ -95,3 +95,52 @@ def test_cron_forbid_skips_while_one_runs(api: Client) -> None:
     finally:
         api.call("PUT", f"{base}/c-forbid/suspend", json={})
         api.call("DELETE", f"{base}/c-forbid")
+
+
+def test_a_refused_submit_sets_submission_error_and_a_working_one_clears_it(api: Client) -> None:
+    """As Argo: the CronWorkflow says why its last scheduled workflow could not be created
+    (apps/recurring reports it as a misfire), until a submit works again."""
+    base = f"/api/v1/cron-workflows/{NS}"
+    templates = f"/api/v1/workflow-templates/{NS}"
+    gate = {
+        "metadata": {"name": "c-gate"},
+        "spec": {"templates": [{"name": "gate", "suspend": {}}]},
+    }
+    api.call("POST", templates, json={"template": gate})
+    ref = {"name": "c-gate", "template": "gate"}
+    spec = {
+        "entrypoint": "main",
+        "templates": [{"name": "main", "dag": {"tasks": [{"name": "g", "templateRef": ref}]}}],
+    }
+    body = {
+        "metadata": {"name": "c-misfire"},
+        "spec": {"schedules": ["* * * * * *"], "workflowSpec": spec},
+    }
+    api.call("POST", base, CRON, json={"cronWorkflow": body})
+
+    def conditions() -> list[dict]:
+        return api.call("GET", f"{base}/c-misfire", CRON)["status"].get("conditions") or []
+
+    try:
+        api.call("DELETE", f"{templates}/c-gate")
+        deadline = time.time() + 10
+        while not conditions():
+            assert time.time() < deadline, "no SubmissionError after a refused submit"
+            time.sleep(0.2)
+        [condition] = conditions()
+        assert condition["type"] == "SubmissionError" and condition["status"] == "True"
+        assert "c-gate" in condition["message"]
+        api.call("POST", templates, json={"template": gate})
+        deadline = time.time() + 10
+        while conditions():
+            assert time.time() < deadline, "a submit that worked left the SubmissionError"
+            time.sleep(0.2)
+        assert spawned(api, "c-misfire")
+    finally:
+        api.call("PUT", f"{base}/c-misfire/suspend", json={})
+        for workflow in spawned(api, "c-misfire"):
+            api.call(
+                "PUT", f"/api/v1/workflows/{NS}/{workflow['metadata']['name']}/terminate", json={}
+            )
+        api.call("DELETE", f"{base}/c-misfire")
+        api.call("DELETE", f"{templates}/c-gate")

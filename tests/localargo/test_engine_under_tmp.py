@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.localargo.conftest import Client, EngineProcess, workflow
+from tests.localargo.conftest import Client, workflow
 from tests.localargo.test_volumes import log_lines
+from tests.processes import EngineProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

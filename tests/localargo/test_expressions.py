@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 
@@ -103,7 +105,7 @@ def test_eval_expr_errors(text: str) -> None:
 def test_check_expr_refuses_unknown_functions_at_create() -> None:
     check_expr("asInt('1') + len([1])")
     with pytest.raises(ExpressionError, match="unsupported function"):
-        check_expr("map([1], 2)")
+        check_expr("nosuch([1], 2)")
 
 
 @pytest.mark.parametrize(
@@ -130,3 +132,112 @@ def test_depends_expressions() -> None:
     assert eval_depends("A.Succeeded && (B-2.Failed || C)", results.__getitem__) is True
     assert eval_depends("!A.Succeeded", results.__getitem__) is False
     assert depends_names("A.Succeeded && (B-2.Failed || C)") == ["A", "B-2", "C"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # expr-lang's pipe: the left side is the first argument; looser than every operator
+        ("[3, 1, 2] | sort() | join('-')", "1-2-3"),
+        ("1 + 2 | string()", "3"),
+        ("x ?? 'd' | upper()", "D"),
+        ("concat([1], [2, 3]) | toJSON()", "[\n  1,\n  2,\n  3\n]"),
+        (
+            "{'b': 1, 'a': [true, nil]} | toJSON()",
+            '{\n  "a": [\n    true,\n    null\n  ],\n  "b": 1\n}',
+        ),
+        ("toJson({'b': '<', 'a': 1})", '{"a":1,"b":"\\u003c"}'),  # Go's json.Marshal
+        ('\'["a","b"]\' | fromJSON() | last()', "b"),
+        ("get({'a': 1}, 'a')", 1),
+        ("get({'a': 1}, 'b') ?? 'none'", "none"),
+        ("get([1, 2], 5)", None),
+        ("keys({'a': 1, 'b': 2})", ["a", "b"]),
+        ("'abc' | toBase64() | fromBase64()", "abc"),
+        ("trimPrefix('v1.2', 'v')", "1.2"),
+        ("replace('a-b', '-', '+')", "a+b"),
+        ("uniq([1, 1, 2]) | reverse()", [2, 1]),
+        ("flatten([1, [2, [3]]])", [1, 2, 3]),
+        ("mean([1, 2, 3, 6])", 3.0),
+        # predicates: `#` is the element, `.f` its field, `#index` its index; braces optional
+        ("filter([1, 2, 3, 4], # > 2)", [3, 4]),
+        ("map([1, 2], {# * 10})", [10, 20]),
+        ("[1, 2, 3] | filter(# % 2 == 1) | map(# + #index)", [1, 4]),
+        ("filter([{'n': 1}, {'n': 5}], .n > 2)", [{"n": 5}]),
+        ("all([1, 2], # > 0) && !any([1, 2], # > 5) && none([1], # > 1)", True),
+        ("one([1, 2, 3], # == 2) ? count([1, 2, 3], # > 1) : -1", 2),
+        ("find([1, 2, 3], # > 1)", 2),
+        ("findIndex([1, 2, 3], # > 5)", -1),
+        ("sortBy([{'n': 2}, {'n': 1}], .n) | map(.n)", [1, 2]),
+        ("groupBy([1, 2, 3], # % 2)", {1: [1, 3], 0: [2]}),
+        # sprig's arithmetic is variadic where sprig's is, and integer
+        ("sprig.add(1, 2, 3)", 6),
+        ("sprig.max(3, 9, 4)", 9),
+        ("sprig.min(3, 9, 4)", 3),
+        ("sprig.b64dec(sprig.b64enc('hi'))", "hi"),
+        ("sprig.default('d', '')", "d"),
+        ("sprig.default('d', 'v')", "v"),
+        ("sprig.trimPrefix('v', 'v1')", "1"),
+        ("sprig.cat('a', 'b')", "a b"),
+    ],
+)
+def test_expr_lang_pipes_builtins_and_closures(text: str, expected: object) -> None:
+    assert eval_expr(text, {}) == expected
+
+
+def test_argos_verbose_snippet_example_maps_over_one_value() -> None:
+    """examples/expression-reusing-verbose-snippets.yaml: `map` aliases a value as `#`."""
+    weather = json.dumps({"weekWeather": "eyJ0ZW1wcyI6IFszNCwgMjcsIDE1LCA1NywgNDZdfQo="})
+    text = """map([
+        jsonpath(sprig.b64dec(jsonpath(workflow.parameters.weather, '$.weekWeather')), '$.temps')
+      ], {
+        toJson({
+          avg: sprig.add(#[0], #[1], #[2], #[3], #[4]) / 5,
+          min: sprig.min(#[0], #[1], #[2], #[3], #[4]),
+          max: sprig.max(#[0], #[1], #[2], #[3], #[4])
+        })
+    })[0]"""
+    env = {"workflow": {"parameters": {"weather": weather}}}
+    assert eval_expr(text, env) == '{"avg":35.8,"max":57,"min":15}'
+
+
+def test_govaluate_in_with_a_list() -> None:
+    assert eval_when('"b" in ("a","b","")') is True
+    assert eval_when('"" in ("a","b","")') is True
+    assert eval_when('"c" in ("a","b")') is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1] | 3", "expected a function after '|'"),
+        ("x |", "expected a function after '|'"),
+        ("[1] | nosuch()", "unsupported function nosuch"),
+        ("{a 1}", "expected ':'"),
+        ("map([1], # > 1, 2, 3)", "map: "),  # wrong number of arguments
+        ("concat(1)", "concat: "),
+    ],
+)
+def test_expr_lang_errors_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=re.escape(message)):
+        check_expr(text)
+        eval_expr(text, {})
+
+
+def test_times_and_durations_as_cron_when_uses_them() -> None:
+    """examples/cron-when.yaml: `(now() - cronworkflow.lastScheduledTime).Seconds() > 360`,
+    with the engine's times (seconds since the epoch) on the right."""
+    text = (
+        "cronworkflow.lastScheduledTime == nil || "
+        "(now() - cronworkflow.lastScheduledTime).Seconds() > 360"
+    )
+    check_expr(text)
+    assert eval_expr(text, {"cronworkflow": {"lastScheduledTime": None}}) is True
+    assert eval_expr(text, {"cronworkflow": {"lastScheduledTime": time.time() - 400}}) is True
+    assert eval_expr(text, {"cronworkflow": {"lastScheduledTime": time.time() - 100}}) is False
+    assert eval_expr("duration('1h30m').Minutes()", {}) == 90.0
+    assert eval_expr("duration('300ms').Milliseconds()", {}) == 300
+    assert eval_expr("now() - duration('1h') < now()", {}) is True
+    with pytest.raises(ExpressionError, match="invalid duration"):
+        eval_expr("duration('soon')", {})
+    with pytest.raises(ExpressionError, match="has no method Seconds"):
+        eval_expr("'x'.Seconds()", {})

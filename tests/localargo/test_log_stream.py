@@ -9,7 +9,9 @@ import threading
 
 import requests
 
-from .conftest import NS, Client, EngineProcess, container, step_lines, validate, workflow
+from tests.processes import EngineProcess
+
+from .conftest import NS, Client, container, step_lines, validate, workflow
 
 STREAM_ERROR = "grpc.gateway.runtime.StreamError"
 

@@ -209,3 +209,24 @@ def test_null_fields_are_absent_as_for_argo_and_the_workflow_runs(api: Client) -
     resp = requests.post(f"{api.base}/api/v1/workflows/{NS}", json={"workflow": wf}, timeout=30)
     assert resp.status_code == 400
     assert resp.json()["message"] == "spec.templates[0].outputs.artifacts[0].name is required"
+
+
+def test_a_dag_cycle_and_a_malformed_depends_are_refused_at_create(api: Client) -> None:
+    """The engine reads dependencies and finds cycles with the app's upload checks' rules
+    (localargo.expressions.task_dependencies, ydpipelines.dag.find_cycle)."""
+    tasks = [
+        {"name": "a", "template": "leaf", "depends": "c.Succeeded"},
+        {"name": "b", "template": "leaf", "dependencies": ["a"]},
+        {"name": "c", "template": "leaf", "depends": "b"},
+    ]
+    wf = workflow("main", [{"name": "main", "dag": {"tasks": tasks}}, container("leaf", "true")])
+    resp = requests.post(f"{api.base}/api/v1/workflows/{NS}", json={"workflow": wf}, timeout=30)
+    assert resp.status_code == 400, resp.text
+    message = resp.json()["message"]
+    assert "dependency cycle detected: " in message
+    cycle = message.split("dependency cycle detected: ")[1].split(" -> ")
+    assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == ["a", "b", "c"]
+    tasks[0]["depends"] = "b.Succeeded && $"
+    resp = requests.post(f"{api.base}/api/v1/workflows/{NS}", json={"workflow": wf}, timeout=30)
+    assert resp.status_code == 400, resp.text
+    assert "tasks[0].depends: unexpected character '$'" in resp.json()["message"]

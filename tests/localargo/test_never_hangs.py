@@ -63,6 +63,7 @@ def wait_all(api: Client, names: dict[str, str], timeout: float) -> dict[str, di
     return done
 
 
+@pytest.mark.slow
 def test_dag_task_listed_before_its_dependency_runs(api: Client) -> None:
     names = {
         (kind, dep): api.create(consumer_first(kind, body))["metadata"]["name"]

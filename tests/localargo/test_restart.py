@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
+import json
 import time
+from pathlib import Path
 
 import requests
 
-from .conftest import NS, Client, EngineProcess, container, workflow
+from tests.processes import EngineProcess, descendants, gone
+
+from .conftest import NS, Client, container, workflow
 
 
 def wait_running(api: Client, name: str, display: str) -> None:
@@ -18,6 +21,24 @@ def wait_running(api: Client, name: str, display: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{display} never started")
+
+
+def wait_written(data: Path, name: str, display: str) -> None:
+    """Until the engine's file of the workflow says the step runs. The engine writes a running
+    workflow every 0.2 s or so: a kill -9 before that loses the launch from its records, and the
+    restarted engine runs the step again (as a controller that died before recording a pod
+    creates it again), where this test checks what happens to a step it knew was running."""
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        for path in data.rglob(f"workflows/*/{name}.json"):
+            try:
+                nodes = json.loads(path.read_bytes())["status"].get("nodes", {}).values()
+            except (OSError, ValueError, KeyError):
+                continue
+            if any(n["displayName"] == display and n["phase"] == "Running" for n in nodes):
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{display} never written as running")
 
 
 def test_kill9_and_restart(tmp_path, swagger) -> None:
@@ -40,10 +61,13 @@ def test_kill9_and_restart(tmp_path, swagger) -> None:
     plain = api.create(workflow("main", [container("main", "sleep 41.75")]))["metadata"]["name"]
     wait_running(api, retried, "slow(0)")
     wait_running(api, plain, plain)
+    wait_written(tmp_path, retried, "slow(0)")
+    wait_written(tmp_path, plain, plain)
+    # The steps this engine started (its own process tree, not every `sleep` on the machine).
+    steps = [pid for pid, name in descendants(proc.proc.pid).items() if name == "sleep"]
+    assert len(steps) == 2, descendants(proc.proc.pid)
     proc.kill9()
-    time.sleep(0.5)
-    leftover = subprocess.run(["pgrep", "-f", "sleep 41.75"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == "", "step processes must die with the engine"
+    assert gone(steps), "step processes must die with the engine"
 
     proc.start()
     try:

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import NS, Client, EngineProcess, container, workflow
+from tests.processes import EngineProcess
+
+from .conftest import NS, Client, container, workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "s3cr3t-value"  # the probe spells it in two halves: its own source is in its env

@@ -9,7 +9,9 @@ import time
 import pytest
 import requests
 
-from .conftest import NS, Client, EngineProcess, container, workflow
+from tests.processes import EngineProcess
+
+from .conftest import NS, Client, container, workflow
 
 WAITS = "Unschedulable: 0/1 nodes are available: 1 Insufficient cpu. (cpu: requested 1.5, free 0.5)"
 
@@ -61,8 +63,11 @@ def wait_node(api: Client, name: str, display: str, check, seconds: float = 20) 
 
 def test_two_steps_of_one_and_a_half_cpu_run_one_after_the_other(api: Client) -> None:
     # a asks through requests, b through limits only (Kubernetes then requests the limit)
-    a = sized("a", TIMED.format(s=2), requests={"cpu": "1500m"}, limits={"cpu": "2"})
-    b = sized("b", TIMED.format(s=0.2), limits={"cpu": "1.5"})
+    a = sized("a", TIMED.format(s=3), requests={"cpu": "1500m"}, limits={"cpu": "2"})
+    # Both last 3 s: the two are independent, so either may start first, and the other must
+    # still be seen waiting however busy the machine (at load 25 a 2 s step once ended before
+    # the test's next look).
+    b = sized("b", TIMED.format(s=3), limits={"cpu": "1.5"})
     dag = {
         "name": "main",
         "dag": {"tasks": [{"name": "a", "template": "a"}, {"name": "b", "template": "b"}]},
@@ -84,7 +89,9 @@ def test_two_steps_of_one_and_a_half_cpu_run_one_after_the_other(api: Client) ->
 
 
 def test_a_waiting_step_says_why_in_kubernetes_words(api: Client) -> None:
-    hold = api.create(workflow("main", [sized("main", "sleep 3", requests={"cpu": "1.5"})]))
+    # The holder runs until the test terminates it: on a busy machine a holder that ended by
+    # itself (it once slept 3 s) could free the CPUs before the checks below.
+    hold = api.create(workflow("main", [sized("main", "sleep 120", requests={"cpu": "1.5"})]))
     held = hold["metadata"]["name"]
     wait_node(api, held, held, lambda n: n["phase"] == "Running")
     name = api.create(workflow("main", [sized("main", "true", requests={"cpu": "1.5"})]))
@@ -96,14 +103,15 @@ def test_a_waiting_step_says_why_in_kubernetes_words(api: Client) -> None:
     small = api.run(workflow("main", [sized("main", "true", requests={"cpu": "0.5"})]))
     assert small["status"]["phase"] == "Succeeded"
     assert pods(api.get(name))[name]["phase"] == "Pending"
+    api.call("PUT", f"/api/v1/workflows/{NS}/{held}/terminate", json={})  # frees its CPUs
     wf = api.wait(name, timeout=20)
     assert wf["status"]["phase"] == "Succeeded", wf["status"]
     assert pods(wf)[name]["message"] == NOTE  # the wait's reason is gone
-    assert api.wait(held)["status"]["phase"] == "Succeeded"
+    assert api.wait(held)["status"]["phase"] == "Failed"  # terminated
 
 
 def test_memory_waits_likewise(api: Client) -> None:
-    hold = sized("main", "sleep 2", requests={"memory": "800Mi"})
+    hold = sized("main", "sleep 120", requests={"memory": "800Mi"})  # until terminated below
     held = api.create(workflow("main", [hold]))["metadata"]["name"]
     wait_node(api, held, held, lambda n: n["phase"] == "Running")
     name = api.create(workflow("main", [sized("main", "true", limits={"memory": "512Mi"})]))
@@ -113,6 +121,7 @@ def test_memory_waits_likewise(api: Client) -> None:
         "Unschedulable: 0/1 nodes are available: 1 Insufficient memory. "
         "(memory: requested 512Mi, free 224Mi)"
     )
+    api.call("PUT", f"/api/v1/workflows/{NS}/{held}/terminate", json={})
     assert api.wait(name, timeout=20)["status"]["phase"] == "Succeeded"
 
 

@@ -346,23 +346,8 @@ def test_an_http_artifact_url_made_of_parameters_is_substituted(api: Client) -> 
     assert done["status"]["phase"] == "Succeeded", done["status"]
 
 
-def test_template_level_fail_fast_host_aliases_and_a_missing_template_ref_are_refused(
-    api: Client,
-) -> None:
-    fast = {
-        "name": "main",
-        "failFast": True,
-        "parallelism": 2,
-        "steps": [[{"name": "a", "template": "leaf"}]],
-    }
-    wf = workflow("main", [fast, container("leaf", "true")])
-    with pytest.raises(ApiFailure) as err:
-        api.create(wf)
-    assert err.value.body["message"] == (
-        "unsupported: spec.templates[0].failFast (template-level failFast)"
-    )
-    fast["failFast"] = False  # Argo's default: runs
-    assert api.run(wf)["status"]["phase"] == "Succeeded"
+def test_host_aliases_and_a_missing_template_ref_are_refused(api: Client) -> None:
+    # (template-level failFast, once refused here, runs: test_fail_fast.py)
     wf = workflow("main", [container("main", "true", hostAliases=[{"ip": "127.0.0.1"}])])
     with pytest.raises(ApiFailure) as err:
         api.create(wf)

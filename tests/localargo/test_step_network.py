@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ydpipelines.localargo.executor import Executor, StepRun
+from tests.processes import EngineProcess, children, gone
+from ydpipelines.localargo.executor import Executor, StepOptions, StepRun
 from ydpipelines.localargo.sandbox import Sandbox, slirp_resolv_conf
 
-from .conftest import Client, EngineProcess, container, workflow
+from .conftest import Client, container, workflow
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("slirp4netns"),
@@ -27,45 +28,12 @@ INTERFACES = 'python3 -c "import socket; print(*[n for _, n in socket.if_nameind
 PROBE = f"readlink /proc/self/ns/net; {INTERFACES}"
 
 
-def children(pid: int) -> dict[int, str]:
-    """The processes whose parent is ``pid``: pid -> command name."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
-        if int(rest.split()[1]) == pid:
-            found[int(entry)] = name
-    return found
-
-
 def network_pids(engine: EngineProcess) -> dict[int, str]:
     return {
         pid: name
         for pid, name in children(engine.proc.pid).items()
         if name in ("slirp4netns", "cat")
     }
-
-
-def gone(pids, seconds: float = 5) -> bool:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if not any(os.path.exists(f"/proc/{p}") and _not_zombie(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def three_steps(api: Client, extra: str = "") -> list[tuple[str, set[str]]]:
@@ -145,7 +113,9 @@ def test_a_step_sees_slirps_resolver_when_the_host_has_a_loopback_one(tmp_path) 
     host = tmp_path / "resolv.conf"
     host.write_text("nameserver 127.0.0.53\nsearch example.internal\n")
     done: list[int] = []
-    executor = Executor(1, lambda run, code, error: done.append(code), network="outbound")
+    executor = Executor(
+        1, lambda run, code, error: done.append(code), StepOptions(network="outbound")
+    )
     try:
         executor.sandbox = Sandbox.configure(network="outbound", resolv_conf=str(host))
         executor.sandbox.resolv_target = "/etc/resolv.conf"  # the host file stands for it

@@ -21,7 +21,9 @@ from hera.workflows import (
     Workflow,
 )
 
-from .conftest import NS, ApiFailure, Client, EngineProcess, container, workflow
+from tests.processes import EngineProcess
+
+from .conftest import NS, ApiFailure, Client, container, workflow
 
 
 def uid() -> str:

@@ -57,7 +57,7 @@ def test_refuses_an_empty_file() -> None:
 def test_requires_a_file() -> None:
     f = form({}, name="n")
     assert not f.is_valid()
-    assert f.errors["file"] == ["This field is required."]
+    assert f.errors["file"] == ["Choose a pipeline file, or give its URL below."]
 
 
 @pytest.mark.django_db

@@ -16,7 +16,6 @@ from apps.pipelines.graph import (
     NODE_W,
     Graph,
     GraphNode,
-    depends_names,
     graph_from_manifest,
     layout,
     render_svg,
@@ -24,6 +23,7 @@ from apps.pipelines.graph import (
 from apps.pipelines.rendering import render_elyra_manifest
 from apps.pipelines.spec import Node, PipelineSpec
 from tests.conftest import shared_path
+from ydpipelines.localargo.expressions import ExpressionError, depends_names, task_dependencies
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -128,6 +128,16 @@ def test_argo_upload_spec_matches_by_task_name():
 )
 def test_depends_names(expression, names):
     assert depends_names(expression) == names
+
+
+def test_task_dependencies_read_as_argo_reads_them():
+    """One rule for the engine, the upload checks and the graphs: `depends` when set, else
+    `dependencies` (without repeats); a malformed expression is an error, not a guess."""
+    assert task_dependencies({"dependencies": ["a", "b", "a"]}) == ["a", "b"]
+    assert task_dependencies({"depends": "a.Succeeded || b", "dependencies": ["c"]}) == ["a", "b"]
+    assert task_dependencies({"name": "x"}) == []
+    with pytest.raises(ExpressionError):
+        task_dependencies({"depends": "a.Succeeded && $b"})
 
 
 def test_dag_with_dependencies_depends_nested_and_refs():
@@ -264,10 +274,12 @@ def test_a_thousand_nodes_lay_out_quickly():
     nodes = [GraphNode(key=f"step-{i}", label=f"Step {i}", kind="python") for i in range(1000)]
     edges = [(f"step-{i - 10 - (i % 3)}", f"step-{i}") for i in range(13, 1000)]
     edges += [(f"step-{i - 37}", f"step-{i}") for i in range(37, 1000, 7)]
-    start = time.perf_counter()
+    # CPU time of this process: the layout's own cost, not how busy the machine's other
+    # processes (parallel test workers) keep the cores.
+    start = time.process_time()
     svg = render_svg(Graph(nodes=nodes, edges=edges))
-    elapsed = time.perf_counter() - start
-    assert elapsed < 3, f"{elapsed:.2f} s"
+    elapsed = time.process_time() - start
+    assert elapsed < 3, f"{elapsed:.2f} s of CPU"
     root = ET.fromstring(svg)
     assert len(root.findall(f".//{SVG}g[@data-node]")) == 1000
     assert float(root.get("width")) > 2000  # it grows rather than squeezing the boxes

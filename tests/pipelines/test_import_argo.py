@@ -174,6 +174,12 @@ def test_dag_cycle_is_refused() -> None:
     assert "spec.templates[0].dag.tasks" in message
 
 
+def test_malformed_depends_is_refused_as_the_engine_refuses_it() -> None:
+    text = DIAMOND.replace('depends: "a.Succeeded"}', 'depends: "a.Succeeded && $"}')
+    message = _refused(text)
+    assert "spec.templates[0].dag.tasks[2].depends: unexpected character '$'" in message
+
+
 def test_typo_in_a_field_is_refused_with_a_hint() -> None:
     message = _refused(DIAMOND.replace("entrypoint: main", "entrypint: main"))
     assert "spec.entrypint: unknown field (did you mean 'entrypoint'?)" in message

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
-from apps.pipelines.importers import PipelineImportError, import_upload
-from apps.pipelines.importers.elyra import NODE_KINDS
+from apps.pipelines.importers import MissingFilesError, PipelineImportError, import_upload
+from apps.pipelines.importers.elyra import MISSING_FILES_NOTE, NODE_KINDS
 from tests.conftest import SHARED, shared_path
 
 CORPORA = ("elyra-examples", "elyra-formats", "elyra-fixtures")
@@ -517,6 +517,45 @@ def test_zip_missing_dependency_is_named() -> None:
         }
     )
     assert "dependency 'cfg.yaml' matches no file in the zip" in _refused(data, "x.zip")
+
+
+def test_zip_lacking_only_files_raises_missing_files_naming_each() -> None:
+    data = _zip(
+        {
+            "demo/demo.pipeline": _pipeline_json(
+                _node("a", "a.ipynb", dependencies=["secrets/creds.json", "data/*.csv"]),
+                _node("b", "nb/b.py", op="execute-python-node", links=["a"]),
+            ),
+            "demo/a.ipynb": "{}",
+        }
+    )
+    with pytest.raises(MissingFilesError) as info:
+        import_upload("demo.zip", data)
+    assert info.value.missing == ["data/*.csv", "nb/b.py", "secrets/creds.json"]
+    message = str(info.value)
+    assert "file 'nb/b.py' is missing from the zip" in message
+    assert "dependency 'secrets/creds.json' matches no file in the zip" in message
+
+    result = import_upload("demo.zip", data, allow_missing=True)
+    assert result.missing_files == ["data/*.csv", "nb/b.py", "secrets/creds.json"]
+    assert set(result.files) == {"demo.pipeline", "a.ipynb"}
+    assert [n.id for n in result.spec.nodes] == ["a", "b"]
+    assert any(note.startswith(MISSING_FILES_NOTE) for note in result.notes)
+    assert result.spec_dict()["metadata"]["missing_files"] == result.missing_files
+
+
+def test_zip_with_missing_files_and_other_problems_is_an_ordinary_refusal() -> None:
+    data = _zip(
+        {"demo.pipeline": _pipeline_json(_node("a", "a.ipynb"), _node("b", "b.ipynb", cpu="x"))}
+    )
+    with pytest.raises(PipelineImportError) as info:
+        import_upload("demo.zip", data)
+    assert not isinstance(info.value, MissingFilesError)
+    assert "'a.ipynb' is missing from the zip" in str(info.value)
+    # "Upload anyway" excuses the missing files only.
+    with pytest.raises(PipelineImportError) as info:
+        import_upload("demo.zip", data, allow_missing=True)
+    assert "cpu" in str(info.value) and "a.ipynb" not in str(info.value)
 
 
 @pytest.mark.parametrize("entry", ["../evil.py", "/etc/evil.py", "a/../../evil.py", "C:/evil.py"])

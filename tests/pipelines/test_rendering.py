@@ -188,7 +188,8 @@ def test_node_container_follows_the_step_contract():
     assert inputs["steprunner"]["path"] == "/tmp/ydp/steprunner.py"
     outputs = {a["name"]: a for a in load["outputs"]["artifacts"]}
     assert set(outputs) == {
-        "outputs", "mlpipeline-metrics", "mlpipeline-ui-metadata", "notebook", "notebook-html",
+        "outputs", "mlpipeline-metrics", "mlpipeline-ui-metadata", "metric-history", "notebook",
+        "notebook-html",
     }  # fmt: skip
     assert all(a["optional"] is True for a in outputs.values())
     assert outputs["outputs"]["path"] == "/tmp/ydp/out/outputs"
@@ -200,10 +201,12 @@ def test_node_container_follows_the_step_contract():
         "archive": {"none": {}},
     }
     assert outputs["notebook-html"]["path"] == "/tmp/ydp/out/notebook.html"
+    assert outputs["metric-history"]["path"] == "/tmp/ydp/out/metric-history.jsonl"
+    assert outputs["metric-history"]["archive"] == {"none": {}}
     # A script node has no notebook outputs; declaring none, it still passes on its ancestors'.
     report = templates_by_name(manifest)["train-2"]
     assert {a["name"] for a in report["outputs"]["artifacts"]} == {
-        "outputs", "mlpipeline-metrics", "mlpipeline-ui-metadata",
+        "outputs", "mlpipeline-metrics", "mlpipeline-ui-metadata", "metric-history",
     }  # fmt: skip
     assert "--output" not in report["container"]["args"]
 
@@ -683,7 +686,8 @@ def test_render_pipeline_command_prints_the_stored_manifest(capsys):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("arg", "message"),
-    [("nope", "not a version id"), (str(uuid.uuid4()), "no pipeline version with id")],
+    # a fixed id: xdist workers must collect the same test names
+    [("nope", "not a version id"), (str(uuid.UUID(int=1)), "no pipeline version with id")],
 )
 def test_render_pipeline_command_bad_id(arg, message):
     with pytest.raises(CommandError, match=message):

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.pipelines.importers import PipelineImportError
+from apps.pipelines.importers import MissingFilesError, PipelineImportError
 from apps.pipelines.models import Pipeline, PipelineVersion
 from apps.pipelines.services import bundle_names, create_version, missing_files
 from tests.conftest import shared_path
@@ -243,3 +243,31 @@ def test_command_error_is_one_line_and_exit_1(media: Path, tmp_path: Path, capsy
 def test_command_missing_path(tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="no such file or folder"):
         call_command("import_pipeline", str(tmp_path / "nope.yaml"))
+
+
+def test_zip_lacking_its_file_is_refused_then_stored_with_allow_missing(media: Path) -> None:
+    data = _zip({"hello/hello.pipeline": _pipeline_doc(), "hello/readme.md": b"hi"})
+    with pytest.raises(MissingFilesError) as info:
+        create_version(upload_name="hello.zip", data=data, pipeline_name="Partial")
+    assert info.value.missing == ["hello.ipynb"]
+    assert not Pipeline.objects.exists()
+    assert not any(p.is_file() for p in media.rglob("*"))
+
+    version = create_version(
+        upload_name="hello.zip", data=data, pipeline_name="Partial", allow_missing=True
+    )
+    assert missing_files(version) == ["hello.ipynb"]
+    assert bundle_names(version) == ["hello.pipeline", "readme.md"]
+    assert version.manifest["kind"] == "Workflow"
+
+
+def test_command_allow_missing(media: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "hello"
+    folder.mkdir()
+    (folder / "hello.pipeline").write_bytes(_pipeline_doc())
+    with pytest.raises(CommandError, match=r"'hello.ipynb' is missing .*--allow-missing"):
+        call_command("import_pipeline", str(folder))
+    out = io.StringIO()
+    call_command("import_pipeline", str(folder), "--allow-missing", stdout=out)
+    version = PipelineVersion.objects.get(pk=out.getvalue().strip())
+    assert missing_files(version) == ["hello.ipynb"]

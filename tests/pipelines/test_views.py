@@ -292,11 +292,12 @@ def test_filterset_directly() -> None:
 @pytest.mark.parametrize("count", [2, 25])
 def test_list_query_count_is_fixed(auth_client, django_assert_num_queries, count: int) -> None:
     make_pipelines(count, versions=2)
-    # session, user, count, page: the same whatever the number of rows.
-    with django_assert_num_queries(4):
+    # session, user, count, page: the same whatever the number of rows, the caller's projects and
+    # roles
+    with django_assert_num_queries(5):
         response = auth_client.get(reverse("pipelines:list"))
     assert len(response.context["page"].object_list) == min(count, 20)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         auth_client.get(reverse("pipelines:list"), {"q": "pipe"}, headers={"HX-Request": "true"})
 
 
@@ -319,8 +320,8 @@ def test_detail_lists_versions(auth_client, user) -> None:
 @pytest.mark.parametrize("versions", [1, 15])
 def test_detail_query_count_is_fixed(auth_client, django_assert_num_queries, versions) -> None:
     (pipeline,) = make_pipelines(1, versions=versions)
-    # session, user, pipeline, versions (with their creators).
-    with django_assert_num_queries(4):
+    # session, user, pipeline, versions (with their creators), the caller's projects and roles
+    with django_assert_num_queries(5):
         auth_client.get(pipeline.get_absolute_url())
 
 
@@ -427,8 +428,9 @@ def test_version_query_count(auth_client, django_assert_num_queries, settings, t
     EngineCheck.objects.create(
         version=version, server=settings.ARGO_SERVER, outcome="ok", checked_at=timezone.now()
     )
-    # session, user, version (with pipeline, creator, engine check), the version switcher's list.
-    with django_assert_num_queries(4):
+    # session, user, version (with pipeline, creator, engine check), the version switcher's list,
+    # the caller's projects and roles
+    with django_assert_num_queries(5):
         auth_client.get(version.get_absolute_url(), {"tab": tab})
 
 
@@ -626,8 +628,72 @@ def test_upload_zip_lacking_a_referenced_file_is_refused_naming_it(auth_client) 
     data = _zip_folder(folder, leave_out="load_data.ipynb")
     response = post_upload(auth_client, "hello.zip", data, name="hello")
     assert response.status_code == 200
+    assert response.context["missing"] == ["load_data.ipynb"]
+    page = response.content.decode()
+    assert 'id="upload-missing"' in page and "<code>load_data.ipynb</code>" in page
+    assert "Nothing was stored" in page
+    # The explicit way through is offered, unticked.
+    assert (
+        'name="allow_missing"' in page
+        and "checked" not in page.split('name="allow_missing"')[1][:40]
+    )
+    assert not Pipeline.objects.exists()
+
+    # "Upload anyway": stored, and the version page warns as for a lone .pipeline file.
+    response = post_upload(auth_client, "hello.zip", data, name="hello", allow_missing="on")
+    assert response.status_code == 302, response.content.decode()[:3000]
+    version = PipelineVersion.objects.get()
+    assert version.node_count == 4
+    assert version.spec["metadata"]["missing_files"] == ["load_data.ipynb"]
+    page = auth_client.get(response["Location"]).content.decode()
+    assert "1 file the nodes use was not uploaded" in page
+    assert "<code>load_data.ipynb</code>" in page
+    files = auth_client.get(version.get_absolute_url(), {"tab": "files"}).content.decode()
+    assert "Part 2 - Data Analysis.ipynb" in files
+
+
+@pytest.mark.django_db
+def test_upload_anyway_does_not_excuse_other_problems(auth_client) -> None:
+    doc = {
+        "doc_type": "pipeline",
+        "version": "3.0",
+        "id": "p",
+        "primary_pipeline": "p1",
+        "pipelines": [
+            {
+                "id": "p1",
+                "nodes": [
+                    {
+                        "id": "a",
+                        "type": "execution_node",
+                        "op": "execute-notebook-node",
+                        "app_data": {
+                            "label": "a",
+                            "component_parameters": {
+                                "filename": "a.ipynb",
+                                "runtime_image": "python:3.11",
+                                "memory": "lots",
+                            },
+                        },
+                    }
+                ],
+                "app_data": {"version": 8, "properties": {}},
+            }
+        ],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("p.pipeline", json.dumps(doc))
+    data = buffer.getvalue()
+    response = post_upload(auth_client, "p.zip", data, name="p")
     errors = response.context["form"].non_field_errors()
-    assert errors and "load_data.ipynb" in errors[0]
+    # Not only missing files: an ordinary refusal, no "upload anyway" offered.
+    assert errors and "memory must be a number" in errors[0]
+    assert response.context["missing"] == []
+    assert 'name="allow_missing"' not in response.content.decode()
+    response = post_upload(auth_client, "p.zip", data, name="p", allow_missing="on")
+    errors = response.context["form"].non_field_errors()
+    assert errors and "memory" in errors[0]
     assert not Pipeline.objects.exists()
 
 
@@ -665,8 +731,8 @@ def test_yaml_tab_shows_the_beginning_of_a_huge_manifest(auth_client, monkeypatc
 def test_node_panel_partial(auth_client, django_assert_num_queries) -> None:
     version = make_version(Pipeline.objects.create(name="p"), "v1")
     url = version.get_absolute_url()
-    # session, user, version: the panel needs nothing else.
-    with django_assert_num_queries(3):
+    # session, user, version: the panel needs nothing else, the caller's projects and roles
+    with django_assert_num_queries(4):
         response = auth_client.get(
             url, {"tab": "graph", "node": "train"}, headers={"HX-Request": "true"}
         )
@@ -716,3 +782,22 @@ def test_version_page_shows_the_import_notes(auth_client) -> None:
     assert "load_data.ipynb" in page and "Uploaded without the files" not in page
     files_tab = auth_client.get(version.get_absolute_url() + "?tab=files").content.decode()
     assert "Notes from the import" in files_tab
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [1, 30])
+def test_upload_page_query_count_is_fixed(auth_client, django_assert_num_queries, count) -> None:
+    make_pipelines(count)
+    # session, user, the pipeline choices: one query whatever their number, the caller's projects
+    # and roles
+    with django_assert_num_queries(4):
+        auth_client.get(reverse("pipelines:upload"))
+    folder = shared_path(
+        "corpora", "elyra-examples", "pipelines", "run-generic-pipelines-on-kubeflow-pipelines"
+    )
+    data = _zip_folder(folder, leave_out="load_data.ipynb")
+    # A refusal for missing files: session, user, the name check, the name check of the
+    # service, the pipeline choices; no write.
+    with django_assert_num_queries(6):
+        response = post_upload(auth_client, "hello.zip", data, name="hello")
+    assert response.context["missing"] == ["load_data.ipynb"]

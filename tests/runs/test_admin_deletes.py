@@ -14,10 +14,11 @@ from django.utils import timezone
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import ArgoNotFound, get_client
 from apps.pipelines.models import Pipeline, PipelineVersion
-from apps.runs.models import RecurringRun, Run
-from apps.runs.recurring import create_recurring_run
+from apps.recurring.models import RecurringRun
+from apps.recurring.services import create_recurring_run
+from apps.runs.models import Run
 from tests.experiments.builders import closed_port_url, make_experiment, make_run, make_version
-from tests.runs.recurring_fixtures import hello_version, schedule_settings
+from tests.recurring.fixtures import hello_version, schedule_settings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -34,7 +35,7 @@ def recurring(argo):
 
 
 def test_admin_delete_removes_the_cron_workflow(recurring, admin_client):
-    url = reverse("admin:runs_recurringrun_delete", args=[recurring.pk])
+    url = reverse("admin:recurring_recurringrun_delete", args=[recurring.pk])
     response = admin_client.post(url, {"post": "yes"})
     assert response.status_code == 302
     assert not RecurringRun.objects.filter(pk=recurring.pk).exists()
@@ -45,7 +46,7 @@ def test_admin_delete_removes_the_cron_workflow(recurring, admin_client):
 def test_admin_delete_with_argo_away_keeps_the_row(recurring, admin_client, settings):
     settings.ARGO_SERVER = closed_port_url()
     settings.ARGO_TIMEOUT_SECONDS = 1
-    url = reverse("admin:runs_recurringrun_delete", args=[recurring.pk])
+    url = reverse("admin:recurring_recurringrun_delete", args=[recurring.pk])
     response = admin_client.post(url, {"post": "yes"}, follow=True)
     assert RecurringRun.objects.filter(pk=recurring.pk).exists()
     assert "Not deleted: Argo did not delete the schedule" in _messages(response)
@@ -60,7 +61,7 @@ def test_admin_bulk_delete_removes_each_cron_workflow(argo, admin_client):
         for i in range(2)
     ]
     response = admin_client.post(
-        reverse("admin:runs_recurringrun_changelist"),
+        reverse("admin:recurring_recurringrun_changelist"),
         {"action": "delete_selected", "_selected_action": [r.pk for r in made], "post": "yes"},
     )
     assert response.status_code == 302

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import socket
 
+import kombu.pools
 import pytest
 from django.urls import reverse
+from kombu import pools
 
 from apps.orchestration.queue import QUEUE_DOWN_MESSAGE, enqueue
-from apps.orchestration.tasks import submit_pending_runs, submit_run
 from apps.runs.constants import RunState
 from apps.runs.models import Run
+from apps.runs.tasks import submit_pending_runs, submit_run
 from tests.experiments.builders import make_experiment, make_run, make_version
 from tests.runs.test_views_form import _post
 from ydpipelines.celery import app as celery_app
@@ -27,11 +29,15 @@ def _closed_port() -> int:
 
 def _use_broker(url: str) -> None:
     celery_app.conf.broker_url = url
-    # Drop the pooled connections and producers made for the previous URL.
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # Drop the pooled connections and producers made for the previous URL. They live in kombu's
+    # process-wide registries (the app's pool is one of them): closing a pool but leaving it
+    # registered broke every later publish of this process ("Acquire on closed pool").
+    pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # kombu caches producer pools per connection, process-wide: one cached for the first URL
+    # would hand later tests the connection pool closed above ("Acquire on closed pool").
+    kombu.pools.reset()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from apps.runs.catalog_filters import ArtifactFilter, ExecutionFilter, with_duration
+from apps.runs.catalog_filters import ArtifactFilter, ExecutionFilter
 from apps.runs.constants import ArtifactKind, RunState, StepPhase
 from apps.runs.models import Artifact, Step
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
@@ -131,7 +131,7 @@ def steps():
 
 
 def executions(data):
-    return list(ExecutionFilter(data, queryset=with_duration(Step.objects.all())).qs)
+    return list(ExecutionFilter(data, queryset=Step.objects.all()).qs)
 
 
 def test_executions_hide_bookkeeping_nodes_unless_asked(steps):
@@ -157,9 +157,7 @@ def test_executions_sort_by_started_and_duration(steps):
 
 
 def test_execution_phase_counts(steps):
-    counts = ExecutionFilter(
-        {"phase": "Failed"}, queryset=with_duration(Step.objects.all())
-    ).facet_counts()
+    counts = ExecutionFilter({"phase": "Failed"}, queryset=Step.objects.all()).facet_counts()
     assert counts == {"Succeeded": 1, "Failed": 1, "Pending": 1}
-    shown = ExecutionFilter({"all": "true"}, queryset=with_duration(Step.objects.all()))
+    shown = ExecutionFilter({"all": "true"}, queryset=Step.objects.all())
     assert shown.facet_counts() == {"Running": 1, "Succeeded": 1, "Failed": 2, "Pending": 1}

@@ -3,6 +3,7 @@ empty states, pagination, and a query count that does not grow with the page."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -10,15 +11,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.runs.catalog_views import (
-    COUNT_CAP,
-    CappedPaginator,
-    ago,
-    node_key,
-    resource_usage,
-)
+from apps.runs.catalog_pages import COUNT_CAP
+from apps.runs.catalog_views import node_key, resource_usage
 from apps.runs.constants import ArtifactKind, RunState, StepPhase
-from apps.runs.models import Artifact, Step
+from apps.runs.models import Step
+from apps.runs.templatetags.short_time import ago
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
 from tests.runs.test_catalog_filters import add_artifact
 
@@ -138,26 +135,34 @@ def test_node_key_and_resources():
     assert resource_usage(None) == []
 
 
+def _next(body: str) -> str | None:
+    match = re.search(r'<a href="([^"]+)" hx-get="[^"]+" rel="next"', body)
+    return html.unescape(match.group(1)) if match else None
+
+
 def test_pages_and_page_sizes(auth_client, run):
     step = make_step(run, "train", StepPhase.SUCCEEDED)
     for n in range(25):
         add_artifact(run, step, f"file-{n:02d}", ArtifactKind.FILE)
-    body = auth_client.get(ARTIFACTS + "?sort=name&size=10&page=3").content.decode()
-    assert "21\u201325 of 25 artifacts" in body
-    assert "file-20" in body and "file-19" not in body
+    body = auth_client.get(ARTIFACTS + "?sort=name&size=10").content.decode()
+    assert "25 artifacts" in body and "file-09" in body and "file-10" not in body
+    body = auth_client.get(_next(auth_client.get(_next(body)).content.decode())).content.decode()
+    assert "file-20" in body and "file-19" not in body and _next(body) is None
+    assert 'rel="prev"' in body and "\u00ab First" in body
     body = auth_client.get(ARTIFACTS + "?size=7").content.decode()  # not an offered size
-    assert "1\u201320 of 25" in body
+    assert '<span class="page" aria-current="true">20</span>' in body
 
 
-def test_count_is_capped(run, monkeypatch):
-    import apps.runs.catalog_views as views
+def test_count_is_capped(auth_client, run, monkeypatch):
+    import apps.runs.catalog_pages as pages
 
-    monkeypatch.setattr(views, "COUNT_CAP", 3)
+    monkeypatch.setattr(pages, "COUNT_CAP", 3)
     step = make_step(run, "train", StepPhase.SUCCEEDED)
     for n in range(5):
         add_artifact(run, step, f"f{n}", ArtifactKind.FILE)
-    paginator = CappedPaginator(Artifact.objects.order_by("pk"), 2)
-    assert paginator.count == 4 and paginator.capped and paginator.num_pages == 2
+    # A filter the stored counts cannot answer: a COUNT that stops past the cap.
+    body = auth_client.get(ARTIFACTS + "?q=f").content.decode()
+    assert "3+ artifacts" in body
     assert COUNT_CAP == 10_000
 
 
@@ -178,13 +183,23 @@ def _fill(run, count):
 @pytest.mark.parametrize("url", [ARTIFACTS, EXECUTIONS])
 @pytest.mark.parametrize("rows", [3, 40])
 def test_query_count_is_fixed(auth_client, run, django_assert_num_queries, url, rows):
-    """session, user, page, count, facet counts, pipeline and experiment options: 7, whatever
-    the number of rows (3 or 40) and the page size; the HTMX table needs no options: 5."""
+    """session, user, the caller's projects and roles, page, the stored facet counts (which
+    give the rows' count too), pipeline and experiment options: 7, whatever the number of rows
+    (3 or 40) and the page size; the HTMX table needs no options: 5. An experiment costs
+    the query that validates it, its counts read from the stored ones too: 6 (8 when they were
+    counted). A filter the stored counts cannot answer (a run) counts the rows and the facets
+    instead: 6."""
     _fill(run, rows)
     with django_assert_num_queries(7):
         assert auth_client.get(url + "?size=50").status_code == 200
     with django_assert_num_queries(5):
         assert auth_client.get(url + "?size=10&sort=-size", headers=HTMX).status_code == 200
+    one_experiment = f"{url}?size=10&experiment={run.experiment_id}"
+    with django_assert_num_queries(6):
+        assert auth_client.get(one_experiment, headers=HTMX).status_code == 200
+    narrowed = f"{url}?size=10&run={run.pk}"
+    with django_assert_num_queries(6):
+        assert auth_client.get(narrowed, headers=HTMX).status_code == 200
 
 
 def test_run_filter_link_on_executions(auth_client, run):
@@ -198,7 +213,7 @@ def test_run_filter_link_on_executions(auth_client, run):
 
 
 def test_execution_pages_keep_the_sort(auth_client, run):
-    """The page's ids are picked in a subquery: the order and the offset must survive it."""
+    """A keyset page after a duration: the order survives the cursor; unfinished steps last."""
     now = timezone.now()
     for n in range(12):
         make_step(
@@ -209,7 +224,8 @@ def test_execution_pages_keep_the_sort(auth_client, run):
             finished_at=now - timedelta(hours=1) + timedelta(seconds=10 * (n + 1)),
         )
     make_step(run, "waiting", StepPhase.PENDING)  # no duration: last either way
-    body = auth_client.get(EXECUTIONS + "?sort=-duration&size=10&page=2").content.decode()
+    first = auth_client.get(EXECUTIONS + "?sort=-duration&size=10").content.decode()
+    body = auth_client.get(_next(first)).content.decode()
     names = re.findall(r'\?node=([\w-]+)"', body)
     assert names == ["s01", "s00", "waiting"]
     body = auth_client.get(EXECUTIONS + "?sort=duration&size=10").content.decode()

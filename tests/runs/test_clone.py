@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from apps.experiments.services import archive_experiment
+from apps.experiment_archive.services import archive_experiment
 from apps.runs.constants import RunState
 from apps.runs.models import Run
 from tests.experiments.builders import make_experiment, make_run, make_version

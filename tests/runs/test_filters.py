@@ -8,9 +8,10 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
+from apps.recurring.models import RecurringRun
 from apps.runs.constants import RunState
 from apps.runs.filters import Predicate, RunListFilter
-from apps.runs.models import Metric, RecurringRun, Run
+from apps.runs.models import Metric, Run
 from tests.experiments.builders import make_experiment, make_run, make_version
 
 pytestmark = pytest.mark.django_db

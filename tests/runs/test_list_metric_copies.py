@@ -61,3 +61,32 @@ def test_list_with_metric_filter_sees_state_changes(auth_client):
     Run.objects.filter(pk=run.pk).update(archived_at=timezone.now())
     assert auth_client.get(url).context["listing"].total == 0
     assert auth_client.get(url + "&tab=archived").context["listing"].total == 1
+
+
+def test_counts_by_metric_predicates_stop_at_the_cap(auth_client, monkeypatch):
+    """Past COUNT_CAP runs meeting the first predicate, the counts are lower bounds ("n+");
+    below it they are exact, state by state."""
+    experiment, version = make_experiment(), make_version()
+    states = [RunState.SUCCEEDED] * 4 + [RunState.FAILED] * 2
+    for i, state in enumerate(states):
+        run = make_run(version, experiment, name=f"r{i}", state=state)
+        # r5 fails the second predicate: 5 of the 6 runs match both.
+        Metric.objects.bulk_create(
+            [
+                Metric(run=run, name="accuracy", value=0.9),
+                Metric(run=run, name="f1", value=0.1 if i == 5 else 0.9),
+            ]
+        )
+    url = "/runs/?m=accuracy:gt:0.8&m=f1:gt:0.8&sort=-m:accuracy"
+    listing = auth_client.get(url).context["listing"]
+    assert (listing.total, listing.capped) == (5, False)
+    counts = {state: n for state, n, _ in listing.state_counts}
+    assert (counts["Succeeded"], counts["Failed"]) == (4, 1)
+
+    monkeypatch.setattr("apps.runs.queries.COUNT_CAP", 3)
+    response = auth_client.get(url)
+    listing = response.context["listing"]
+    # Four accuracy rows read (cap + 1), of which those with f1 > 0.8 are counted.
+    assert listing.capped and 1 <= listing.total <= 4
+    assert f"<strong>{listing.total}+</strong>" in response.content.decode()
+    assert len(listing.runs) == 5  # the page itself is not capped

@@ -276,13 +276,13 @@ def test_fixed_query_count(auth_client, django_assert_num_queries, n):
         "&sort=-m:accuracy&size=100&metrics=accuracy,loss"
     )
     # session, user, the filters' choices with the metric names, the state counts, the page,
-    # the page's metric values
-    with django_assert_num_queries(6):
+    # the page's metric values, the caller's projects and roles
+    with django_assert_num_queries(7):
         response = auth_client.get(url)
     assert len(page_names(response)) == len([i for i in range(n) if i % 3 != 2 and i > 0])
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         auth_client.get(LIST + "?size=100&metrics=accuracy")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         next_url = response.context["listing"].next_url or (LIST + "?size=10&metrics=loss")
         auth_client.get(next_url)
 

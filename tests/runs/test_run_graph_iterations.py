@@ -121,12 +121,12 @@ def test_graph_page_query_count_is_fixed_with_iterations(
     auth_client, run, django_assert_num_queries
 ):
     loop(run, "train", [str(i) for i in range(5)])
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         auth_client.get(run.get_absolute_url())
     loop(run, "evaluate", [str(i) for i in range(50)])
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         auth_client.get(run.get_absolute_url())
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         auth_client.get(reverse("runs:status", args=[run.pk]), headers=HX)
 
 

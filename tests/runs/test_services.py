@@ -64,8 +64,8 @@ def test_an_archived_experiment_takes_no_new_runs(version):
 def test_a_recurring_run_of_an_archived_experiment_cannot_be_enabled(version):
     from django.utils import timezone
 
-    from apps.runs.models import RecurringRun
-    from apps.runs.recurring import RecurringError, set_enabled
+    from apps.recurring.models import RecurringRun
+    from apps.recurring.services import RecurringError, set_enabled
 
     experiment = Experiment.objects.create(name="old", archived_at=timezone.now())
     recurring = RecurringRun.objects.create(
@@ -89,8 +89,8 @@ def test_finished_steps_whose_outputs_were_never_copied_are_queued_again(version
 
     from django.utils import timezone
 
-    from apps.orchestration.tasks import fetch_missing_outputs
     from apps.runs.models import Step
+    from apps.runs.tasks import fetch_missing_outputs
 
     settings.YDP_SUBMIT_STALE_SECONDS = 30
     run = create_run(version=version, experiment=Experiment.objects.create(name="e"))

@@ -68,7 +68,8 @@ def test_active_run_page_shows_the_whole_graph_and_polls(auth_client, run):
         "train": "running",
         "evaluate": "pending",  # not started yet, drawn from the start
     }
-    assert f'hx-get="{reverse("runs:status", args=[run.pk])}" hx-trigger="every 1s"' in body
+    status_url = reverse("runs:status", args=[run.pk])
+    assert f'hx-get="{status_url}" hx-trigger="every 1s, ydp-push"' in body
     assert "exp" in body and "churn" in body and "epochs=<strong>5</strong>" in body
     assert 'data-dialog="terminate-dialog"' in body
     assert f"{reverse('runs:create')}?clone={run.pk}" in body
@@ -100,7 +101,7 @@ def test_poll_while_active_keeps_polling(auth_client, run):
     assert response.status_code == 200
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="run-status"')
-    assert 'hx-trigger="every 1s"' in body
+    assert 'hx-trigger="every 1s, ydp-push"' in body
     assert 'id="run-phases" hidden hx-swap-oob="true"' in body
     assert '"prepare": "Running"' in body
 
@@ -125,7 +126,8 @@ def test_poll_continues_while_outputs_are_being_copied(auth_client, run):
     make_step(run, "prepare", StepPhase.SUCCEEDED, artifacts_fetched=False)
     Run.objects.filter(pk=run.pk).update(state=RunState.SUCCEEDED, finished_at=timezone.now())
     response = auth_client.get(reverse("runs:status", args=[run.pk]), headers=HX)
-    assert response.status_code == 200 and 'hx-trigger="every 1s"' in response.content.decode()
+    assert response.status_code == 200
+    assert 'hx-trigger="every 1s, ydp-push"' in response.content.decode()
     Run.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timezone.timedelta(hours=1))
     response = auth_client.get(reverse("runs:status", args=[run.pk]), headers=HX)
     assert response.status_code == 286  # not forever: the copy had its chance
@@ -151,14 +153,15 @@ def test_stale_when_not_synced_for_long(auth_client, run):
 
 def test_run_page_query_count_is_fixed(auth_client, run, django_assert_num_queries):
     make_step(run, "prepare", StepPhase.SUCCEEDED)
-    # session, user, run (+ experiment, version, pipeline), steps, tab counts
-    with django_assert_num_queries(5):
+    # session, user, run (+ experiment, version, pipeline), steps, tab counts, the caller's projects
+    # and roles
+    with django_assert_num_queries(6):
         auth_client.get(run.get_absolute_url())
     for i in range(30):
         make_step(run, f"extra-{i}", StepPhase.SUCCEEDED)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         auth_client.get(run.get_absolute_url())
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         auth_client.get(reverse("runs:status", args=[run.pk]), headers=HX)
 
 
@@ -422,11 +425,12 @@ def test_output_tab_query_count_is_fixed(auth_client, run, django_assert_num_que
     for i in range(3):
         Metric.objects.create(run=run, step=step, name=f"m{i}", value=i)
         add_artifact(run, step, f"a{i}", ArtifactKind.TABLE, data={"header": ["x"], "rows": []})
-    # session, user, run, steps, tab counts, metrics, artifacts
-    with django_assert_num_queries(7):
+    # session, user, run, steps, tab counts, metric history, metrics, artifacts, the caller's
+    # projects and roles
+    with django_assert_num_queries(9):
         auth_client.get(run.get_absolute_url() + "?tab=output")
     for i in range(3, 20):
         Metric.objects.create(run=run, step=step, name=f"m{i}", value=i)
         add_artifact(run, step, f"a{i}", ArtifactKind.TABLE, data={"header": ["x"], "rows": []})
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         auth_client.get(run.get_absolute_url() + "?tab=output")

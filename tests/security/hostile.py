@@ -13,8 +13,9 @@ from django.core.files.base import ContentFile
 
 from apps.experiments.models import Experiment
 from apps.pipelines.models import PipelineVersion
+from apps.recurring.models import RecurringRun
 from apps.runs.constants import ArtifactKind, RunState, StepPhase
-from apps.runs.models import Artifact, Metric, RecurringRun, Run, Step
+from apps.runs.models import Artifact, Metric, Run, Step
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
 from tests.experiments.builders import manifest as dag_manifest
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.orchestration.outputs import failure_reason
 from apps.runs.ansi import ansi_to_html, strip_ansi
+from apps.runs.outputs import failure_reason
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,9 @@ from apps.runs.constants import ArtifactKind, RunState, StepPhase
 from apps.runs.models import Artifact, Metric
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
 
-pytestmark = pytest.mark.e2e
+# any_database: the CSP and the pages' scripts are what is checked, not the database's part;
+# run once (PostgreSQL), not again on SQLite.
+pytestmark = [pytest.mark.e2e, pytest.mark.any_database]
 expect = pytest.importorskip("playwright.sync_api").expect
 
 # A 1x1 PNG, embedded in the markdown as the only kind of image it may show.

@@ -94,6 +94,7 @@ def run_pipeline(tmp_path, folder, params=None):
     return steps
 
 
+@pytest.mark.slow
 def test_demo_pipeline_runs_node_by_node(tmp_path):
     steps = run_pipeline(tmp_path, EXAMPLES / "demo", params={"MAX_DEPTH": "3"})
     assert list(steps) == ["prepare_data", "profile_data", "train_model", "evaluate_model"]
@@ -122,6 +123,11 @@ def test_demo_pipeline_runs_node_by_node(tmp_path):
     assert model["max_depth"] == 3
     train_metrics = {m["name"]: m for m in train.json("mlpipeline-metrics.json")["metrics"]}
     assert 2 <= train_metrics["tree-leaves"]["numberValue"] <= 8
+    # The learning curve: one train-loss and one test-loss point per depth, falling on train.
+    points = [json.loads(line) for line in (train.out / "metric-history.jsonl").open()]
+    train_loss = [p["value"] for p in points if p["name"] == "train-loss"]
+    assert [p["step"] for p in points if p["name"] == "test-loss"] == [1, 2, 3]
+    assert len(train_loss) == 3 and train_loss[0] > train_loss[-1]
     assert (
         "## Decision tree (max depth 3"
         in train.json("mlpipeline-ui-metadata.json")["outputs"][0]["source"]
@@ -153,6 +159,7 @@ def test_demo_pipeline_runs_node_by_node(tmp_path):
     ).read_bytes()
 
 
+@pytest.mark.slow
 def test_failing_example_stops_at_the_notebook_that_raises(tmp_path):
     steps = run_pipeline(tmp_path, EXAMPLES / "failing")
     assert list(steps) == ["make_numbers", "check_numbers"]  # "report" never runs

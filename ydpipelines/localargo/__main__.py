@@ -1,6 +1,6 @@
 """``python -m ydpipelines.localargo [--host] [--port] [--data] [--token] [--max-parallel]
 [--step-user] [--step-network] [--executor] [--capacity-cpu] [--capacity-memory]
-[--capacity-gpu]``."""
+[--capacity-gpu] [--cdi-spec-dir DIR]``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .containers import EXECUTORS, ContainerExecutor
 from .engine import Engine
+from .gpus import DEFAULT_DIRS
 from .sandbox import NETWORKS, SandboxError
 from .scheduler import Capacity
 from .server import make_server
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, default in (
         ("cpu", "os.cpu_count()"),
         ("memory", "MemTotal of /proc/meminfo"),
-        ("gpu", "the GPUs the NVIDIA driver lists, else 0"),
+        ("gpu", "the nvidia.com/gpu devices of the CDI specs, else those the NVIDIA driver lists"),
     ):
         parser.add_argument(
             f"--capacity-{name}",
@@ -79,10 +80,21 @@ def main(argv: list[str] | None = None) -> int:
             help=f"{name} steps are admitted against, as a Kubernetes quantity "
             f"(default: $LOCALARGO_CAPACITY_{name.upper()} or {default})",
         )
+    parser.add_argument(
+        "--cdi-spec-dir",
+        action="append",
+        dest="cdi_dirs",
+        metavar="DIR",
+        help="a folder of CDI spec files describing this machine's GPUs, given to steps that "
+        "request nvidia.com/gpu or amd.com/gpu (repeatable; default: $LOCALARGO_CDI_SPEC_DIRS, "
+        f"{os.pathsep}-separated, or {' and '.join(DEFAULT_DIRS)})",
+    )
     args = parser.parse_args(argv)
+    from_env = os.environ.get("LOCALARGO_CDI_SPEC_DIRS")
+    cdi_dirs = tuple(args.cdi_dirs or (from_env.split(os.pathsep) if from_env else DEFAULT_DIRS))
     try:
         capacity = Capacity.of_machine(
-            args.capacity_cpu, args.capacity_memory, args.capacity_gpu, Path(args.data)
+            args.capacity_cpu, args.capacity_memory, args.capacity_gpu, Path(args.data), cdi_dirs
         )
     except (ValueError, OSError) as exc:
         print(f"localargo: --capacity: {exc}", file=sys.stderr)
@@ -96,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             step_network=args.step_network,
             executor=args.executor,
             capacity=capacity,
+            cdi_dirs=cdi_dirs,
         )
     except SandboxError as exc:
         print(f"localargo: {exc}", file=sys.stderr)

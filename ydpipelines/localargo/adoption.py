@@ -32,6 +32,7 @@ def save(run: StepRun, log_offset: int) -> None:
         "log_offset": log_offset,
         "started": run.started,
         "outputs": run.outputs,
+        "devices": run.devices,
         # env values may be secrets: only what the engine needs to account for and judge the
         # step (image, resources) is kept
         "spec": {k: v for k, v in run.spec.items() if k in ("image", "resources")},
@@ -66,6 +67,7 @@ def load(path: Path) -> tuple[StepRun, int] | None:
             outputs=t.get("outputs") or {},
             pod=t["pod"],
             spec=t.get("spec") or {},
+            devices=[str(d) for d in t.get("devices") or []],
             fs=None
             if fs is None
             else StepFS(

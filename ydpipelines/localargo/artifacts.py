@@ -111,6 +111,10 @@ class Repository:
                         return fh.read(), os.path.basename(members[0].name)
         return data, src.name
 
+    def delete(self, key: str) -> None:
+        """Remove one stored artifact (artifact GC); a missing one is fine."""
+        self.path(key).unlink(missing_ok=True)
+
     def remove_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 

@@ -106,9 +106,10 @@ class Runner:
     def post(self, path: str, body: dict[str, Any]) -> requests.Response:
         return self.http.post(self.base + path, json=body, timeout=60)
 
-    def setup(self, docs: list[tuple[Path, dict[str, Any]]]) -> None:
-        """ConfigMaps, WorkflowTemplates and semaphore limits the examples refer to."""
-        for _, doc in docs:
+    def setup(self, docs: list[dict[str, Any]]) -> None:
+        """ConfigMaps, WorkflowTemplates and semaphore limits the examples refer to. A
+        template name given twice keeps its first file (Argo's tests create one at a time)."""
+        for doc in docs:
             kind = doc.get("kind")
             if kind == "ConfigMap":
                 name = doc["metadata"]["name"]
@@ -125,7 +126,7 @@ class Runner:
                 )
                 resp = self.post(url, {"template": doc})
                 name = (doc.get("metadata") or {}).get("name")
-                if resp.status_code != 200 and isinstance(name, str):
+                if resp.status_code not in (200, 409) and isinstance(name, str):
                     self.refused_templates[name] = self.refusal(resp)[1]
             for ref in _semaphore_refs(doc):
                 self.http.put(
@@ -144,7 +145,7 @@ class Runner:
         if expect and expect.get("exclude"):
             return "EXCLUDED", f"excluded: {expect['exclude']}"
         name = (doc.get("metadata") or {}).get("name")
-        if doc.get("kind") == "Workflow" and isinstance(name, str):
+        if doc.get("kind", "Workflow") == "Workflow" and isinstance(name, str):
             # Argo's tests run one at a time and delete what they made: files sharing a fixed
             # name (testdata/wellformed) take turns, and the previous one is deleted first
             with self._locks_lock:
@@ -155,7 +156,8 @@ class Runner:
         return self._run_doc(path, doc, expect)
 
     def _run_doc(self, path: Path, doc: dict[str, Any], expect: dict | None = None) -> Verdict:
-        kind = doc.get("kind")
+        # Argo's fixture Workflow("@file") reads a file without `kind` as a Workflow
+        kind = doc.get("kind") or ("Workflow" if "spec" in doc else None)
         if kind in ("WorkflowTemplate", "ClusterWorkflowTemplate", "ConfigMap"):
             return "RAN", f"{kind} loaded"
         if kind == "CronWorkflow":
@@ -298,12 +300,40 @@ class Runner:
         got = "Failed" if phase == "Error" and "Failed" in want and not expect else phase
         if got not in want:
             return "WRONG", f"wrong: expected {'/'.join(want)}, got {phase}: {message}"
+        if expect and expect.get("retry_to"):
+            return self.retry(name, expect)
         problems = check_expectations(wf, expect, self.log(name)) if expect else []
         if problems:
             return "WRONG", f"wrong ({phase}): " + "; ".join(problems)
         note = f"; {why}" if why else ""
         checked = f", {count_checks(expect)} checks of its e2e test" if expect else ""
         return "RAN", f"ran as documented ({phase}{checked}{note})"
+
+    def retry(self, name: str, expect: dict[str, Any]) -> Verdict:
+        """``retry_to``: the e2e test retries the settled workflow (`argo retry`), which must
+        then end in that phase."""
+        url = f"{self.base}/api/v1/workflows/default/{name}"
+        resp = self.http.put(f"{url}/retry", json={}, timeout=30)
+        if resp.status_code != 200:
+            return "WRONG", f"wrong: retry answered {resp.status_code}: {resp.text[:200]}"
+        deadline = time.time() + float(expect.get("timeout") or self.timeout)
+        phase, message = "", ""
+        while time.time() < deadline:
+            status = self.http.get(url, timeout=30).json().get("status") or {}
+            phase, message = status.get("phase", ""), status.get("message", "")
+            if phase in SETTLE:
+                break
+            time.sleep(0.5)
+        if phase not in SETTLE:
+            return "HUNG", f"hung after retry (still {phase} after {self.timeout:g}s: {message})"
+        if phase != expect["retry_to"]:
+            return (
+                "WRONG",
+                f"wrong: after retry expected {expect['retry_to']}, got {phase}: {message}",
+            )
+        return "RAN", f"ran as documented ({expect['phase']}, then {phase} after a retry; " + str(
+            expect.get("source", "its e2e test")
+        ) + ")"
 
     def log(self, name: str) -> str:
         resp = self.http.get(
@@ -329,22 +359,32 @@ def count_checks(expect: dict[str, Any] | None) -> int:
         + len(expect.get("log") or [])
         + ("node_count" in expect)
         + ("message" in expect)
+        + ("message_contains" in expect)
+        + ("progress" in expect)
         + len(expect.get("outputs") or {})
     )
 
 
 def check_expectations(wf: dict[str, Any], expect: dict[str, Any], log: str) -> list[str]:
     """What an Argo e2e test asserts beyond the phase. ``nodes`` maps a display name to
-    ``phase``, ``type``, ``not_type``, ``message`` (contained), ``inputs``/``outputs``
-    (parameter name -> value) and ``count`` (how many nodes have that display name);
-    ``message`` is the workflow's message; ``not_run`` lists display names that must not have
-    run; ``log`` lists lines the workflow's log must contain; ``node_count`` is
-    len(status.nodes); ``outputs`` maps the workflow's global output parameters to values."""
+    ``phase``, ``type``, ``progress``, ``not_type``, ``message`` (contained),
+    ``inputs``/``outputs`` (parameter name -> value) and ``count`` (how many nodes have that
+    display name); ``message`` and ``progress`` are the workflow's (``message_contains``: a
+    part of its message, where the rest names this machine's figures); ``not_run`` lists display
+    names that must not have run; ``log`` lists lines the workflow's log must contain;
+    ``node_count`` is len(status.nodes); ``outputs`` maps the workflow's global output
+    parameters to values."""
     status = wf.get("status") or {}
     nodes = list((status.get("nodes") or {}).values())
     problems = []
-    if "message" in expect and status.get("message") != expect["message"]:
+    if "message" in expect and (status.get("message") or "") != expect["message"]:
         problems.append(f"message {status.get('message')!r}, Argo says {expect['message']!r}")
+    if "message_contains" in expect and expect["message_contains"] not in (
+        status.get("message") or ""
+    ):
+        problems.append(f"message {status.get('message')!r} lacks {expect['message_contains']!r}")
+    if "progress" in expect and status.get("progress") != expect["progress"]:
+        problems.append(f"progress {status.get('progress')!r}, Argo says {expect['progress']!r}")
     if "node_count" in expect and len(nodes) != expect["node_count"]:
         problems.append(f"{len(nodes)} nodes, Argo makes {expect['node_count']}")
     for display, want in (expect.get("nodes") or {}).items():
@@ -355,7 +395,7 @@ def check_expectations(wf: dict[str, Any], expect: dict[str, Any], log: str) -> 
             problems.append(f"no node {display}")
             continue
         node = found[0]
-        for key in ("phase", "type"):
+        for key in ("phase", "type", "progress"):
             if key in want and node.get(key) != want[key]:
                 problems.append(f"{display}.{key} {node.get(key)}, Argo says {want[key]}")
         if "not_type" in want and node.get("type") == want["not_type"]:
@@ -427,14 +467,15 @@ def create_documented_secrets(root: Path, data: Path) -> None:
 
 
 def load(root: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
-    files = []
-    for path in sorted(root.rglob("*.y*ml")):
-        try:
-            docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
-        except yaml.YAMLError as exc:
-            docs = [{"kind": "Invalid", "error": str(exc)}]
-        files.append((path, docs))
-    return files
+    return [f for path in sorted(root.rglob("*.y*ml")) for f in load_file(path)]
+
+
+def load_file(path: Path) -> list[tuple[Path, list[dict[str, Any]]]]:
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+    except yaml.YAMLError as exc:
+        docs = [{"kind": "Invalid", "error": str(exc)}]
+    return [(path, docs)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -445,9 +486,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=12, help="steps run at once")
     parser.add_argument("--expect", type=Path, help="YAML: file -> what Argo's e2e tests assert")
     parser.add_argument("--only", nargs="*", help="run only these files (paths relative to dir)")
+    parser.add_argument(
+        "--setup",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="more manifests (WorkflowTemplates, ConfigMaps) to install before running",
+    )
     args = parser.parse_args(argv)
     if not args.dir.is_dir():
         print(f"conformance: {args.dir} is not a folder", file=sys.stderr)
+        return 2
+    missing = [str(path) for path in args.setup if not path.is_file()]
+    if missing:
+        print(f"conformance: --setup: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     expect: dict[str, dict[str, Any]] = {}
     if args.expect:
@@ -457,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"conformance: cannot read {args.expect}: {exc}", file=sys.stderr)
             return 2
     files = load(args.dir)
+    # as Argo's e2e suite does, every template of the folder (and of --setup) is installed
+    # first, also for the files --only leaves out: a templateRef finds what it names
+    installed = [d for path in args.setup for _, docs in load_file(path) for d in docs]
+    installed += [d for _, docs in files for d in docs]
     if args.only:
         files = [(p, d) for p, d in files if p.relative_to(args.dir).as_posix() in args.only]
     counts = dict.fromkeys(VERDICTS, 0)
@@ -470,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.start()
         threading.Thread(target=server.serve_forever, daemon=True).start()
         runner = Runner(f"http://127.0.0.1:{server.server_port}", args.timeout, expect)
-        runner.setup([(p, d) for p, docs in files for d in docs])
+        runner.setup(installed)
         runnable = [(p, d) for p, d in files if d]
         with ThreadPoolExecutor(args.jobs) as pool:
             futures = [pool.submit(_safe, runner, p, d, args.dir) for p, d in runnable]

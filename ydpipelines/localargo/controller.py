@@ -9,13 +9,22 @@ their exit comes back as a callback that records the outcome and queues another 
 from __future__ import annotations
 
 import copy
+import heapq
 import json
 import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from . import ids
-from .expressions import ExpressionError, eval_depends, eval_expr, eval_when, to_str
+from .dagpass import DagState
+from .expressions import (
+    ExpressionError,
+    eval_depends,
+    eval_expr,
+    eval_when,
+    task_dependencies,
+    to_str,
+)
 from .nodes import DONE, FAILED, done, now_iso, parse_iso
 from .template_defaults import with_defaults
 from .templating import Scope, item_values
@@ -33,6 +42,11 @@ DEPENDS_FAIL_OK = (".Failed", ".Errored", ".Completed", ".AnySucceeded", ".AllFa
 
 class StepError(Exception):
     """A template cannot be started (missing input, bad expression...): the node errors."""
+
+
+# the message Argo gives a Steps/DAG node with `failFast: true` once a child failed
+FINISHED_VALUES_KEPT = 200_000  # finished nodes whose scope entries the engine keeps
+TEMPLATE_FAIL_FAST = "template has failed or errored children and failFast enabled"
 
 
 def template_kind(tmpl: dict[str, Any]) -> str:
@@ -139,14 +153,26 @@ class Operation:
         # so a pass over N pending pods costs O(N), not O(N^2) (10,000-step loops)
         self.active_pods = 0
         self.running_in: dict[str, int] = {}
+        # pods that exist and have not ended (Pending or Running), for Argo's parallelism
+        # check before a node is created: kept up to date by init_node and finish
+        self.live_pods = 0
+        self.live_in: dict[str, int] = {}
         for n in self.nodes.values():
-            if n.get("type") == "Pod" and n["phase"] == "Running":
+            if n.get("type") != "Pod" or done(n):
+                continue
+            bid = n.get("boundaryID", "")
+            self.live_pods += 1
+            self.live_in[bid] = self.live_in.get(bid, 0) + 1
+            if n["phase"] == "Running":
                 self.active_pods += 1
-                bid = n.get("boundaryID", "")
                 self.running_in[bid] = self.running_in.get(bid, 0) + 1
         self.boundary_limits: dict[str, int | None] = {}  # boundary id -> template parallelism
         self._child_sets: dict[str, set[str]] = {}
         self.globals = self._globals()
+        # the scope of the task or step being executed (its dependencies' outputs)
+        self.caller_scope: Scope | None = None
+        # what earlier passes learnt of each running DAG (dagpass.py), by DAG node id
+        self.dag_states = engine.dag_states(self.ns, self.name, self.nodes)
 
     # -- bookkeeping -------------------------------------------------------------------
 
@@ -184,10 +210,19 @@ class Operation:
             node["message"] = message
         if phase in DONE:
             node["finishedAt"] = node["startedAt"]
+        elif kind == "Pod":
+            self._count_live(node, 1)
         self.nodes[nid] = node
         return node
 
+    def _count_live(self, node: dict[str, Any], delta: int) -> None:
+        bid = node.get("boundaryID", "")
+        self.live_pods += delta
+        self.live_in[bid] = self.live_in.get(bid, 0) + delta
+
     def finish(self, node: dict[str, Any], phase: str, message: str | None = None) -> None:
+        if node["type"] == "Pod" and not done(node) and phase in DONE:
+            self._count_live(node, -1)
         node["phase"] = phase
         if message:
             node["message"] = message
@@ -289,6 +324,11 @@ class Operation:
             values[f"workflow.labels.{k}"] = v
         for k, v in (meta.get("annotations") or {}).items():
             values[f"workflow.annotations.{k}"] = v
+        # Argo: json.Marshal of the maps, for jsonpath() in expressions
+        values["workflow.labels.json"] = json.dumps(meta.get("labels") or {}, sort_keys=True)
+        values["workflow.annotations.json"] = json.dumps(
+            meta.get("annotations") or {}, sort_keys=True
+        )
         scheduled = (meta.get("annotations") or {}).get(SCHEDULED_ANNOTATION)
         if scheduled:  # set by the cron scheduler, as Argo's cron controller does
             values["workflow.scheduledTime"] = scheduled
@@ -336,6 +376,28 @@ class Operation:
             if a.get("path"):
                 values[f"outputs.artifacts.{a['name']}.path"] = a["path"]
         return self.globals.child(values)
+
+    def finished_values(self, prefix: str, node: dict[str, Any]) -> dict[str, Any]:
+        """``node_values`` of a finished node, kept between passes while the node is the same
+        object with the same phase, end and outputs (a retry changes them): a pass over a DAG
+        reads every finished task's, and making them again cost O(tasks) a pass."""
+        cache = self.e.finished_values
+        key = f"{prefix}@{node['id']}"
+        hit = cache.get(key)
+        outputs = node.get("outputs")
+        if (
+            hit is not None
+            and hit[0] is node
+            and hit[1] == node["phase"]
+            and hit[2] == node.get("finishedAt")
+            and hit[3] is outputs
+        ):
+            return hit[4]
+        values = self.node_values(prefix, node)
+        if len(cache) >= FINISHED_VALUES_KEPT:
+            cache.clear()
+        cache[key] = (node, node["phase"], node.get("finishedAt"), outputs, values)
+        return values
 
     def node_values(self, prefix: str, node: dict[str, Any]) -> dict[str, Any]:
         """Scope entries for a finished task/step: ``tasks.X.outputs...``, status, exitCode."""
@@ -389,13 +451,24 @@ class Operation:
             absent = [r for r in refs if self._is_absent(base, r)]
             if absent and ABSENT_REF.fullmatch(value.strip()) and self._has_default(task, p):
                 continue
-            if absent:
-                raise StepError(
-                    f"arguments.parameters.{p['name']}: {{{{{absent[0]}}}}} refers to an "
-                    "absent optional output of a skipped or omitted task"
-                )
+            self.absent_in(f"arguments.parameters.{p['name']}", value, base)
             params.append(p)
+        for a in arguments.get("artifacts", []) or []:
+            for field, value in a.items():  # an artifact has no input default to fall back on
+                self.absent_in(f"arguments.artifacts.{a.get('name', '')}.{field}", value, base)
         return {**arguments, "parameters": params} if "parameters" in arguments else arguments
+
+    def absent_in(self, where: str, text: Any, base: str) -> None:
+        """A field (an argument, ``when``, ``withParam``) that still names an output of a
+        skipped or omitted task (one without ``valueFrom.default``) can never resolve: Argo
+        errors it terminally ("absent optional") instead of waiting for it."""
+        refs = ABSENT_REF.findall(text) if isinstance(text, str) else []
+        absent = [r for r in refs if self._is_absent(base, r)]
+        if absent:
+            raise StepError(
+                f"{where}: {{{{{absent[0]}}}}} refers to an absent optional output of a "
+                "skipped or omitted task"
+            )
 
     def _has_default(self, task: dict[str, Any], param: dict[str, Any]) -> bool:
         try:
@@ -424,17 +497,27 @@ class Operation:
         return node is not None and node["phase"] in ABSENT
 
     def _group_values(self, prefix: str, group: dict[str, Any]) -> dict[str, Any]:
+        """Argo's processAggregateNodeOutputs: the outputs of the iterations that succeeded
+        (a Retry iteration carries its successful attempt's), as JSON lists, in Go's compact
+        form: ``X.outputs.parameters`` (one object an iteration), ``X.outputs.parameters.P``
+        (P's values: objects when every value is a JSON object, else strings) and
+        ``X.outputs.result``."""
         params, results = [], []
+        by_name: dict[str, list[str]] = {}
         for cid in group.get("children", []):
             child = self.nodes.get(cid)
-            if child is None or child["type"] == "Skipped":
+            if child is None or child["phase"] != "Succeeded":
                 continue
             outputs = child.get("outputs") or {}
             if outputs.get("parameters"):
                 params.append({p["name"]: p.get("value", "") for p in outputs["parameters"]})
+                for p in outputs["parameters"]:
+                    by_name.setdefault(p["name"], []).append(p.get("value", ""))
             if "result" in outputs:
                 results.append(outputs["result"])
-        values: dict[str, Any] = {f"{prefix}.outputs.parameters": json.dumps(params)}
+        values: dict[str, Any] = {f"{prefix}.outputs.parameters": _go_json(params)}
+        for pname, listed in by_name.items():
+            values[f"{prefix}.outputs.parameters.{pname}"] = _go_json(_objects_or_strings(listed))
         if results:
             parsed = []
             for r in results:
@@ -488,9 +571,15 @@ class Operation:
         entry = {"template": self.spec.get("entrypoint"), "arguments": self.spec.get("arguments")}
         if self.spec.get("workflowTemplateRef") and not self.spec.get("templates"):
             entry["template"] = self.spec.get("entrypoint")
+        if not shutdown:
+            self._lifecycle_hooks(st.get("phase") or "Running")
         root = self.execute(self.name, entry, self.globals, "", self.name)
         if root is None or not done(root):
             return
+        if shutdown != "Terminate":  # a hook may wait for the final status ("Succeeded")
+            final = self._status_values(root)["workflow.status"]
+            if not self._lifecycle_hooks(final if not shutdown else "Failed"):
+                return
         exit_tmpl = self.spec.get("onExit") or (self.spec.get("hooks") or {}).get("exit", {}).get(
             "template"
         )
@@ -499,12 +588,45 @@ class Operation:
             for key, value in self._status_values(root).items():
                 self.globals.set(key, value)  # visible to every template of the handler
             scope = self.globals
+            # hooks.exit may pass arguments, rendered once the workflow's status is known
+            hook = (self.spec.get("hooks") or {}).get("exit") or {}
+            args = (
+                scope.substitute(hook.get("arguments") or {}) if not self.spec.get("onExit") else {}
+            )
+            holder = {"template": exit_tmpl, "arguments": args}
             exit_node = self.execute(
-                f"{self.name}.onExit", {"template": exit_tmpl}, scope, "", f"{self.name}.onExit"
+                f"{self.name}.onExit", holder, scope, "", f"{self.name}.onExit"
             )
             if exit_node is None or not done(exit_node):
                 return
         self._complete(root, exit_node, shutdown)
+
+    def _lifecycle_hooks(self, status: str) -> bool:
+        """Workflow-level lifecycle hooks (every hook but `exit`): each runs at most once, as
+        a node `<workflow>.hooks.<name>`, as soon as its expression holds with
+        ``workflow.status`` = status, alongside the workflow's steps. True once every hook
+        that started has ended: the workflow completes after them. A hook's own failure does
+        not change the workflow's phase."""
+        settled = True
+        for hname, hook in (self.spec.get("hooks") or {}).items():
+            if hname == "exit":
+                continue
+            name = f"{self.name}.hooks.{hname}"
+            node = self.node(name)
+            if node is None:
+                scope = self.globals.child({"workflow.status": status})
+                try:
+                    fire = eval_expr(hook.get("expression", ""), scope.nested()) is True
+                except ExpressionError:
+                    fire = False  # Argo logs it and does not run the hook
+                if not fire:
+                    continue
+                holder = {k: hook[k] for k in ("template", "templateRef") if hook.get(k)}
+                holder["arguments"] = scope.substitute(hook.get("arguments") or {})
+                node = self.execute(name, holder, scope, "", name)
+            if node is None or not done(node):
+                settled = False
+        return settled
 
     def _workflow_metadata(self) -> str:
         """Argo's first pass copies spec.workflowMetadata onto the workflow's own metadata
@@ -610,13 +732,10 @@ class Operation:
             ref = holder["templateRef"]
             return self.e.template_from_ref(self.ns, ref)
         name = holder.get("template")
-        for t in self.spec.get("templates", []):
-            if t.get("name") == name:
-                return copy.deepcopy(t)
         stored = self.status.get("storedWorkflowTemplateSpec") or {}
-        for t in stored.get("templates", []):
+        for t in [*self.spec.get("templates", []), *stored.get("templates", [])]:
             if t.get("name") == name:
-                return copy.deepcopy(t)
+                return _copy_template(t)
         raise StepError(f"template {name!r} not found")
 
     def inputs(self, tmpl: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -628,10 +747,10 @@ class Operation:
             arg = given_params.get(name, {})
             if "value" in arg:
                 value = to_str(arg["value"])
-            elif "value" in p:
-                value = to_str(p["value"])
-            elif "default" in p:
-                value = to_str(p["default"])
+            elif "value" in p or "default" in p:
+                # a template's own value may use the globals and the inputs declared before it
+                known = {f"inputs.parameters.{q['name']}": q["value"] for q in params}
+                value = self.globals.child(known).render(to_str(p.get("value", p.get("default"))))
             else:
                 raise StepError(f"inputs.parameters.{name} was not supplied")
             if p.get("enum") and value not in [to_str(v) for v in p["enum"]]:
@@ -681,6 +800,29 @@ class Operation:
         boundary: str,
         display: str,
     ) -> dict[str, Any] | None:
+        outer, self.caller_scope = self.caller_scope, scope
+        try:
+            return self._execute(name, holder, scope, boundary, display)
+        finally:
+            self.caller_scope = outer
+
+    def workflow_volumes(self, pod_scope: Scope) -> list[dict[str, Any]]:
+        """``spec.volumes`` as a pod sees them: Argo substitutes them with the scope of the
+        task or step that runs the pod (its dependencies' outputs, a skipped producer's
+        ``valueFrom.default``), then with the pod's own."""
+        volumes = self.spec.get("volumes") or []
+        if self.caller_scope is not None:
+            volumes = self.caller_scope.substitute(volumes)
+        return pod_scope.substitute(volumes)
+
+    def _execute(
+        self,
+        name: str,
+        holder: dict[str, Any],
+        scope: Scope,
+        boundary: str,
+        display: str,
+    ) -> dict[str, Any] | None:
         node = self.node(name)
         if done(node):
             return node
@@ -699,6 +841,8 @@ class Operation:
                 node = self.init_node(name, "Pod", holder, boundary, display)
             self.finish(node, "Error", str(exc))
             return node
+        if tmpl.get("retryStrategy") is None and self.spec.get("retryStrategy") is not None:
+            tmpl["retryStrategy"] = self.spec["retryStrategy"]  # Argo: the workflow's default
         retry = tmpl.get("retryStrategy")
         if retry is not None:  # `retryStrategy: {}` retries until the step succeeds
             pod = template_kind(tmpl) in ("container", "script")
@@ -881,14 +1025,13 @@ class Operation:
     def _parallelism_reached(self, boundary: str) -> bool:
         """Argo's checkParallelism: workflow and template limits count the pods that exist
         and have not finished (Pending or Running)."""
-        active = [n for n in self.nodes.values() if n["type"] == "Pod" and not done(n)]
         par = self.spec.get("parallelism")
-        if par is not None and len(active) >= int(par):
+        if par is not None and self.live_pods >= int(par):
             return True
         limit = self.e.boundary_parallelism(self, boundary)
-        return (
-            limit is not None and sum(1 for n in active if n.get("boundaryID") == boundary) >= limit
-        )
+        # counted, not scanned: a scan per new node made a pass over a 10,000-item loop
+        # quadratic (tens of seconds under the engine's lock, every other workflow waiting)
+        return limit is not None and self.live_in.get(boundary, 0) >= limit
 
     def _fail_subtree(self, node: dict[str, Any], reason: str) -> None:
         for other in self.nodes.values():
@@ -911,7 +1054,13 @@ class Operation:
         declared = tmpl.get("outputs") or {}
         if not declared:
             return
-        inner = scope.child(self._inner_values(node))
+        values = self._inner_values(node)
+        if node["type"] == "Steps":  # loops of steps aggregate by step group, as in run_steps
+            for i, group in enumerate(tmpl.get("steps") or []):
+                sg = self.node(f"{node['name']}[{i}]")
+                if sg is not None:
+                    values.update(self._group_step_values(sg, group))
+        inner = scope.child(values)
         params, arts = [], []
         for p in declared.get("parameters", []) or []:
             vf = p.get("valueFrom") or {}
@@ -1021,35 +1170,99 @@ class Operation:
 
     def run_dag(self, node: dict[str, Any], tmpl: dict[str, Any], scope: Scope) -> None:
         dag = tmpl["dag"]
-        tasks = {t["name"]: t for t in dag.get("tasks", [])}
-        deps = {name: self._task_deps(t) for name, t in tasks.items()}
+        plan = dag_plan(dag.get("tasks") or [])
+        tasks, deps, order, leaves = plan
         base = node["name"]
 
         def task_node(task: str) -> dict[str, Any] | None:
             return self.node(f"{base}.{task}")
 
-        def complete(task: str) -> bool:
-            tn = task_node(task)
-            if not done(tn):
-                return False
-            exit_node = self.node(f"{base}.{task}.onExit")
-            return not self._has_exit(tasks[task]) or done(exit_node)
+        # what earlier passes found (dagpass.py): the pass visits the running and waiting
+        # tasks and those whose dependencies all completed, not every task of the DAG
+        state = self.dag_states.get(node["id"])
+        fresh = state is None or state.busy or state.plan is not plan
+        if fresh:
+            state = self.dag_states[node["id"]] = DagState.empty(plan)
+        assert state is not None
+        state.busy = True
+        outputs = state.outputs
+        gathered = state.gathered
+        settled = state.settled
+        shared: dict[str, Any] | None = None
 
-        fail_fast = dag.get("failFast", True)
-        failing = any(self._unhandled_failure(tasks, deps, t, task_node(t)) for t in tasks)
+        # each visited task's node, looked up once a pass and again only after the task ran
+        # in it (a task's node is made and changed only by running that task)
+        now_of = {t: task_node(t) for t in (tasks if fresh else state.active | state.ready)}
+
+        def complete(task: str) -> bool:
+            if task in settled:
+                return True
+            if not done(now_of.get(task)):  # a dependency not in the DAG never completes
+                return False
+            return not self._has_exit(tasks[task]) or done(self.node(f"{base}.{task}.onExit"))
+
+        # the outputs of the finished tasks (a task's scope), kept from pass to pass and added
+        # to as tasks end: rebuilding them for every task made a pass O(tasks^2). Tasks read a
+        # copy made again only after a task ended, layered over the DAG's scope.
+        def gather(task: str, look: bool = True) -> None:
+            nonlocal shared
+            tn = now_of[task] = task_node(task) if look else now_of[task]
+            if task not in gathered and done(tn):
+                gathered.add(task)
+                outputs.update(self.finished_values(f"tasks.{task}", tn))  # type: ignore[arg-type]
+                if tn["phase"] in FAILED:  # type: ignore[index]
+                    state.failed.add(task)
+                shared = None
+
+        def task_scope() -> Scope:
+            nonlocal shared
+            if shared is None:
+                shared = dict(outputs)
+            return scope.layered(shared)
+
+        for t in now_of:  # gather() without looking each node up again
+            gather(t, look=False)
+        if fresh:  # the first pass (or one after a change from outside): a full walk
+            for t in order:
+                if now_of[t] is not None:
+                    state.created(t)
+                    if complete(t):
+                        state.settle(t)
+            state.count_waiting()
+
+        def unhandled(t: str) -> bool:
+            return self._unhandled_failure(tasks, deps, t, now_of.get(t) or task_node(t))
+
+        # template-level failFast (Argo's checkParallelism): no new task once one failed
+        fail_fast = dag.get("failFast", True) or tmpl.get("failFast") is True
+        failing = any(unhandled(t) for t in state.failed)
         running = 0
         # Dependencies first, as Argo's executeDAGTask recurses into them: a task listed
         # before its dependency must see that dependency finish in this same pass, or a
         # dependency that finishes without a pod callback (Retry, nested Steps/DAG) would
-        # leave it waiting for a pass nobody queues.
-        for name in dependency_order(tasks, deps):
+        # leave it waiting for a pass nobody queues. A task that completes frees its
+        # dependents, visited later in this pass (they come after it in the order).
+        position = state.position
+        visit = [(position[t], t) for t in state.active | state.ready]
+        heapq.heapify(visit)
+        seen: set[str] = set()
+
+        def settle(task: str) -> None:
+            for freed in state.settle(task):
+                now_of.setdefault(freed, None)
+                heapq.heappush(visit, (position[freed], freed))
+
+        while visit:
+            _, name = heapq.heappop(visit)
+            if name in seen or name in settled:
+                continue
+            seen.add(name)
             task = tasks[name]
-            tn = task_node(name)
+            tn = now_of[name]
             if tn is not None and complete(name):
+                settle(name)
                 continue
-            if tn is None and not all(complete(d) for d in deps[name]):
-                continue
-            dscope = scope.child(self._task_scope(base, tasks, deps[name]))
+            dscope = task_scope()
             # Argo's executeDAGTask: a task whose finished dependencies rule it out is Omitted
             # even while the DAG fails fast; failing fast only stops new tasks from starting
             omit = tn is None and not self._depends_ok(task, deps[name], base, tasks)
@@ -1066,24 +1279,30 @@ class Operation:
                     message="omitted: depends condition not met",
                 )
                 self._connect(base, deps[name], skipped["id"])
-                continue
-            tn = self._run_task(base, name, task, dscope, node["id"], deps[name])
-            if tn is not None and not done(tn):
-                running += 1
-            elif tn is not None and done(tn) and self._has_exit(task):
-                self._run_exit(task, tn, dscope, node["id"])
-                if not done(self.node(f"{base}.{name}.onExit")):
+                gather(name)
+            else:
+                tn = self._run_task(base, name, task, dscope, node["id"], deps[name])
+                gather(name)
+                if tn is not None and not done(tn):
                     running += 1
-        finished = all(task_node(t) is not None and complete(t) for t in tasks)
-        failing = any(self._unhandled_failure(tasks, deps, t, task_node(t)) for t in tasks)
+                elif tn is not None and done(tn) and self._has_exit(task):
+                    self._run_exit(task, tn, dscope, node["id"])
+                    if not done(self.node(f"{base}.{name}.onExit")):
+                        running += 1
+            if now_of[name] is not None:
+                state.created(name)
+                if complete(name):
+                    settle(name)
+        finished = len(settled) == len(tasks)
+        failing = any(unhandled(t) for t in state.failed)
+        state.busy = False
         if not finished and not (failing and fail_fast and running == 0):
-            if any(not done(task_node(t)) for t in tasks if task_node(t) is not None):
+            if any(not done(now_of.get(t)) for t in state.active):
                 return
             if not failing or not fail_fast:
                 return
-        targets = (dag.get("target") or "").replace(",", " ").split() or [
-            t for t in tasks if not any(t in deps[o] for o in tasks)
-        ]
+        del self.dag_states[node["id"]]  # the DAG ends in this pass
+        targets = (dag.get("target") or "").replace(",", " ").split() or leaves
         node["outboundNodes"] = [
             o
             for t in targets
@@ -1093,16 +1312,15 @@ class Operation:
         for t in tasks:
             tn = task_node(t)
             if self._unhandled_failure(tasks, deps, t, tn):
-                self.finish(node, tn["phase"], f"child '{tn['id']}' failed")
+                if tmpl.get("failFast") is True:
+                    self.finish(node, "Failed", TEMPLATE_FAIL_FAST)
+                else:
+                    self.finish(node, tn["phase"], f"child '{tn['id']}' failed")  # type: ignore[index]
                 return
         self.finish(node, "Succeeded")
 
     def _task_deps(self, task: dict[str, Any]) -> list[str]:
-        if task.get("depends"):
-            from .expressions import depends_names
-
-            return depends_names(task["depends"])
-        return list(task.get("dependencies") or [])
+        return task_dependencies(task)
 
     def _has_exit(self, task: dict[str, Any]) -> bool:
         return bool(task.get("onExit") or (task.get("hooks") or {}).get("exit"))
@@ -1180,14 +1398,6 @@ class Operation:
         except ExpressionError:
             return False
 
-    def _task_scope(self, base: str, tasks: dict[str, Any], deps: list[str]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name in tasks:
-            tn = self.node(f"{base}.{name}")
-            if done(tn):
-                values.update(self.node_values(f"tasks.{name}", tn))  # type: ignore[arg-type]
-        return values
-
     def _connect(self, base: str, deps: list[str], child_id: str) -> None:
         if not deps:
             self.link(base, child_id)
@@ -1212,6 +1422,7 @@ class Operation:
         node_name = f"{base}.{name}"
         existing = self.node(node_name)
         try:
+            self.absent_in("withParam", _loop_param(task, scope), base)
             items = expand_items(task, scope)
         except StepError as exc:
             if existing is None:
@@ -1221,6 +1432,11 @@ class Operation:
             return existing
         if items is None:
             return self._run_one(node_name, name, task, scope, boundary, base, deps)
+        if not items:
+            if existing is None:
+                existing = self._skip_empty(node_name, task, boundary, name)
+                self._connect(base, deps, existing["id"])
+            return existing
         group = existing or self.init_node(node_name, "TaskGroup", {"name": ""}, boundary, name)
         group["templateName"] = task.get("template", "")
         if existing is None:
@@ -1243,6 +1459,21 @@ class Operation:
             else:
                 self.finish(group, "Succeeded")
         return group
+
+    def _skip_empty(
+        self, node_name: str, holder: dict[str, Any], boundary: str, display: str
+    ) -> dict[str, Any]:
+        """Argo: a loop whose withItems/withParam/withSequence expands to nothing is one
+        Skipped node (not an empty group), and the DAG or steps go on."""
+        return self.init_node(
+            node_name,
+            "Skipped",
+            {"name": holder.get("template", "")},
+            boundary,
+            display,
+            phase="Skipped",
+            message="Skipped, empty params",
+        )
 
     def _run_one(
         self,
@@ -1267,7 +1498,12 @@ class Operation:
                 return node
             if ok is None:
                 node = self.init_node(node_name, "Skipped", task, boundary, display)
-                self.finish(node, "Error", f"unresolved variables in when: {rendered!r}")
+                message = f"unresolved variables in when: {rendered!r}"
+                try:
+                    self.absent_in("when", rendered, node_name.rsplit(".", 1)[0])
+                except StepError as exc:
+                    message = str(exc)
+                self.finish(node, "Error", message)
                 if base is not None:
                     self._connect(base, deps or [], node["id"])
                 return node
@@ -1338,15 +1574,19 @@ class Operation:
                     if c["phase"] in FAILED
                     and not _continue_on(self._step_of(group, c), c["phase"])
                 ]
-                if failed:
-                    self.finish(sg, failed[0]["phase"], f"child '{failed[0]['id']}' failed")
+                if failed:  # Argo: Failed, whether the child failed or errored
+                    self.finish(sg, "Failed", f"child '{failed[0]['id']}' failed")
                 else:
                     self.finish(sg, "Succeeded")
             if sg["phase"] in FAILED:
                 node["outboundNodes"] = [
                     o for c in sg.get("children", []) for o in self.outbound(c)
                 ]
-                self.finish(node, sg["phase"], sg.get("message"))
+                if tmpl.get("failFast") is True:  # Argo: once no pod of it is active
+                    self.finish(node, "Failed", TEMPLATE_FAIL_FAST)
+                else:
+                    # Argo's executeSteps: a failed or errored step group fails the steps node
+                    self.finish(node, "Failed", sg.get("message"))
                 return
             sscope = sscope.child(self._group_step_values(sg, group))
         last = self.node(f"{base}[{len(groups) - 1}]") if groups else None
@@ -1386,10 +1626,15 @@ class Operation:
     def _run_step(self, sg: dict[str, Any], step: dict[str, Any], scope: Scope, bid: str) -> None:
         name = f"{sg['name']}.{step['name']}"
         try:
+            self.absent_in("withParam", _loop_param(step, scope), sg["name"])
             items = expand_items(step, scope)
         except StepError as exc:
             node = self.node(name) or self.init_node(name, "Skipped", step, bid, step["name"])
             self.finish(node, "Error", str(exc))
+            self.link(sg["name"], node["id"])
+            return
+        if items == []:
+            node = self.node(name) or self._skip_empty(name, step, bid, step["name"])
             self.link(sg["name"], node["id"])
             return
         runs = (
@@ -1416,6 +1661,12 @@ class Operation:
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
 
 
+def _copy_template(tmpl: dict[str, Any]) -> dict[str, Any]:
+    """A copy the caller may change, sharing the ``dag``/``steps`` bodies with the spec: they
+    are only read, and copying a 1,000-task DAG on every pass cost milliseconds a step."""
+    return {k: v if k in ("dag", "steps") else copy.deepcopy(v) for k, v in tmpl.items()}
+
+
 def claim_problem(wf_name: str, spec: dict[str, Any]) -> str | None:
     """Why Kubernetes would refuse one of the workflow's volumeClaimTemplates, in its words."""
     for vct in spec.get("volumeClaimTemplates") or []:
@@ -1429,6 +1680,30 @@ def claim_problem(wf_name: str, spec: dict[str, Any]) -> str | None:
                 supported = ", ".join(f'"{m}"' for m in ACCESS_MODES)
                 return f'{where}: Unsupported value: "{mode}": supported values: {supported}'
     return None
+
+
+# A DAG's plan (tasks by name, what each waits for, the order to visit them), kept while its
+# task list is the same object: specs are replaced, never changed in place, and parsing every
+# `depends` again made each pass O(tasks) before anything ran. The entry holds the list, so
+# its id cannot be reused by another list while cached.
+Plan = tuple[dict[str, Any], dict[str, list[str]], list[str], list[str]]
+_PLANS: dict[int, tuple[list[Any], Plan]] = {}
+_PLANS_KEPT = 256
+
+
+def dag_plan(task_list: list[dict[str, Any]]) -> Plan:
+    """(tasks by name, their dependencies, the order to visit them, the tasks none depends on)."""
+    hit = _PLANS.get(id(task_list))
+    if hit is not None and hit[0] is task_list:
+        return hit[1]
+    tasks = {t["name"]: t for t in task_list}
+    deps = {name: task_dependencies(t) for name, t in tasks.items()}
+    depended = {d for names in deps.values() for d in names}
+    plan = (tasks, deps, dependency_order(tasks, deps), [t for t in tasks if t not in depended])
+    if len(_PLANS) >= _PLANS_KEPT:
+        _PLANS.clear()
+    _PLANS[id(task_list)] = (task_list, plan)
+    return plan
 
 
 def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[str]:
@@ -1447,6 +1722,32 @@ def dependency_order(tasks: dict[str, Any], deps: dict[str, list[str]]) -> list[
     for name in tasks:
         visit(name, frozenset())
     return order
+
+
+def _loop_param(holder: dict[str, Any], scope: Scope) -> str:
+    """A task's or step's ``withParam`` text after substitution ("" when it has none)."""
+    value = holder.get("withParam")
+    return scope.render(value) if isinstance(value, str) else ""
+
+
+def _go_json(value: Any) -> str:
+    """json.Marshal's text: compact, map keys sorted."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _objects_or_strings(values: list[str]) -> list[Any]:
+    """Argo's aggregatedJsonValueList: the values as JSON objects when every one is one,
+    else as the strings they are."""
+    parsed = []
+    for value in values:
+        try:
+            obj = json.loads(value)
+        except ValueError:
+            return values
+        if not isinstance(obj, dict):
+            return values
+        parsed.append(obj)
+    return parsed
 
 
 def _continue_on(task: dict[str, Any], phase: str) -> bool:

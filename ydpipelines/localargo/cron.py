@@ -253,6 +253,12 @@ class CronScheduler:
         with self.e.lock:
             live = self.e.store.get("cronworkflows", ns, name)
             if live is not None:
+                # As Argo: a submit that works clears the last one's SubmissionError.
+                live["status"]["conditions"] = [
+                    c
+                    for c in live["status"].get("conditions") or []
+                    if c.get("type") != "SubmissionError"
+                ]
                 live["status"].setdefault("active", []).append(
                     {
                         "apiVersion": "argoproj.io/v1alpha1",

@@ -8,6 +8,7 @@ import heapq
 import json
 import os
 import posixpath
+import re
 import shutil
 import threading
 import time
@@ -16,16 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import ids
+from . import artifact_gc, dagpass, ids
 from .adoption import TICKET
 from .artifacts import ArtifactError, Repository, fetch_http
 from .confined import Refused, open_output, resolve
 from .containers import ContainerExecutor, make_executor
 from .controller import LOST, Operation, StepError
-from .executor import StepRun, runtime_for, step_path
+from .dagpass import DagState
+from .executor import SHIMS, StepOptions, StepRun, image_shell_dirs, runtime_for, step_path
 from .expressions import ExpressionError
 from .listing import node_selector
 from .nodes import DONE, FAILED, fill_progress, now_iso, parse_iso
+from .progress import PROGRESS, read_reported
 from .scheduler import Capacity, Unfit, check, requests_of
 from .shape import checked_resource
 from .store import Store
@@ -38,6 +41,8 @@ from .watch import Hub
 PHASE_LABEL = "workflows.argoproj.io/phase"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 SCRIPT = "/tmp/.argo/script"  # where a script template's source is written
+# `/argosay` as a word of a command line (Argo's test image has its binary there)
+ARGOSAY_PATH = re.compile(r"(?<![\w./-])/argosay(?![\w./-])")
 READ_WAIT = 0.1  # seconds an API read waits for the lock before it reads committed objects
 
 
@@ -51,23 +56,28 @@ class Engine:
         step_network: str | None = None,
         executor: str = "host",
         capacity: Capacity | None = None,
+        cdi_dirs: tuple[str, ...] | None = None,
     ) -> None:
         """``step_user``/``step_network``: see sandbox.py; ``executor``: host, container or auto
         (containers.py); ``capacity``: what steps are admitted against (scheduler.py), by
-        default the machine's. Raises SandboxError when one is invalid here."""
+        default the machine's; ``cdi_dirs``: where the machine's GPUs are described (gpus.py).
+        Raises SandboxError when one is invalid here."""
         self.cron_seconds = cron_seconds
         self.data = Path(data_dir).resolve()
         self.data.mkdir(parents=True, exist_ok=True)
-        self.capacity = capacity or Capacity.of_machine(data=self.data)
+        self.capacity = capacity or Capacity.of_machine(data=self.data, cdi_dirs=cdi_dirs)
         self.executor = make_executor(
             executor,
             max_parallel or os.cpu_count() or 2,
             self._step_done,
             self.data,
-            step_user=step_user,
-            network=step_network,
-            masked=[str(self.data)],  # other workflows' secrets, artifacts and logs
-            network_log=self.data / "slirp4netns.log",
+            StepOptions(
+                step_user=step_user,
+                network=step_network,
+                masked=(str(self.data),),  # other workflows' secrets, artifacts and logs
+                network_log=self.data / "slirp4netns.log",
+                cdi_dirs=cdi_dirs,
+            ),
         )
         # why a step's image is not used (the host executor), said on its node and in its log
         self.not_used = None
@@ -88,6 +98,12 @@ class Engine:
         self._timers: list[tuple[float, tuple[str, str]]] = []
         self._waiting_slot: set[tuple[str, str]] = set()
         self._launched: dict[tuple[str, str, str], float] = {}
+        self._dags: dagpass.Memory = {}  # what DAG passes keep between passes, per workflow
+        # (ns, workflow, node id) -> the host path of the step's $ARGO_PROGRESS_FILE
+        self._progress_files: dict[tuple[str, str, str], Path | None] = {}
+        # node id -> (the node, its phase, finishedAt, outputs, the scope entries made of it):
+        # a finished task's outputs are read by every later pass of its DAG (controller.py)
+        self.finished_values: dict[str, tuple[Any, ...]] = {}
         self._stopping = False
         self.cron = None
         self._recover()
@@ -131,6 +147,7 @@ class Engine:
     def start(self) -> None:
         self.store.run_flusher()
         threading.Thread(target=self._loop, name="controller", daemon=True).start()
+        threading.Thread(target=self._watch_progress, name="progress", daemon=True).start()
         from .cron import CronScheduler
 
         self.cron = CronScheduler(self, self.cron_seconds)
@@ -176,6 +193,14 @@ class Engine:
                         return
                     self._operate(key)
 
+    def dag_states(self, ns: str, name: str, nodes: dict[str, Any]) -> dict[str, DagState]:
+        return dagpass.states_for(self._dags, (ns, name), nodes)
+
+    def forget_dags(self, ns: str, name: str) -> None:
+        """Nodes changed outside a pass (or the workflow ended): its next pass walks every
+        task of its DAGs again."""
+        self._dags.pop((ns, name), None)
+
     def _created(self, key: tuple[str, str]) -> tuple[str, str, str]:
         wf = self.store.get("workflows", *key) or {}
         return ((wf.get("metadata") or {}).get("creationTimestamp", ""), *key)
@@ -197,6 +222,8 @@ class Engine:
             for node in st.get("nodes", {}).values():
                 if node.get("type") == "Pod" and node.get("phase") == "Running":
                     self.kill_step(key[0], key[1], node["id"], st["message"])
+        if wf["status"].get("phase") in DONE:  # ended, or a pass raised (Error)
+            self.forget_dags(*key)
         self._after_pass(wf, before)
         if op and op.wake is not None and wf["status"].get("phase") not in DONE:
             heapq.heappush(self._timers, (op.wake, key))
@@ -204,11 +231,8 @@ class Engine:
     def _after_pass(self, wf: dict[str, Any], before: str | None) -> None:
         st = wf["status"]
         nodes = st.get("nodes", {})
-        fill_progress(nodes)
-        pods = [n for n in nodes.values() if n.get("type") == "Pod"]
-        st["progress"] = f"{sum(1 for n in pods if n['phase'] in DONE)}/{len(pods)}"
-        cpu = sum(n.get("resourcesDuration", {}).get("cpu", 0) for n in pods)
-        mem = sum(n.get("resourcesDuration", {}).get("memory", 0) for n in pods)
+        finished, total, cpu, mem = fill_progress(nodes, self._reported_progress(wf))
+        st["progress"] = f"{finished}/{total}"
         st["resourcesDuration"] = {"cpu": cpu, "memory": mem}
         labels = wf["metadata"].setdefault("labels", {})
         phase = st.get("phase") or "Pending"
@@ -219,12 +243,43 @@ class Engine:
                 strategy = (wf["spec"].get("volumeClaimGC") or {}).get("strategy")
                 if phase == "Succeeded" or strategy == "OnWorkflowCompletion":
                     self._drop_claims(wf)
+                artifact_gc.collect(wf, "OnWorkflowCompletion", self.repo)
                 if self.cron is not None:
                     self.cron.workflow_finished(wf)
         else:
             labels[COMPLETED_LABEL] = "false"
         ns, name = wf["metadata"].get("namespace", "default"), wf["metadata"]["name"]
         self.store.touch("workflows", ns, name)
+
+    def _reported_progress(self, wf: dict[str, Any]) -> dict[str, tuple[int, int]]:
+        """What the workflow's running steps wrote to $ARGO_PROGRESS_FILE, by node id, read
+        from the file while the step is known (fill_progress keeps it on the node after)."""
+        ns, name = wf["metadata"].get("namespace", "default"), wf["metadata"]["name"]
+        nodes = wf["status"].get("nodes", {})
+        reported = {}
+        for key, path in list(self._progress_files.items()):
+            if key[:2] == (ns, name):
+                node = nodes.get(key[2])
+                got = read_reported(path)
+                if got is not None and node is not None:
+                    reported[key[2]] = got
+                if node is None or node.get("phase") in DONE:
+                    self._progress_files.pop(key, None)
+        return reported
+
+    def _watch_progress(self) -> None:
+        """Argo's executor reads $ARGO_PROGRESS_FILE every few seconds: a step's new N/M
+        gives its workflow a controller pass (a stat a running step, nothing more)."""
+        seen: dict[tuple[str, str, str], tuple[int, int] | None] = {}
+        while not self._stopping:
+            time.sleep(1)
+            for key, path in list(self._progress_files.items()):
+                got = read_reported(path)
+                if got != seen.get(key):
+                    seen[key] = got
+                    self.enqueue(key[0], key[1])
+            for key in set(seen) - set(self._progress_files):
+                seen.pop(key, None)
 
     def _drop_claims(self, wf: dict[str, Any]) -> None:
         """The folders of the workflow's volumeClaimTemplates go with it (volumeClaimGC)."""
@@ -403,12 +458,18 @@ class Engine:
             )
             if not command and not args and not self.in_images:
                 raise StepError(f"image {image!r} has no command: its entrypoint is unknown here")
-        # Argo's executeScript appends the script's path after the template's args
-        argv = [*command, *args, SCRIPT] if is_script else [*command, *args]
+        # Argo's executeScript appends the script's path after the template's args, unless
+        # `source` is empty (Argo's e2e dag-empty-param and loops-empty-param rely on it)
+        argv = [*command, *args, SCRIPT] if is_script and spec.get("source") else [*command, *args]
+        if runtime == "argosay" and not self.in_images:  # the image's /argosay is our shim
+            argv = [ARGOSAY_PATH.sub(str(SHIMS / "argosay"), a) for a in argv]
+        if argv[:1] == ["/bin/sh"] and not self.in_images and image_shell_dirs(image):
+            argv[0] = "sh"  # the image's /bin/sh: found on PATH (image_shell_dirs)
         if not self.in_images:  # a container's memory limit is its cgroup's (containers.py)
             argv = [*memory_limit(spec.get("resources")), *argv]
         env = {
-            **({} if self.in_images else {"PATH": step_path()}),  # an image has its own PATH
+            # an image has its own PATH; on the host, `sh` is the image's shell (executor.py)
+            **({} if self.in_images else {"PATH": step_path(image_shell_dirs(image))}),
             "HOME": "/tmp",
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             # Python steps write stdout as they go, so the log keeps stdout/stderr in order
@@ -417,11 +478,13 @@ class Engine:
             "ARGO_NODE_ID": node["id"],
             "ARGO_WORKFLOW_NAME": op.name,
             "ARGO_TEMPLATE": json.dumps(tmpl, separators=(",", ":"))[:65536],
+            "ARGO_PROGRESS_FILE": PROGRESS,
         }
         for var in spec.get("env") or []:
             env[var["name"]] = self._env_value(op, var, pod)
         cwd = posixpath.join("/tmp", spec.get("workingDir") or "/tmp")
         fs = self._step_fs(op, scope, base, tmp, tmpl, spec, node.get("inputs") or {})
+        self._progress_files[(op.ns, op.name, node["id"])] = fs.host_path(PROGRESS)
         if is_script:
             script = fs.host_path(SCRIPT)
             if script is None:
@@ -475,7 +538,7 @@ class Engine:
         ]
         # the template's own volumes were rendered with the template; the workflow's are not yet
         pod_volumes = [
-            *scope.substitute(op.spec.get("volumes") or []),
+            *op.workflow_volumes(scope),
             *(tmpl.get("volumes") or []),
         ]
         try:
@@ -830,13 +893,18 @@ class Engine:
                 if node.get("type") == "Pod" and node.get("phase") not in DONE:
                     self.kill_step(ns, name, node["id"], "workflow deleted")
             self.sync.release_all_of(wf)
+            artifact_gc.collect(wf, "OnWorkflowDeletion", self.repo)
+            for key in [k for k in self._progress_files if k[:2] == (ns, name)]:
+                del self._progress_files[key]
             if wf["status"].get("phase") in DONE:
                 archived = copy.deepcopy(wf)
+                # what Argo's archive stores (its live workflow is labelled "Archived")
                 archived["metadata"]["labels"][
                     "workflows.argoproj.io/workflow-archiving-status"
-                ] = "Archived"
+                ] = "Persisted"
                 self.store.put("archive", ns, wf["metadata"]["uid"], archived, now=True)
             self.store.delete("workflows", ns, name)
+            self.forget_dags(ns, name)
         self._drop_claims(wf)
         shutil.rmtree(self.data / "steps" / ns / name, ignore_errors=True)
 
@@ -871,6 +939,7 @@ class Engine:
 
     def _touch_and_run(self, wf: dict[str, Any]) -> None:
         key = (wf["metadata"]["namespace"], wf["metadata"]["name"])
+        self.forget_dags(*key)  # retry, resume, set, stop, terminate: a full walk next
         self.store.touch("workflows", *key)
         self.store.commit("workflows", *key)  # a read that follows sees the change
         self._queue.add(key)

@@ -32,6 +32,14 @@ PARTIAL_LIMIT = 16 * 1024  # a line longer than this goes to the log in parts (a
 SLIRP_SECONDS = 5  # how long a step waits for its outbound network
 
 
+def helper_program() -> str:
+    """mountns.py as a ``python -c`` program: its code compiled once per engine (docstrings
+    stripped) and handed over marshalled. A script file is compiled again at every run (the
+    main script never gets a .pyc): 1.5 ms of CPU a step; this costs a 35 KB argument."""
+    code = compile(MOUNTNS.read_bytes(), str(MOUNTNS), "exec", optimize=2)
+    return f"import marshal;exec(marshal.loads(bytes.fromhex('{marshal.dumps(code).hex()}')))"
+
+
 def _probe(cmd: list[str]) -> bool:
     try:
         return subprocess.run(cmd, capture_output=True, timeout=10).returncode == 0
@@ -60,6 +68,17 @@ def _die_with_parent() -> None:
         _libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
+def death_prefix() -> list[str] | None:
+    """``setpriv --pdeathsig KILL``: PR_SET_PDEATHSIG set in the exec chain rather than by a
+    ``preexec_fn``, with which Popen must fork the whole engine (its memory and threads: tens
+    of milliseconds a step at thousands of nodes) where it can vfork otherwise. None where
+    setpriv lacks the option: then the preexec_fn."""
+    if not shutil.which("setpriv"):
+        return None
+    cmd = ["setpriv", "--pdeathsig", "KILL", "--"]
+    return cmd if _probe([*cmd, "true"]) else None
+
+
 @dataclass
 class StepRun:
     key: tuple[str, str, str]  # (namespace, workflow, node id)
@@ -78,6 +97,7 @@ class StepRun:
     fs: StepFS | None = None  # container paths -> host paths (/tmp and the volumes)
     mount_plan: dict | None = None  # volumes to mount (mountns.py); None: a private /tmp only
     spec: dict = field(default_factory=dict)  # container/script, substituted (containers.py)
+    devices: list[str] = field(default_factory=list)  # CDI names of its GPUs (gpus.py)
 
 
 class _Skip(Exception):
@@ -87,34 +107,53 @@ class _Skip(Exception):
 Done = Callable[[StepRun, int, str | None], None]
 
 
+@dataclass(frozen=True)
+class StepOptions:
+    """How steps are confined, whichever executor runs them: ``step_user`` and ``network`` as
+    sandbox.py reads them, ``masked`` folders hidden from steps, ``network_log`` where the host
+    executor's shared slirp4netns writes (network.py), ``cdi_dirs`` where the container executor
+    finds the machine's CDI device specs (gpus.py)."""
+
+    step_user: str | None = None
+    network: str | None = None
+    masked: tuple[str, ...] = ()
+    network_log: Path | None = None
+    cdi_dirs: tuple[str, ...] | None = None  # None: the CDI defaults (/etc/cdi, /var/run/cdi)
+
+
 class Executor:
-    """Starts step processes, bounded by ``max_parallel``; reports each exit to ``on_done``."""
+    """Starts step processes, bounded by ``max_parallel``; reports each exit to ``on_done``.
+    Subclasses (containers.py) change how a step is confined (``configure``) and run."""
+
+    death: list[str] | None = None  # death_prefix(), where configure found it works
 
     def __init__(
-        self,
-        max_parallel: int,
-        on_done: Done,
-        step_user: str | None = None,
-        network: str | None = None,
-        masked: list[str] | None = None,
-        network_log: Path | None = None,
+        self, max_parallel: int, on_done: Done, options: StepOptions | None = None
     ) -> None:
-        """``network_log``: where slirp4netns of the shared network writes (see network.py)."""
         self.max_parallel = max_parallel
         self.on_done = on_done
         self.running: dict[tuple[str, str, str], StepRun] = {}
         self.lock = threading.Lock()
-        box = Sandbox.configure(step_user, network, masked=masked)  # raises on a bad option
+        self.options = options or StepOptions()
+        self.configure(self.options)  # raises SandboxError on an option this machine refuses
+
+    def configure(self, options: StepOptions) -> None:
+        """The host executor's confinement: ``unshare`` namespaces and the sandbox's rules."""
+        masked = list(options.masked)
+        box = Sandbox.configure(options.step_user, options.network, masked=masked)
         self.prefix = namespace_prefix(box.unshare_flags())
+        self.death = death_prefix()
+        self.helper = helper_program()
         if self.prefix is not None and "--user" in self.prefix:
-            box = Sandbox.configure(step_user, network, user_ns=True, masked=masked)
+            box = Sandbox.configure(options.step_user, options.network, user_ns=True, masked=masked)
         self.sandbox = box
+        self.notes = box.notes
         # as root, every step joins one network (network.py); in a user namespace a step could
         # not join it, so there each step keeps its own, with its own slirp4netns
         self.network: SharedNetwork | None = None
         self.joining_prefix: list[str] | None = None
         if box.slirp and self.prefix is not None and "--user" not in self.prefix:
-            log = network_log or Path(os.devnull)
+            log = options.network_log or Path(os.devnull)
             self.network = SharedNetwork(box.slirp, log)
             self.joining_prefix = [a for a in self.prefix if a != "--net"]
 
@@ -141,11 +180,15 @@ class Executor:
         if run is None:
             return False
         run.kill_reason = reason
+        self._stop(run)
+        return True
+
+    def _stop(self, run: StepRun) -> None:
+        """End a running step at once (its end still reaches ``on_done``)."""
         proc = run.proc
         if proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-        return True
 
     def _command(self, run: StepRun, wait_fd: int | None, netns_fd: int | None) -> list[str]:
         if self.prefix is None:
@@ -163,10 +206,10 @@ class Executor:
         plan["sandbox"] = self.sandbox.settings(run.fs, wait_fd, netns_fd)
         path = run.tmp_dir.parent / "sandbox.plan"
         path.write_bytes(marshal.dumps(plan))  # mountns.py reads it without importing json
-        helper = [sys.executable, "-I", "-S", str(MOUNTNS), str(path), "--"]
+        helper = [sys.executable, "-I", "-S", "-c", self.helper, str(path), "--"]
         prefix = self.joining_prefix if netns_fd is not None else self.prefix
         assert prefix is not None
-        return [*prefix, "--", *helper, *run.argv]
+        return [*(self.death or []), *prefix, "--", *helper, *run.argv]
 
     @staticmethod
     def _begin(run: StepRun, log, notes: list[str]) -> str | None:
@@ -189,22 +232,25 @@ class Executor:
         code = -1
         error: str | None = None
         with open(run.log_path, "ab", buffering=0) as log:
-            error = self._begin(run, log, self.sandbox.notes)
+            error = self._begin(run, log, self.notes)
             slirp = None
             netns = self._join(log) if self.network is not None and not error else None
             own_slirp = self.sandbox.slirp and self.network is None
             go_r, go_w = os.pipe() if own_slirp else (None, None)
+            # `tty: true`: the step's stdin is a terminal (`[ -t 0 ]`), one nobody types into;
+            # its output stays the log's pipes
+            tty, tty_in = os.openpty() if run.spec.get("tty") else (None, None)
             try:
                 if error:
                     raise _Skip
                 run.proc = subprocess.Popen(
                     self._command(run, go_r, netns),
-                    stdin=subprocess.DEVNULL,
+                    stdin=subprocess.DEVNULL if tty_in is None else tty_in,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     env=run.env,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=None if self.death else _die_with_parent,
                     pass_fds=tuple(fd for fd in (go_r, netns) if fd is not None),
                 )
             except _Skip:
@@ -222,7 +268,7 @@ class Executor:
                 self._pump(run, log)
                 code = run.proc.wait()
             finally:
-                for fd in (go_r, go_w, netns):
+                for fd in (go_r, go_w, netns, tty, tty_in):
                     if fd is not None:
                         os.close(fd)
                 if slirp is not None:
@@ -330,6 +376,17 @@ def step_path(extra: list[str] | None = None) -> str:
     parts = [str(SHIMS), os.path.dirname(sys.executable), *(extra or [])]
     parts.append(os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"))
     return os.pathsep.join(parts)
+
+
+# Images whose `sh` is busybox ash (alpine, busybox, and the bash image, built on alpine): on
+# the host their `sh` is shims/ash/sh, a shell with ash's `${RANDOM}` and `[[ ]]`
+ASH_IMAGES = ("alpine", "busybox", "bash")
+
+
+def image_shell_dirs(image: str) -> list[str]:
+    """Folders to put before the host's PATH so `sh` is the image's shell (step_path)."""
+    name = image.rsplit("/", 1)[-1].split(":")[0].split("@")[0]
+    return [str(SHIMS / "ash")] if name.startswith(ASH_IMAGES) else []
 
 
 PYTHON_IMAGES = ("python", "jupyter", "quay.io/jupyter", "continuumio", "tensorflow", "pytorch")

@@ -209,3 +209,27 @@ def node_selector(selector: str) -> Callable[[dict[str, Any]], bool]:
         return all((fields.get(k, "") == v) != neg for k, v, neg in reqs)
 
     return match
+
+
+# what Argo's archive list returns of each workflow (its database's summary columns): no spec,
+# no nodes; GET /api/v1/archived-workflows/{uid} gives the whole workflow
+ARCHIVE_META = ("name", "namespace", "uid", "creationTimestamp", "labels", "annotations")
+ARCHIVE_STATUS = (
+    "phase",
+    "startedAt",
+    "finishedAt",
+    "estimatedDuration",
+    "progress",
+    "resourcesDuration",
+    "message",
+)
+
+
+def archive_summary(wf: dict[str, Any]) -> dict[str, Any]:
+    """An archived workflow as Argo's archive list shows it."""
+    meta, status = wf.get("metadata") or {}, wf.get("status") or {}
+    return {
+        "metadata": {k: meta[k] for k in ARCHIVE_META if k in meta},
+        "spec": {},
+        "status": {k: status[k] for k in ARCHIVE_STATUS if k in status},
+    }

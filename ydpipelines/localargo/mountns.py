@@ -1,9 +1,12 @@
 """Inside a step's fresh mount namespace: carry out a mount plan, then exec the step.
 
-Run as ``python -I -S mountns.py PLAN -- ARGV...`` by ``unshare --mount`` (see executor.py).
+Run as ``python -I -S mountns.py PLAN -- ARGV...`` by ``unshare --mount``, its code handed over
+with ``-c`` (executor.helper_program).
 Stdlib only and independent of the package, so it starts fast with ``-I -S``; it runs before
-every step, so it imports only C modules and ctypes (json and socket would double its start-up
-time: the plan is in ``marshal`` format, written by the same interpreter). The plan is made
+every step, so it imports only what it needs, all in C: json and socket would double its
+start-up time (the plan is in ``marshal`` format, written by the same interpreter), and the
+``ctypes`` package costs 3 ms of CPU a step over the ``_ctypes`` module it wraps, so libc's
+functions are reached through ``_ctypes`` directly (``_libc`` below). The plan is made
 by volumes.py; this file only does what it says, in order:
 
 - ``["tmpfs", target, options]``: mount a tmpfs at target (a step-private filesystem);
@@ -24,13 +27,10 @@ filesystem is ours.
 
 # no `from __future__ import annotations`: one import less at every step start
 
-import _socket
-import ctypes
-import fcntl
+import _ctypes
 import marshal
 import os
 import stat
-import struct
 import sys
 
 MS_RDONLY = 1
@@ -52,7 +52,31 @@ SECBIT_NOROOT = 1 | 2  # and locked: uid 0 gains no capabilities at exec
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
 CLONE_NEWNET = 0x40000000
 
-_libc = ctypes.CDLL(None, use_errno=True)
+
+class _Int(_ctypes._SimpleCData):
+    _type_ = "i"  # ctypes.c_int
+
+
+class _Function(_ctypes.CFuncPtr):
+    """A libc function returning an int, errno kept (ctypes.CDLL(None, use_errno=True)'s)."""
+
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+    _restype_ = _Int
+
+
+class _Libc:
+    """Attribute access as on ctypes.CDLL(None): the functions already in the process."""
+
+    _handle = _ctypes.dlopen(None, 0)
+
+    def __getattr__(self, name: str) -> _Function:
+        fn = _Function((name, self))
+        setattr(self, name, fn)
+        return fn
+
+
+_libc = _Libc()
+_errno = _ctypes.get_errno
 
 
 class PlanError(Exception):
@@ -62,7 +86,7 @@ class PlanError(Exception):
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
     enc = [None if s is None else os.fsencode(s) for s in (source, target, fstype)]
     if _libc.mount(enc[0], enc[1], enc[2], flags, data.encode() or None) != 0:
-        err = ctypes.get_errno()
+        err = _errno()
         raise PlanError(f"mount {source or fstype} on {target}: {os.strerror(err)}")
 
 
@@ -125,15 +149,20 @@ def run_plan(plan: dict) -> None:
 
 
 def _set_readonly(path: str, on: bool, recursive: bool) -> None:
-    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY if on else 0, 0 if on else MOUNT_ATTR_RDONLY, 0, 0)
-    buf = ctypes.create_string_buffer(attr, len(attr))
+    # struct mount_attr {u64 attr_set, attr_clr, propagation, userns_fd}, in native order
+    fields = (MOUNT_ATTR_RDONLY if on else 0, 0 if on else MOUNT_ATTR_RDONLY, 0, 0)
+    attr = b"".join(f.to_bytes(8, sys.byteorder) for f in fields)
     flags = AT_RECURSIVE if recursive else 0
-    if _libc.syscall(SYS_MOUNT_SETATTR, -100, os.fsencode(path), flags, buf, len(attr)) != 0:
-        err = ctypes.get_errno()
+    if _libc.syscall(SYS_MOUNT_SETATTR, -100, os.fsencode(path), flags, attr, len(attr)) != 0:
+        err = _errno()
         raise PlanError(f"mount_setattr {path}: {os.strerror(err)} (Linux 5.12+ is needed)")
 
 
 def _loopback_up() -> None:
+    import _socket  # only a step with its own network needs these (most share one)
+    import fcntl
+    import struct
+
     s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
         req = struct.pack("16sH14x", b"lo", 0)
@@ -145,7 +174,7 @@ def _loopback_up() -> None:
 
 def _prctl(option: int, arg: int) -> None:
     if _libc.prctl(option, arg, 0, 0, 0) != 0:
-        raise PlanError(f"prctl {option}: {os.strerror(ctypes.get_errno())}")
+        raise PlanError(f"prctl {option}: {os.strerror(_errno())}")
 
 
 def confine(box: dict) -> None:
@@ -193,7 +222,7 @@ def join_network(fd: int | None) -> None:
     if fd is None:
         return
     if _libc.setns(fd, CLONE_NEWNET) != 0:
-        raise PlanError(f"cannot join the steps' network: {os.strerror(ctypes.get_errno())}")
+        raise PlanError(f"cannot join the steps' network: {os.strerror(_errno())}")
     os.close(fd)
 
 

@@ -32,24 +32,48 @@ def progress(nodes: dict[str, dict[str, Any]]) -> str:
     return f"{finished}/{len(pods)}"
 
 
-def fill_progress(nodes: dict[str, dict[str, Any]]) -> None:
+def fill_progress(
+    nodes: dict[str, dict[str, Any]], reported: dict[str, tuple[int, int]] | None = None
+) -> tuple[int, int, int, int]:
     """Each node's progress counts the pods below it (Argo's n/m): a pod adds to every
-    DAG/Steps boundary above it, and to the Retry/TaskGroup/StepGroup node that holds it."""
+    DAG/Steps boundary above it, and to the Retry/TaskGroup/StepGroup node that holds it.
+    ``reported`` holds the n/m pods wrote to $ARGO_PROGRESS_FILE (by node id): such a pod
+    counts as that, and as m/m once it succeeded (Argo's Progress.Complete); a pod's n/m
+    reported before (m other than 1 on its node) is kept. Returns the workflow's n/m (the sum
+    over its pods) and its pods' resourcesDuration (cpu, memory): one walk over the pods, as
+    this runs after every pass."""
     counts: dict[str, list[int]] = {}
-    for node in nodes.values():
+    others: list[tuple[str, dict[str, Any]]] = []
+    all_finished = all_total = cpu = mem = 0
+    for nid, node in nodes.items():
         if node.get("type") != "Pod":
+            others.append((nid, node))
             continue
-        finished = 1 if node.get("phase") in DONE else 0
-        node["progress"] = f"{finished}/1"
+        finished, total = (1 if node.get("phase") in DONE else 0), 1
+        if reported and nid in reported:
+            finished, total = reported[nid]
+        else:
+            d, _, t = (node.get("progress") or "").partition("/")
+            if t not in ("", "1"):  # reported by the step in an earlier pass
+                finished, total = int(d), int(t)
+        if node.get("phase") == "Succeeded":
+            finished = total
+        node["progress"] = f"{finished}/{total}"
+        all_finished += finished
+        all_total += total
+        used = node.get("resourcesDuration")
+        if used is not None:
+            cpu += used.get("cpu", 0)
+            mem += used.get("memory", 0)
         seen = set()
         b = node.get("boundaryID", "")
         while b and b in nodes and b not in seen:
             seen.add(b)
             c = counts.setdefault(b, [0, 0])
             c[0] += finished
-            c[1] += 1
+            c[1] += total
             b = nodes[b].get("boundaryID", "")
-    for nid, node in nodes.items():
+    for nid, node in others:
         kind = node.get("type")
         if kind in ("Retry", "TaskGroup", "StepGroup"):
             d = t = 0
@@ -65,6 +89,7 @@ def fill_progress(nodes: dict[str, dict[str, Any]]) -> None:
                     d += int(a)
                     t += int(b2)
             node["progress"] = f"{d}/{t}"
-        elif kind != "Pod":
+        else:
             d, t = counts.get(nid, [0, 0])
             node["progress"] = f"{d}/{t}"
+    return all_finished, all_total, cpu, mem

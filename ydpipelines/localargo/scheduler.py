@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import gpus
 from .volumes import VolumeError, parse_quantity
 
 GPU = "nvidia.com/gpu"
@@ -45,14 +46,23 @@ class Capacity:
         memory: str | None = None,
         gpu: str | None = None,
         data: Path | None = None,
+        cdi_dirs: tuple[str, ...] | None = None,
     ) -> Capacity:
-        """The machine's own figures, each replaced by the quantity given. Raises ValueError
-        naming a quantity that is not one."""
+        """The machine's own figures, each replaced by the quantity given; GPUs by kind are
+        the devices of the machine's CDI specs (gpus.py; ``nvidia.com/gpu`` without a spec:
+        those the NVIDIA driver lists). Raises ValueError naming a quantity that is not one,
+        or a CDI spec that cannot be read."""
+        try:
+            devices = gpus.read_specs(cdi_dirs or gpus.DEFAULT_DIRS)
+        except gpus.CdiError as exc:
+            raise ValueError(str(exc)) from None
         amounts = {
             "cpu": parse_cpu(cpu) if cpu else float(os.cpu_count() or 1),
             "memory": float(_quantity(memory, "memory") if memory else _meminfo_total()),
-            GPU: float(_count(gpu) if gpu else _nvidia_gpus()),
+            GPU: float(_count(gpu) if gpu else len(devices.get(GPU, [])) or _nvidia_gpus()),
         }
+        for kind, names in devices.items():
+            amounts.setdefault(kind, float(len(names)))
         if data is not None:
             while not data.exists() and data != data.parent:  # not made yet: its disk
                 data = data.parent

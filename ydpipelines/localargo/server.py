@@ -23,7 +23,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from . import __version__
 from .engine import Engine, parse_selector
 from .events import watch_workflows
-from .listing import field_selector, name_match, time_bounds, trim
+from .listing import archive_summary, field_selector, name_match, time_bounds, trim
+from .store import to_json
 from .validate import ApiError
 
 API = "/api/v1"
@@ -235,12 +236,10 @@ class Handler(BaseHTTPRequestHandler):
             wf = e.get_workflow(ns, name, committed=not live)
             if not fields:
                 # the JSON last written is this very version when nothing changed since
-                found = e.store.committed("workflows", e._ns(ns), name)
-                if found and found[0]["metadata"].get("resourceVersion") == (
-                    wf["metadata"].get("resourceVersion")
-                ):
+                found = e.store.committed_json("workflows", e._ns(ns), name)
+                if found and found[0] == wf["metadata"].get("resourceVersion"):
                     return found[1]
-            return json.dumps(trim(wf, fields) if fields else wf).encode()
+            return to_json(trim(wf, fields) if fields else wf)
 
     def _list(self, ns: str, query: dict[str, list[str]]) -> None:
         e = self.engine
@@ -256,7 +255,7 @@ class Handler(BaseHTTPRequestHandler):
             body = {"metadata": meta, "items": page}
             if fields:
                 body = trim(body, fields, "list")
-            data = json.dumps(body).encode()
+            data = to_json(body)
         self._send(200, data)
 
     def _watch(self, ns: str, query: dict[str, list[str]]) -> None:
@@ -575,6 +574,7 @@ class Handler(BaseHTTPRequestHandler):
                     reverse=True,
                 )
                 page, meta = paginate(items, query)
+                page = [archive_summary(x) for x in page]
                 return self._send(200, json.dumps({"metadata": meta, "items": page}).encode())
         if len(rest) == 2 and method == "PUT" and rest[1] in ("retry", "resubmit"):
             body = self._body()

@@ -4,6 +4,8 @@ expressions through the safe evaluator, unknown tags left as they are."""
 from __future__ import annotations
 
 import json
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from .expressions import ExpressionError, eval_expr, to_str
@@ -44,13 +46,21 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
 class Scope:
     """Variables visible to a template: a flat ``name -> value`` map, nested on demand."""
 
-    def __init__(self, values: dict[str, Any] | None = None) -> None:
-        self.values: dict[str, Any] = dict(values or {})
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self.values: MutableMapping[str, Any] = dict(values or {})
         self._nested: dict[str, Any] | None = None
 
-    def child(self, extra: dict[str, Any]) -> Scope:
+    def child(self, extra: Mapping[str, Any]) -> Scope:
         s = Scope(self.values)
         s.values.update(extra)
+        return s
+
+    def layered(self, extra: Mapping[str, Any]) -> Scope:
+        """A child that reads ``extra`` over this scope without copying either (a DAG pass
+        gives each of its tasks the finished tasks' outputs this way): neither may change
+        while the child is in use, and the child is read-only."""
+        s = Scope()
+        s.values = ChainMap(extra, self.values)  # type: ignore[arg-type]
         return s
 
     def set(self, key: str, value: Any) -> None:

@@ -8,6 +8,9 @@ import platform
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from ydpipelines.dag import find_cycle
+
+from . import artifact_gc
 from .expressions import ExpressionError, check_expr
 from .template_defaults import with_defaults
 from .templating import find_tags
@@ -127,10 +130,8 @@ def validate_spec(spec: dict[str, Any], where: str, need_entrypoint: bool = True
         if not name or not CLAIM_NAME.match(str(name)):
             raise ApiError(400, f"{where}.volumeClaimTemplates[{j}].metadata.name is required")
     _check_volumes(spec.get("volumes"), f"{where}.volumes")
-    hooks = spec.get("hooks") or {}
-    for name in hooks:
-        if name != "exit":
-            raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
+    _check_artifact_gc(spec.get("artifactGC"), f"{where}.artifactGC")
+    _check_workflow_hooks(spec.get("hooks") or {}, f"{where}.hooks")
     _check_node_selector(spec.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(spec.get("synchronization"), f"{where}.synchronization")
     par = spec.get("parallelism")
@@ -164,6 +165,36 @@ def unschedulable(key: str, value: Any) -> bool:
     return have is not None and str(value) != have
 
 
+def _check_workflow_hooks(hooks: Any, where: str) -> None:
+    """Workflow-level lifecycle hooks: each but `exit` needs an expression the evaluator has
+    every function of, and a template to run."""
+    if not isinstance(hooks, dict):
+        raise ApiError(400, f"{where} must be an object")
+    for name, hook in hooks.items():
+        if not isinstance(hook, dict) or not (hook.get("template") or hook.get("templateRef")):
+            raise ApiError(400, f"{where}.{name}.template is required")
+        if name == "exit":
+            continue
+        expression = hook.get("expression")
+        if not isinstance(expression, str) or not expression.strip():
+            raise ApiError(400, f"{where}.{name}.expression is required")
+        try:
+            check_expr(expression)
+        except ExpressionError as exc:
+            raise unsupported(f"{where}.{name}.expression", str(exc)) from exc
+
+
+def _check_artifact_gc(gc: Any, where: str) -> None:
+    """Argo's strategies (artifact_gc.py); another value is refused, as Argo's CRD does."""
+    strategy = gc.get("strategy") if isinstance(gc, dict) else None
+    if strategy is not None and strategy not in artifact_gc.STRATEGIES:
+        raise ApiError(
+            400,
+            f"{where}.strategy {strategy!r} must be one of "
+            "OnWorkflowCompletion, OnWorkflowDeletion, Never",
+        )
+
+
 def _check_sync(sync: dict[str, Any] | None, where: str) -> None:
     if not sync:
         return
@@ -181,10 +212,6 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
             raise unsupported(f"{where}.{field}")
     if not any(k in tmpl for k in RUNNABLE):
         raise ApiError(400, f"{where} has no container, script, dag, steps or suspend")
-    if tmpl.get("failFast") is True:
-        # Argo fails the template's node once a child failed ("template has failed or errored
-        # children and failFast enabled"); this engine does not carry that rule
-        raise unsupported(f"{where}.failFast", "template-level failFast")
     _check_durations(tmpl, where)
     _check_node_selector(tmpl.get("nodeSelector"), f"{where}.nodeSelector")
     _check_sync(tmpl.get("synchronization"), f"{where}.synchronization")
@@ -215,6 +242,7 @@ def validate_template(tmpl: dict[str, Any], where: str, names: set[str]) -> None
             )
     for j, art in enumerate(outputs.get("artifacts") or []):
         _check_artifact(art, f"{where}.outputs.artifacts[{j}]", body is not None, mounts)
+        _check_artifact_gc(art.get("artifactGC"), f"{where}.outputs.artifacts[{j}].artifactGC")
     for j, group in enumerate(tmpl.get("steps") or []):
         for k, step in enumerate(group or []):
             _check_task(step, f"{where}.steps[{j}][{k}]", names)
@@ -243,35 +271,21 @@ def _check_durations(tmpl: dict[str, Any], where: str) -> None:
 def _check_dag_graph(tasks: list[dict[str, Any]], where: str) -> None:
     """Argo refuses a DAG whose tasks name an unknown task or depend on each other in a
     cycle; either would leave a task waiting forever."""
-    from .expressions import ExpressionError, depends_names
+    from .expressions import ExpressionError, task_dependencies
 
     deps: dict[str, list[str]] = {}
     for j, task in enumerate(tasks):
         try:
-            names = depends_names(task["depends"]) if task.get("depends") else []
+            deps[task["name"]] = task_dependencies(task)
         except ExpressionError as exc:
             raise ApiError(400, f"{where}.tasks[{j}].depends: {exc}") from exc
-        names += list(task.get("dependencies") or [])
-        deps[task["name"]] = names
     for j, task in enumerate(tasks):
         for dep in deps[task["name"]]:
             if dep not in deps:
                 raise ApiError(400, f"{where}.tasks[{j}] dependency {dep!r} is not a task")
-    state: dict[str, int] = {}  # 1 on the current path, 2 checked
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = " -> ".join([*path[path.index(name) :], name])
-            raise ApiError(400, f"{where}: dependency cycle detected: {cycle}")
-        state[name] = 1
-        for dep in deps[name]:
-            visit(dep, [*path, name])
-        state[name] = 2
-
-    for name in deps:
-        visit(name, [])
+    cycle = find_cycle(deps)
+    if cycle:
+        raise ApiError(400, f"{where}: dependency cycle detected: {' -> '.join(cycle)}")
 
 
 def _check_named(section: dict[str, Any] | None, where: str) -> None:
@@ -288,7 +302,9 @@ def _check_task(task: dict[str, Any], where: str, names: set[str]) -> None:
     _check_named(task.get("arguments"), f"{where}.arguments")
     for name in task.get("hooks") or {}:
         if name != "exit":
-            raise unsupported(f"{where}.hooks.{name}", "only the exit hook is supported")
+            raise unsupported(
+                f"{where}.hooks.{name}", "only the exit hook is supported on steps and tasks"
+            )
     if task.get("inline"):
         validate_template({"name": "inline", **task["inline"]}, f"{where}.inline", names)
     elif task.get("templateRef"):

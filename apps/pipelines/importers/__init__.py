@@ -15,7 +15,21 @@ from apps.pipelines.spec import PipelineSpec
 
 class PipelineImportError(Exception):
     """An upload that cannot become a version. str(error) is the message shown to the user: it
-    names the problem and the place (file, node, field, line)."""
+    names the problem and the place (file, node, field, line). `problems` lists each problem
+    found (all of them, where the message shows the first few), for pages that place them."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems is not None else [message]
+
+
+class MissingFilesError(PipelineImportError):
+    """A zip that is fine but for files its nodes use and it lacks (`missing`, paths inside the
+    bundle). Importing again with allow_missing=True stores it, with a warning on the version."""
+
+    def __init__(self, message: str, problems: list[str], missing: list[str]) -> None:
+        super().__init__(message, problems)
+        self.missing = list(missing)
 
 
 @dataclass
@@ -50,8 +64,10 @@ ZIP_SUFFIXES = (".zip",)
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def import_upload(upload_name: str, data: bytes) -> ImportResult:
-    """Detect the format from the file name and import it. Raises PipelineImportError."""
+def import_upload(upload_name: str, data: bytes, *, allow_missing: bool = False) -> ImportResult:
+    """Detect the format from the file name and import it. Raises PipelineImportError, or its
+    MissingFilesError for a zip that lacks only files its nodes use, unless `allow_missing`
+    (then they are listed in the result's missing_files, as for a lone .pipeline file)."""
     from apps.pipelines.importers import argo_yaml, bundle, elyra
 
     name = (upload_name or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -62,7 +78,7 @@ def import_upload(upload_name: str, data: bytes) -> ImportResult:
     if lower.endswith(ELYRA_SUFFIXES):
         return elyra.import_pipeline_file(name, data)
     if lower.endswith(ZIP_SUFFIXES):
-        return elyra.import_zip(name, data)
+        return elyra.import_zip(name, data, allow_missing=allow_missing)
     if lower.endswith(YAML_SUFFIXES):
         return argo_yaml.import_yaml(name, data)
     raise PipelineImportError(
@@ -85,12 +101,15 @@ class Problems:
         if message not in self.items:
             self.items.append(message)
 
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
+    def message(self) -> str:
+        """One line naming the problems (the first `shown_at_most` of them)."""
         shown = self.items[: self.shown_at_most]
         more = len(self.items) - len(shown)
         text = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
         if len(self.items) == 1:
-            raise PipelineImportError(f"{self.source}: {text}")
-        raise PipelineImportError(f"{self.source}: {len(self.items)} problems: {text}")
+            return f"{self.source}: {text}"
+        return f"{self.source}: {len(self.items)} problems: {text}"
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise PipelineImportError(self.message(), self.items)

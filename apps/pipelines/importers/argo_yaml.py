@@ -14,7 +14,8 @@ from typing import Any
 from apps.pipelines.constants import TEMPLATE_KINDS, SourceFormat
 from apps.pipelines.importers import ImportResult, PipelineImportError
 from apps.pipelines.spec import Node, Parameter, PipelineSpec
-from apps.pipelines.validation import dependencies_of, load_documents, validate_manifest
+from apps.pipelines.validation import load_documents, validate_manifest
+from ydpipelines.localargo.expressions import task_dependencies
 
 
 def import_yaml(upload_name: str, data: bytes) -> ImportResult:
@@ -93,7 +94,7 @@ def graph_spec(manifest: dict[str, Any], *, fallback_name: str) -> PipelineSpec:
     if isinstance(entry.get("dag"), dict):
         for task in entry["dag"].get("tasks") or []:
             if isinstance(task, dict) and task.get("name"):
-                nodes.append(_node(task["name"], task, templates, dependencies_of(task)))
+                nodes.append(_node(task["name"], task, templates, task_dependencies(task)))
     elif isinstance(entry.get("steps"), list):
         previous: list[str] = []
         for group in entry["steps"]:

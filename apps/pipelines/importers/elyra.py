@@ -25,9 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE, SourceFormat
-from apps.pipelines.importers import ImportResult, PipelineImportError, Problems
+from apps.pipelines.importers import (
+    ImportResult,
+    MissingFilesError,
+    PipelineImportError,
+    Problems,
+)
 from apps.pipelines.importers.bundle import read_zip, strip_common_root
+from apps.pipelines.parameters import typed_value
 from apps.pipelines.spec import Node, Parameter, PipelineSpec, SecretRef, VolumeMount
+from ydpipelines.dag import find_cycle
 
 LATEST_VERSION = 8
 NODE_KINDS = {
@@ -89,8 +96,12 @@ def import_pipeline_file(upload_name: str, data: bytes) -> ImportResult:
 MISSING_FILES_NOTE = "Uploaded without the files its nodes run"
 
 
-def import_zip(upload_name: str, data: bytes) -> ImportResult:
-    """A zip of a pipeline folder: exactly one .pipeline file and every file its nodes use."""
+def import_zip(upload_name: str, data: bytes, *, allow_missing: bool = False) -> ImportResult:
+    """A zip of a pipeline folder: exactly one .pipeline file and every file its nodes use.
+
+    A zip lacking only some of those files raises MissingFilesError naming them; with
+    `allow_missing` it is imported and they are listed in `missing_files` (credentials files
+    are often kept out of shared folders on purpose)."""
     files = strip_common_root(read_zip(upload_name, data))
     pipelines = sorted(name for name in files if name.lower().endswith(".pipeline"))
     if not pipelines:
@@ -107,15 +118,27 @@ def import_zip(upload_name: str, data: bytes) -> ImportResult:
     display = f"{upload_name}: {pipeline_path}"
     doc = parse_json(display, files[pipeline_path])
     notes: list[str] = []
+    missing: list[str] | None = [] if allow_missing else None
     spec = build_spec(
-        doc, source=display, files=files, base_dir=posixpath.dirname(pipeline_path), notes=notes
+        doc,
+        source=display,
+        files=files,
+        base_dir=posixpath.dirname(pipeline_path),
+        notes=notes,
+        missing=missing,
     )
+    if missing:
+        notes.append(
+            f"{MISSING_FILES_NOTE} ({', '.join(missing)}): stored anyway, as asked; upload a "
+            "zip that holds them as a new version to run every node."
+        )
     return ImportResult(
         source_format=SourceFormat.ELYRA,
         source_filename=upload_name,
         spec=spec,
         files=files,
         parameters=[_parameter_dict(p) for p in spec.parameters],
+        missing_files=missing or [],
         notes=notes,
     )
 
@@ -165,10 +188,14 @@ def build_spec(
     files: dict[str, bytes] | None,
     base_dir: str = "",
     notes: list[str] | None = None,
+    missing: list[str] | None = None,
 ) -> PipelineSpec:
     """Migrate and validate one pipeline-flow document. `files` are the uploaded files (paths
     relative to the zip's root folder) or None for a lone .pipeline upload; `base_dir` is the
-    .pipeline file's folder among them. Node filenames come out as paths inside the bundle."""
+    .pipeline file's folder among them. Node filenames come out as paths inside the bundle.
+
+    Files the nodes use that `files` lacks are refused: with MissingFilesError when nothing else
+    is wrong; or, when a `missing` list is given, put in it (sorted) instead."""
     notes = notes if notes is not None else []
     flow_version = doc.get("version")
     if flow_version is not None and not str(flow_version).startswith("3"):
@@ -220,8 +247,16 @@ def build_spec(
             node.filename = _in_bundle(node, base_dir, files, version, problems, notes)
             nodes.append(node)
     _link(vertices, nodes, problems)
-    if files is not None:
-        _check_files(nodes, files, problems)
+    absent = _check_files(nodes, files, problems) if files is not None else []
+    if missing is not None:
+        missing.extend(sorted({path for path, _ in absent}))
+    elif absent:
+        nothing_else = not problems.items
+        for _, message in absent:
+            problems.add(message)
+        if nothing_else:
+            paths = sorted({path for path, _ in absent})
+            raise MissingFilesError(problems.message(), problems.items, paths)
     problems.raise_if_any()
     if imageless:
         shown = ", ".join(f'"{label}"' for label in imageless[:10])
@@ -517,6 +552,9 @@ def _build_node(
             f"{where}: kubernetes_pod_annotations",
         )
     )
+    # Not Elyra properties: written by the app's own editor (Elyra ignores unknown keys).
+    retries = number("retries", integer=True, allow_zero=True)
+    timeout = number("timeout_seconds", integer=True)
     shm = _shm_size(
         _pick(props, defaults, "kubernetes_shared_mem_size"),
         f"{where}: kubernetes_shared_mem_size",
@@ -549,6 +587,8 @@ def _build_node(
         pod_labels=labels,
         pod_annotations=annotations,
         shm_size=shm,
+        retries=retries or None,
+        timeout_seconds=timeout,
     )
 
 
@@ -857,9 +897,9 @@ def _pipeline_parameters(value: Any, problems: _Problems) -> list[Parameter]:
             problems.add(f"{where}: type {ptype!r} is not one of {', '.join(PARAMETER_TYPES)}")
             continue
         try:
-            default = coerce_parameter(ptype, default_value.get("value"))
+            default = typed_value(ptype, default_value.get("value"))
         except ValueError as exc:
-            problems.add(f"{where}: {exc}")
+            problems.add(f"{where}: default {exc}")
             continue
         params.append(
             Parameter(
@@ -871,37 +911,6 @@ def _pipeline_parameters(value: Any, problems: _Problems) -> list[Parameter]:
             )
         )
     return params
-
-
-def coerce_parameter(ptype: str, value: Any) -> Any:
-    """A parameter value in its declared type (None stays None). Raises ValueError."""
-    if value is None or value == "":
-        return None
-    if ptype == "String":
-        return str(value)
-    if ptype == "Bool":
-        if isinstance(value, bool):
-            return value
-        if str(value).strip().lower() in ("true", "false"):
-            return str(value).strip().lower() == "true"
-        raise ValueError(f"default {value!r} is not true or false")
-    if ptype == "Integer":
-        if isinstance(value, bool):
-            raise ValueError(f"default {value!r} is not an integer")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"default {value!r} is not an integer") from None
-        if not number.is_integer():
-            raise ValueError(f"default {value!r} is not an integer")
-        return int(number)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"default {value!r} is not a number") from None
-    if math.isnan(number) or math.isinf(number):
-        raise ValueError(f"default {value!r} is not a finite number")
-    return number
 
 
 # -- the graph ---------------------------------------------------------------------------------
@@ -924,7 +933,7 @@ def _link(vertices: dict[str, _Vertex], nodes: list[Node], problems: _Problems) 
                 )
                 problems.add(f"{where} links to node id {pred!r}, which is not in the pipeline")
         vertex.preds = resolved
-    cycle = _find_cycle(vertices)
+    cycle = find_cycle({vid: vertex.preds for vid, vertex in vertices.items()})[:-1]
     if cycle:
         names = [f'"{vertices[v].label}"' for v in cycle if vertices[v].kind == "exec"]
         names = names or [vertices[v].label for v in cycle]
@@ -932,37 +941,6 @@ def _link(vertices: dict[str, _Vertex], nodes: list[Node], problems: _Problems) 
         return
     for node in nodes:
         node.depends_on = _exec_preds(node.id, vertices)
-
-
-def _find_cycle(vertices: dict[str, _Vertex]) -> list[str]:
-    white, grey, black = 0, 1, 2
-    color = dict.fromkeys(vertices, white)
-    for start in vertices:
-        if color[start] != white:
-            continue
-        stack: list[tuple[str, int]] = [(start, 0)]
-        path: list[str] = []
-        color[start] = grey
-        path.append(start)
-        while stack:
-            vid, index = stack[-1]
-            preds = vertices[vid].preds
-            if index < len(preds):
-                stack[-1] = (vid, index + 1)
-                nxt = preds[index]
-                if color[nxt] == grey:
-                    cycle = path[path.index(nxt) :]
-                    cycle.reverse()  # preds point upstream: reverse to read in flow order
-                    return cycle
-                if color[nxt] == white:
-                    color[nxt] = grey
-                    path.append(nxt)
-                    stack.append((nxt, 0))
-            else:
-                color[vid] = black
-                path.pop()
-                stack.pop()
-    return []
 
 
 def _exec_preds(vid: str, vertices: dict[str, _Vertex]) -> list[str]:
@@ -1015,7 +993,23 @@ def _in_bundle(
     return path
 
 
-def _check_files(nodes: list[Node], files: dict[str, bytes], problems: _Problems) -> None:
+def dependency_matches(pattern: str, name: str) -> bool:
+    """Whether a file (its path in the bundle) is one a node's dependency names: the pattern is
+    already joined to the node's folder; a folder matches what is in it."""
+    return fnmatch.fnmatchcase(name, pattern) or name.startswith(pattern.rstrip("/") + "/")
+
+
+def dependency_pattern(filename: str, dependency: str) -> str:
+    """A node's dependency as a path in the bundle: relative to the node file's folder."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(filename), dependency))
+
+
+def _check_files(
+    nodes: list[Node], files: dict[str, bytes], problems: _Problems
+) -> list[tuple[str, str]]:
+    """Adds what is wrong with the nodes' paths to `problems`; returns the files (or dependency
+    patterns) the zip lacks, each with the message that names it."""
+    absent: list[tuple[str, str]] = []
     names = set(files)
     produced: set[str] = set()
     for node in nodes:
@@ -1026,22 +1020,20 @@ def _check_files(nodes: list[Node], files: dict[str, bytes], problems: _Problems
         if node.filename.startswith("../"):
             continue  # already refused
         if node.filename not in names:
-            problems.add(f"{where}: file {node.filename!r} is missing from the zip")
+            absent.append(
+                (node.filename, f"{where}: file {node.filename!r} is missing from the zip")
+            )
             continue
-        folder = posixpath.dirname(node.filename)
         for dep in node.dependencies:
-            pattern = posixpath.normpath(posixpath.join(folder, dep))
+            pattern = dependency_pattern(node.filename, dep)
             if pattern.startswith("../"):
                 problems.add(f"{where}: dependency {dep!r} lies outside the zip's folder")
                 continue
             if pattern in produced:
                 continue  # an upstream node writes it
-            matched = any(
-                fnmatch.fnmatchcase(name, pattern) or name.startswith(pattern.rstrip("/") + "/")
-                for name in names
-            )
-            if not matched:
-                problems.add(f"{where}: dependency {dep!r} matches no file in the zip")
+            if not any(dependency_matches(pattern, name) for name in names):
+                absent.append((pattern, f"{where}: dependency {dep!r} matches no file in the zip"))
+    return absent
 
 
 # -- helpers -----------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""Template helpers for the app's layout: the sidebar sections, icons and YAML highlighting."""
+"""Template helpers for the app's layout: the sidebar sections, icons, YAML highlighting and the
+pager. They live in the lowest app with pages, so every app's templates may load them."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django import template
+from django.core.paginator import Page
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape, format_html
@@ -188,3 +191,11 @@ def _highlight_value(value: str) -> str:
             escape(stripped), f'<span class="y-str">{escape(stripped)}</span>', 1
         )
     return escape(value)
+
+
+@register.filter
+def elided_pages(page: Page) -> Iterator[str | int]:
+    """The page numbers around the current page, with "…" for the gaps (partials/pager.html): a
+    template cannot pass the number to Paginator.get_elided_page_range, which without it elides
+    around page 1."""
+    return page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)

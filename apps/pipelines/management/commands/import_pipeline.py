@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.pipelines.importers import PipelineImportError
+from apps.pipelines.importers import MissingFilesError, PipelineImportError
 from apps.pipelines.importers.bundle import max_upload_bytes
 from apps.pipelines.models import Pipeline
 from apps.pipelines.services import create_version
@@ -37,6 +37,11 @@ class Command(BaseCommand):
         parser.add_argument("--pipeline", help="pipeline name (default: the file's name)")
         parser.add_argument("--version", dest="version_name", help="version name (default: vN)")
         parser.add_argument("--description", default="", help="version description")
+        parser.add_argument(
+            "--allow-missing",
+            action="store_true",
+            help="store a zip or folder that lacks files its nodes use (the version page warns)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"])
@@ -61,7 +66,12 @@ class Command(BaseCommand):
                 pipeline_name=None if pipeline else name,
                 version_name=options.get("version_name"),
                 description=options.get("description") or "",
+                allow_missing=options.get("allow_missing", False),
             )
+        except MissingFilesError as exc:
+            raise CommandError(
+                f"{' '.join(str(exc).split())} (--allow-missing stores it all the same)"
+            ) from exc
         except PipelineImportError as exc:
             raise CommandError(" ".join(str(exc).split())) from exc
         self.stdout.write(str(version.id))

@@ -1,0 +1,5 @@
+import sys
+
+from ydp.cli import main
+
+sys.exit(main())
