@@ -733,8 +733,26 @@
 
   // -- files palette -----------------------------------------------------------------------------
 
+  // The palette is rebuilt only when its files change: any edit (an answer of the properties
+  // panel arriving mid-drag included) only updates the marks, so a drag that has started from an
+  // item keeps its item (a rebuilt one would cancel the drag).
+  var shownFiles = null;
+  function markUsed(item, used) {
+    var mark = item.querySelector(".file-used");
+    if (used && !mark) item.insertBefore(el("span", { className: "file-used", title: "Used by a node", text: "●" }), item.querySelector(".file-action"));
+    if (!used && mark) mark.remove();
+  }
   function drawFiles() {
     var list = $("file-list");
+    var key = JSON.stringify(files.map(function (f) { return f.path; }));
+    if (key === shownFiles) {
+      Array.prototype.forEach.call(list.querySelectorAll(".file-item"), function (item) {
+        var path = item.getAttribute("data-path");
+        markUsed(item, doc.nodes.some(function (n) { return n.filename === path; }));
+      });
+      return;
+    }
+    shownFiles = key;
     list.textContent = "";
     $("file-count").textContent = files.length ? files.length + " file" + (files.length === 1 ? "" : "s") : "";
     if (!files.length) {
@@ -751,12 +769,12 @@
           onkeydown: function (event) {
             if (event.key === "Enter" && kind && !event.shiftKey) { event.preventDefault(); addNode(f.path); svg.focus(); }
           } }),
-        used ? el("span", { className: "file-used", title: "Used by a node", text: "●" }) : null,
         el("button", { type: "button", className: "btn btn-ghost btn-sm file-action", "aria-label": "Rename " + f.path,
           title: "Rename", text: "Rename", onclick: function () { renameFile(f.path); } }),
         el("button", { type: "button", className: "btn btn-ghost btn-sm file-action", "aria-label": "Delete " + f.path,
           title: "Delete", text: "Delete", onclick: function () { deleteFile(f.path); } })
       ]);
+      markUsed(item, used);
       if (kind) {
         item.addEventListener("dragstart", function (event) {
           event.dataTransfer.setData("application/x-ydp-file", f.path);

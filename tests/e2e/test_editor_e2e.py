@@ -83,6 +83,20 @@ def _connect(page, source: str, target: str) -> None:
     page.mouse.up()
 
 
+def _drag_file(page, path: str, x: float, y: float) -> None:
+    """Drag a palette file to (x, y) of the canvas by hand, in steps. Playwright's drag_to makes
+    one move and decides from it alone whether a drag started (its check races the page's
+    dragstart); on a busy machine it loses the race and the drop silently never happens."""
+    sx, sy = _center(page.locator(f'.file-item[data-path="{path}"] .file-name'))
+    box = page.locator("#canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(sx + 12, sy + 4, steps=3)
+    page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+
+
 def _saved(page) -> None:
     expect(page.locator("#save-status")).to_have_text("Saved", timeout=10_000)
 
@@ -99,12 +113,9 @@ def test_build_a_pipeline_in_the_editor(page, live_server, maker, shot, tmp_path
     expect(page.locator("#canvas-empty")).to_be_visible()
 
     # Three files dragged onto the canvas become three nodes of the right kinds.
-    canvas = page.locator("#canvas")
     spots = {"load.ipynb": (130, 80), "train.py": (330, 220), "report.R": (130, 360)}
     for name, (x, y) in spots.items():
-        page.locator(f'.file-item[data-path="{name}"]').drag_to(
-            canvas, target_position={"x": x, "y": y}
-        )
+        _drag_file(page, name, x, y)
     expect(page.locator("#canvas g.enode")).to_have_count(3)
     expect(page.locator("#canvas g.enode.kind-notebook")).to_have_count(1)
     expect(page.locator("#canvas g.enode.kind-python")).to_have_count(1)
@@ -323,9 +334,7 @@ def test_edit_a_version_into_version_2(page, live_server, maker, shot, tmp_path)
 
     # Add the R script as a node after "c" (drag, connect, image).
     box = page.locator("#canvas").bounding_box()
-    page.locator('.file-item[data-path="summary.R"]').drag_to(
-        page.locator("#canvas"), target_position={"x": box["width"] / 2, "y": box["height"] - 80}
-    )
+    _drag_file(page, "summary.R", box["width"] / 2, box["height"] - 80)
     expect(page.locator("#canvas g.enode.kind-r")).to_have_count(1)
     _connect(page, "c", "summary")
     expect(page.locator("#canvas g.link")).to_have_count(3)
@@ -422,6 +431,48 @@ def _draft_with_nodes(maker, *names: str):
     ]
     services.save_document(draft, {"name": "small", "nodes": nodes}, revision=draft.revision)
     return draft
+
+
+def test_an_edit_landing_keeps_the_palette(page, live_server, maker) -> None:
+    """The panel's answers land a moment after typing, whatever the user does meanwhile. One that
+    lands must leave the palette as it is (it used to be rebuilt on every edit): the file button
+    that has the keyboard's focus keeps it, and a drag that has started still drops its node."""
+    from apps.editor import services
+
+    draft = services.create_from_files(
+        owner=maker,
+        name="small",
+        uploads=[("small/prep.py", b"print(1)\n"), ("small/fit.py", b"print(2)\n")],
+    )
+    _sign_in(page, live_server)
+    page.goto(live_server.url + draft.get_absolute_url())
+    landed = (
+        "name => document.body.dispatchEvent(new CustomEvent('ydp:properties',"
+        " {detail: {values: {name: name}}}))"
+    )
+    item = page.locator('.file-item[data-path="fit.py"]')
+    item.locator(".file-name").focus()
+    page.evaluate(landed, "renamed while focused")
+    expect(page.locator("#editor-title")).to_have_text("renamed while focused")
+    expect(item.locator(".file-name")).to_be_focused()
+
+    x, y = _center(item.locator(".file-name"))
+    cx, cy = _center(page.locator("#canvas"))
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 30, y + 5, steps=3)  # the drag has started
+    page.evaluate(landed, "renamed mid-drag")
+    page.mouse.move(cx, cy, steps=8)
+    page.mouse.up()
+    expect(_node(page, "fit")).to_have_count(1)
+    # The palette marks the file used, in place.
+    expect(item.locator(".file-used")).to_have_count(1)
+    expect(page.locator('.file-item[data-path="prep.py"] .file-used')).to_have_count(0)
+    _saved(page)
+    stored = Draft.objects.get().document
+    assert stored["name"] == "renamed mid-drag"
+    assert [n["filename"] for n in stored["nodes"]] == ["fit.py"]
+    assert page.js_errors == []
 
 
 def test_a_reload_mid_edit_loses_nothing(page, live_server, maker) -> None:

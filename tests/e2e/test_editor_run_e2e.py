@@ -14,7 +14,7 @@ import pytest
 from apps.experiments.models import Experiment
 from apps.pipelines.models import PipelineVersion
 from apps.runs.models import Run
-from tests.e2e.test_editor_e2e import _center, _node
+from tests.e2e.test_editor_e2e import _center, _drag_file, _node
 from tests.e2e.test_run_e2e import stack  # noqa: F401 - the fixture
 from tests.integration.helpers import ROOT
 
@@ -70,7 +70,6 @@ def test_build_the_demo_in_the_editor_and_run_it(
         page.get_by_label(f"Type of parameter {index}").select_option(ptype)
         page.get_by_label(f"Default of parameter {index}").fill(default)
 
-    canvas = page.locator("#canvas")
     spots = {
         "prepare_data.py": (110, 70),
         "profile_data.ipynb": (330, 70),
@@ -78,9 +77,7 @@ def test_build_the_demo_in_the_editor_and_run_it(
         "evaluate_model.ipynb": (220, 330),
     }
     for count, (name, (x, y)) in enumerate(spots.items(), start=1):
-        page.locator(f'.file-item[data-path="{name}"]').drag_to(
-            canvas, target_position={"x": x, "y": y}
-        )
+        _drag_file(page, name, x, y)
         # Each drop makes its node before the next drag (the parameters' answers may still be
         # on their way on a busy machine).
         expect(page.locator("#canvas g.enode")).to_have_count(count, timeout=15_000)
