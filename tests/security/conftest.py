@@ -93,9 +93,7 @@ def watched(
     page = context.new_page()
 
     def console(msg) -> None:
-        # Chromium's own probe for /favicon.ico on pages that name no icon (the admin's): not
-        # the page's doing, and hidden while a route was set (interception skips the probe).
-        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
+        if msg.type == "error":
             seen.console.append(f"{page.url}: {msg.text}")
 
     page.on("console", console)
