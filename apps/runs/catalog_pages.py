@@ -102,9 +102,11 @@ def catalog_page(
     raw_after, raw_before = request.GET.get("after"), request.GET.get("before")
     after = _cursor(raw_after, model, sort)
     before = _cursor(raw_before, model, sort) if after is None else None
+    # `page=N`: a link from before the keyset pages (bookmarks, notes) that meant an offset.
+    old_page = request.GET.get("page", "1") not in ("", "1") and not (raw_after or raw_before)
     notice = (
         BAD_CURSOR
-        if (raw_after and after is None) or (raw_before and not after and not before)
+        if (raw_after and after is None) or (raw_before and not after and not before) or old_page
         else ""
     )
     query, backwards = keyset_order(

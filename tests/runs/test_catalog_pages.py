@@ -99,6 +99,7 @@ def _token(value, row_id) -> str:
     "query",
     [
         "after=not-a-cursor",
+        "page=3",  # an OFFSET page's link, from before the keyset pages
         "before=%%%",
         f"after={_token('yesterday', 5)}",  # a text where a time is compared
         f"after={_token(3, 'x')}",  # not an integer id
@@ -145,3 +146,11 @@ def test_cursor_round_trip_keeps_integer_ids():
     token = Cursor(timedelta(seconds=5), 42).encode()
     assert Cursor.decode(token, None, parse_id=int_id) == Cursor(timedelta(seconds=5), 42)
     assert Cursor.decode(token, None) is None  # the runs list wants a UUID
+
+
+@pytest.mark.parametrize("query", ["page=1", "page=", "size=10&page=1"])
+def test_first_page_links_of_the_offset_pages_need_no_notice(auth_client, run, steps, query):
+    for url in (ARTIFACTS, EXECUTIONS):
+        response = auth_client.get(f"{url}?{query}")
+        assert response.status_code == 200
+        assert BAD_CURSOR not in response.content.decode()
