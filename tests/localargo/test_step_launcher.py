@@ -135,7 +135,7 @@ def test_a_launcher_that_dies_takes_its_steps_and_is_replaced(steps) -> None:
     launcher = steps.executor.launcher
     assert launcher is not None
     os.kill(launcher.proc.pid, signal.SIGKILL)
-    assert steps.end("a")[0] == -signal.SIGKILL
+    assert steps.end("a") == (-signal.SIGKILL, "the step launcher stopped")
     assert gone(found)
     steps.start("b", "echo again")
     assert steps.end("b") == (0, None)
@@ -186,5 +186,20 @@ def test_the_chain_still_starts_steps_without_a_launcher(tmp_path, monkeypatch) 
         assert s.end("a") == (3, None)
         assert s.log("a") == "chain\n" and isinstance(run.proc, subprocess.Popen)
         assert s.executor.launcher is None
+    finally:
+        s.executor.stop()
+
+
+def test_many_steps_at_once_all_start_and_end(tmp_path) -> None:
+    """More steps in flight than the socket queues hold (net.unix.max_dgram_qlen, 10)."""
+    s = Steps(tmp_path, parallel=40)
+    try:
+        for i in range(80):
+            while not s.executor.free_slots():
+                time.sleep(0.005)
+            s.start(f"s{i}", f"echo {i}; exit {i % 3}")
+        for i in range(80):
+            assert s.end(f"s{i}", timeout=120) == (i % 3, None)
+            assert s.log(f"s{i}") == f"{i}\n"
     finally:
         s.executor.stop()

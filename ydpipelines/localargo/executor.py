@@ -105,6 +105,8 @@ class StepLauncher:
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", launcher_program(), str(theirs.fileno())],
+                # steps get the engine's environment for them, never the engine's own
+                env={"PATH": os.environ.get("PATH", os.defpath)},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
@@ -116,11 +118,13 @@ class StepLauncher:
         finally:
             theirs.close()
         self.sock = ours
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the steps' table (never held while sending)
+        self.send_lock = threading.Lock()  # one message at a time, with its descriptors
         self.ids = itertools.count(1)
         self.steps: dict[int, LaunchedStep] = {}
         self.alive = True
         self.closing = False
+        self.served = False  # it has started a step (one that never does is not tried again)
         _LAUNCHERS.add(self)
         threading.Thread(target=self._read, daemon=True, name="step-launcher").start()
 
@@ -140,16 +144,14 @@ class StepLauncher:
                     raise LauncherGone
                 rid = step.rid = next(self.ids)
                 step.launcher = self
-                msg = marshal.dumps({"id": rid, "plan": str(plan), "flags": flags, "fds": [*given]})
                 self.steps[rid] = step
-                try:
-                    self.sock.sendmsg(
-                        [msg],
-                        [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", given.values()))],
-                    )
-                except OSError:
+            msg = marshal.dumps({"id": rid, "plan": str(plan), "flags": flags, "fds": [*given]})
+            try:
+                self._send(msg, [*given.values()])
+            except OSError:
+                with self.lock:
                     self.steps.pop(rid, None)
-                    raise LauncherGone from None
+                raise LauncherGone from None
         except BaseException:
             os.close(out_r)
             os.close(err_r)
@@ -169,8 +171,15 @@ class StepLauncher:
         return step
 
     def kill(self, rid: int) -> None:
-        with self.lock, contextlib.suppress(OSError):
-            self.sock.send(marshal.dumps({"id": rid, "kill": signal.SIGKILL.value}))
+        with contextlib.suppress(OSError):
+            self._send(marshal.dumps({"id": rid, "kill": signal.SIGKILL.value}))
+
+    def _send(self, msg: bytes, fds: list[int] | None = None) -> None:
+        # Not under self.lock: a send waits while the launcher's queue is full (a few
+        # messages), and the launcher then waits for _read, which takes self.lock.
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        with self.send_lock:
+            self.sock.sendmsg([msg], rights)
 
     def _read(self) -> None:
         while True:
@@ -188,6 +197,7 @@ class StepLauncher:
                 continue
             if what == "started":
                 step.pid = value
+                self.served = True
             elif what == "error":
                 step.error, step.returncode = value, -1
                 step.ended.set()
@@ -201,8 +211,7 @@ class StepLauncher:
             self.alive = False
             orphans, self.steps = self.steps, {}
         for step in orphans.values():  # killed with the launcher (their parent-death signal)
-            if not step.started.is_set():
-                step.error = "the step launcher stopped"
+            step.error = "the step launcher stopped"
             step.returncode = -signal.SIGKILL
             step.ended.set()
             step.started.set()
@@ -456,7 +465,10 @@ class Executor:
             try:
                 return launcher.spawn(path, flags, passed, stdin)
             except LauncherGone:
-                continue
+                if not launcher.served:  # it could not even start: the chain from now on
+                    print("localargo: the step launcher did not start", file=sys.stderr)
+                    self.use_launcher = False
+                    return None
         return None
 
     @staticmethod
@@ -514,6 +526,9 @@ class Executor:
                     os.write(go_w, b"1")  # the step goes on, with or without its network
                 self._pump(run, log)
                 code = run.proc.wait()
+                if isinstance(run.proc, LaunchedStep) and run.proc.error:
+                    error = run.proc.error  # killed with the launcher
+                    log.write(f"{error}\n".encode())
             finally:
                 for fd in (go_r, go_w, netns, tty, tty_in):
                     if fd is not None:
