@@ -458,6 +458,8 @@ class Executor:
                 if launcher is None or not launcher.alive:
                     try:
                         launcher = self.launcher = StepLauncher()
+                        # an executor dropped without stop() (tests) does not keep one running
+                        weakref.finalize(self, launcher.close)
                     except OSError as exc:
                         print(f"localargo: no step launcher: {exc}", file=sys.stderr)
                         self.use_launcher = False
