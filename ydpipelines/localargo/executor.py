@@ -1,7 +1,7 @@
-"""Steps as local processes: one process group per step, in namespaces made by ``unshare``
-(mount, pid, network) where mountns.py mounts its private /tmp and volumes (a private root
-from a plan of volumes.py when it has volumes) and confines it as sandbox.py says;
-stdout+stderr streamed to the step's log file."""
+"""Steps as local processes: one process group per step, in namespaces (mount, pid, network)
+made by the step launcher (launcher.py; by ``unshare`` where it cannot run) where mountns.py
+mounts its private /tmp and volumes (a private root from a plan of volumes.py when it has
+volumes) and confines it as sandbox.py says; stdout+stderr streamed to the step's log file."""
 
 from __future__ import annotations
 

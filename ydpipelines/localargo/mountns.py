@@ -1,7 +1,8 @@
 """Inside a step's fresh mount namespace: carry out a mount plan, then exec the step.
 
 Run as ``python -I -S mountns.py PLAN -- ARGV...`` by ``unshare --mount``, its code handed over
-with ``-c`` (executor.helper_program).
+with ``-c`` (executor.helper_program); or, as most steps start, ``start`` called in a child of
+the step launcher (launcher.py), which has this code loaded once.
 Stdlib only and independent of the package, so it starts fast with ``-I -S``; it runs before
 every step, so it imports only what it needs, all in C: json and socket would double its
 start-up time (the plan is in ``marshal`` format, written by the same interpreter), and the
