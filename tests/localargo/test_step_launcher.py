@@ -191,15 +191,16 @@ def test_the_chain_still_starts_steps_without_a_launcher(tmp_path, monkeypatch) 
 
 
 def test_many_steps_at_once_all_start_and_end(tmp_path) -> None:
-    """More steps in flight than the socket queues hold (net.unix.max_dgram_qlen, 10)."""
+    """Up to 40 steps in flight on one launcher: each ends with its own code and output."""
     s = Steps(tmp_path, parallel=40)
     try:
+        runs = []
         for i in range(80):
             while not s.executor.free_slots():
                 time.sleep(0.005)
-            s.start(f"s{i}", f"echo {i}; exit {i % 3}")
-        for i in range(80):
+            runs.append(s.start(f"s{i}", f"echo {i}; exit {i % 3}"))
+        for i, run in enumerate(runs):
             assert s.end(f"s{i}", timeout=120) == (i % 3, None)
-            assert s.log(f"s{i}") == f"{i}\n"
+            assert s.log(f"s{i}") == f"{i}\n" and isinstance(run.proc, LaunchedStep)
     finally:
         s.executor.stop()
