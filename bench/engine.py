@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from apps.pipelines.constants import DEFAULT_RUNTIME_IMAGE
 from ydpipelines.localargo.containers import REAP_GATHER, find_runtime, ulimits
 from ydpipelines.localargo.engine import Engine
+from ydpipelines.localargo.executor import Executor, StepRun, launchers_cpu_seconds
 from ydpipelines.localargo.server import make_server
 
 BUSYBOX = "localhost/ydp-busybox:1"
@@ -188,10 +189,57 @@ def container_bench(steps: int, parallel: int, rounds: int = 3) -> None:
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its waited-for children (the container CLI calls)."""
+    """CPU time of this process, its waited-for children (the container CLI calls) and the
+    running step launchers with the steps they waited for (not this process's children)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    launched = launchers_cpu_seconds()
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + launched
+
+
+def step_start_bench(steps: int, rounds: int) -> None:
+    """One host step's start: ``steps`` steps of ``true`` run one after the other through the
+    executor, from the launcher and from the old chain (YDP_STEP_LAUNCHER=0) in turns; the CPU
+    of everything involved a step (engine, launcher, step processes), medians of ``rounds``."""
+    figures: dict[str, list[float]] = {"launcher": [], "chain": []}
+    done = threading.Semaphore(0)
+    for _ in range(rounds):
+        for mode in figures:
+            os.environ["YDP_STEP_LAUNCHER"] = "1" if mode == "launcher" else "0"
+            executor = Executor(1, lambda run, code, error: done.release())
+            with tempfile.TemporaryDirectory() as data:
+                runs = []
+                for i in range(steps + 1):
+                    tmp = Path(data, str(i), "tmp")
+                    tmp.mkdir(parents=True)
+                    key = ("bench", "start", str(i))
+                    runs.append(
+                        StepRun(
+                            key,
+                            ["true"],
+                            {"PATH": "/usr/bin:/bin"},
+                            tmp,
+                            "/tmp",
+                            tmp.parent / "log",
+                        )
+                    )
+                executor.start(runs[0])  # the launcher's own start is not a step's
+                done.acquire()
+                cpu0 = cpu_seconds()
+                for run in runs[1:]:
+                    executor.start(run)
+                    done.acquire()
+                figures[mode].append((cpu_seconds() - cpu0) / steps * 1000)
+            executor.stop()
+    os.environ.pop("YDP_STEP_LAUNCHER", None)
+    print(
+        f"a host step's start, {steps} `true` steps one at a time, {rounds} rounds in turns: "
+        + "; ".join(
+            f"{mode} {statistics.median(v):.1f} ms CPU a step ({', '.join(f'{x:.1f}' for x in v)})"
+            for mode, v in figures.items()
+        )
+        + f"; load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def runtime_bench(steps: int, parallel: int) -> None:
@@ -400,13 +448,15 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="CI's check: small sizes")
     parser.add_argument(
         "--only",
-        default="dag,scripts,steps,list,container,runtime",
+        default="stepstart,dag,scripts,steps,list,container,runtime",
         help="which parts to run, comma-separated (default all)",
     )
     args = parser.parse_args()
     if args.smoke:
         args.steps, args.dag, args.listed, args.rounds, args.dag_run = 10, 50, 50, 1, "20"
     parts = set(args.only.split(","))
+    if "stepstart" in parts:
+        step_start_bench(10 if args.smoke else 100, args.rounds)
     if "dag" in parts:
         dag_bench([int(n) for n in args.dag_run.split(",")], args.parallel)
     if "scripts" in parts:

@@ -1,22 +1,26 @@
-"""Steps as local processes: one process group per step, in namespaces made by ``unshare``
-(mount, pid, network) where mountns.py mounts its private /tmp and volumes (a private root
-from a plan of volumes.py when it has volumes) and confines it as sandbox.py says;
-stdout+stderr streamed to the step's log file."""
+"""Steps as local processes: one process group per step, in namespaces (mount, pid, network)
+made by the step launcher (launcher.py; by ``unshare`` where it cannot run) where mountns.py
+mounts its private /tmp and volumes (a private root from a plan of volumes.py when it has
+volumes) and confines it as sandbox.py says; stdout+stderr streamed to the step's log file."""
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
+import itertools
 import marshal
 import os
 import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +31,8 @@ from .volumes import StepFS
 
 SHIMS = Path(__file__).with_name("shims")
 MOUNTNS = Path(__file__).with_name("mountns.py")
+LAUNCHER = Path(__file__).with_name("launcher.py")
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 RESULT_LIMIT = 256 * 1024  # Argo caps outputs.result too
 PARTIAL_LIMIT = 16 * 1024  # a line longer than this goes to the log in parts (as in Kubernetes)
 SLIRP_SECONDS = 5  # how long a step waits for its outbound network
@@ -38,6 +44,202 @@ def helper_program() -> str:
     main script never gets a .pyc): 1.5 ms of CPU a step; this costs a 35 KB argument."""
     code = compile(MOUNTNS.read_bytes(), str(MOUNTNS), "exec", optimize=2)
     return f"import marshal;exec(marshal.loads(bytes.fromhex('{marshal.dumps(code).hex()}')))"
+
+
+def _compiled(path: Path) -> str:
+    return marshal.dumps(compile(path.read_bytes(), str(path), "exec", optimize=2)).hex()
+
+
+def launcher_program() -> str:
+    """launcher.py, with mountns.py's code beside it, as a ``python -I -S -c`` program whose
+    argument is the descriptor of its socket."""
+    return (
+        "import marshal,sys\n"
+        f"m={{'__name__':'mountns'}};exec(marshal.loads(bytes.fromhex('{_compiled(MOUNTNS)}')),m)\n"
+        f"g={{'__name__':'launcher'}};exec(marshal.loads(bytes.fromhex('{_compiled(LAUNCHER)}')),g)\n"
+        "g['serve'](int(sys.argv[1]),m)\n"
+    )
+
+
+class LauncherGone(Exception):
+    """The step launcher is not running (any more): the step starts the old way."""
+
+
+class LaunchedStep:
+    """A step started by the launcher, read as a Popen: ``pid`` (its process group),
+    ``stdout`` and ``stderr`` (the engine's ends of its pipes), ``wait()``."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.rid = 0
+        self.launcher: StepLauncher | None = None
+        self.stdout = self.stderr = None
+        self.returncode: int | None = None
+        self.error: str | None = None
+        self.started = threading.Event()
+        self.ended = threading.Event()
+
+    def kill(self) -> None:
+        """SIGKILL the step's process group (through the launcher, while it has not reaped it)."""
+        if self.launcher is not None and self.returncode is None:
+            self.launcher.kill(self.rid)
+
+    def wait(self) -> int:
+        self.ended.wait()
+        for stream in (self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        assert self.returncode is not None
+        return self.returncode
+
+
+_LAUNCHERS: weakref.WeakSet[StepLauncher] = weakref.WeakSet()
+
+
+class StepLauncher:
+    """The engine's end of launcher.py: one process, started once, that forks each step (a
+    fresh interpreter per step was most of its start-up CPU). Thread-safe."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", launcher_program(), str(theirs.fileno())],
+                # steps get the engine's environment for them, never the engine's own
+                env={"PATH": os.environ.get("PATH", os.defpath)},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,  # the terminal's ^C is the engine's, not its steps'
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.lock = threading.Lock()  # the steps' table (never held while sending)
+        self.send_lock = threading.Lock()  # one message at a time, with its descriptors
+        self.ids = itertools.count(1)
+        self.steps: dict[int, LaunchedStep] = {}
+        self.alive = True
+        self.closing = False
+        self.served = False  # it has started a step (one that never does is not tried again)
+        _LAUNCHERS.add(self)
+        threading.Thread(target=self._read, daemon=True, name="step-launcher").start()
+
+    def spawn(
+        self, plan: Path, flags: int, fds: dict[int, int], stdin: int | None = None
+    ) -> LaunchedStep:
+        """Start the step of ``plan`` (its argv and env in it) in namespaces ``flags``, with
+        ``fds`` (number in the step -> descriptor here) passed; stdin ``/dev/null`` unless
+        given. Raises LauncherGone, or OSError when the fork failed."""
+        step = LaunchedStep()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        given = {1: out_w, 2: err_w, **fds, **({0: stdin} if stdin is not None else {})}
+        try:
+            with self.lock:
+                if not self.alive or self.closing:
+                    raise LauncherGone
+                rid = step.rid = next(self.ids)
+                step.launcher = self
+                self.steps[rid] = step
+            msg = marshal.dumps({"id": rid, "plan": str(plan), "flags": flags, "fds": [*given]})
+            try:
+                self._send(msg, [*given.values()])
+            except OSError:
+                with self.lock:
+                    self.steps.pop(rid, None)
+                raise LauncherGone from None
+        except BaseException:
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        # as Popen's pipes, read by Executor._pump; closed by wait()
+        step.stdout = open(out_r, "rb", buffering=0)  # noqa: SIM115
+        step.stderr = open(err_r, "rb", buffering=0)  # noqa: SIM115
+        step.started.wait()
+        if step.error is not None:
+            step.wait()  # closes the pipes
+            if step.pid == 0 and not self.alive:
+                raise LauncherGone
+            raise OSError(step.error)
+        return step
+
+    def kill(self, rid: int) -> None:
+        with contextlib.suppress(OSError):
+            self._send(marshal.dumps({"id": rid, "kill": signal.SIGKILL.value}))
+
+    def _send(self, msg: bytes, fds: list[int] | None = None) -> None:
+        # Not under self.lock: a send waits while the launcher's queue is full (a few
+        # messages), and the launcher then waits for _read, which takes self.lock.
+        rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        with self.send_lock:
+            self.sock.sendmsg([msg], rights)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                msg = self.sock.recv(4096)
+            except OSError:
+                msg = b""
+            if not msg:
+                break
+            what, rid, value = marshal.loads(msg)
+            with self.lock:
+                step = self.steps.get(rid) if what == "started" else self.steps.pop(rid, None)
+                done = self.closing and not self.steps
+            if step is None:
+                continue
+            if what == "started":
+                step.pid = value
+                self.served = True
+            elif what == "error":
+                step.error, step.returncode = value, -1
+                step.ended.set()
+            else:
+                step.returncode = os.waitstatus_to_exitcode(value)
+                step.ended.set()
+            step.started.set()
+            if done:
+                self.sock.shutdown(socket.SHUT_RDWR)
+        with self.lock:
+            self.alive = False
+            orphans, self.steps = self.steps, {}
+        for step in orphans.values():  # killed with the launcher (their parent-death signal)
+            step.error = "the step launcher stopped"
+            step.returncode = -signal.SIGKILL
+            step.ended.set()
+            step.started.set()
+        self.sock.close()
+        self.proc.wait()
+
+    def close(self) -> None:
+        """Stop once no step it started is running (those still running keep running)."""
+        with self.lock:
+            self.closing = True
+            if self.steps or not self.alive:
+                return
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the launcher and the steps it has waited for (not the engine's)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def launchers_cpu_seconds() -> float:
+    """CPU of the running step launchers and their steps: a launcher is the engine's child but
+    its steps are not, so RUSAGE_CHILDREN counts them only once the launcher has ended."""
+    return sum(launcher.cpu_seconds() for launcher in list(_LAUNCHERS) if launcher.alive)
 
 
 def _probe(cmd: list[str]) -> bool:
@@ -87,7 +289,7 @@ class StepRun:
     tmp_dir: Path
     cwd: str  # as the step sees it (may be under /tmp)
     log_path: Path
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen | LaunchedStep | None = None
     started: float = 0.0
     kill_reason: str | None = None
     stdout: bytearray = field(default_factory=bytearray)
@@ -126,6 +328,8 @@ class Executor:
     Subclasses (containers.py) change how a step is confined (``configure``) and run."""
 
     death: list[str] | None = None  # death_prefix(), where configure found it works
+    use_launcher = False  # steps start from a StepLauncher (configure says)
+    launcher: StepLauncher | None = None
 
     def __init__(
         self, max_parallel: int, on_done: Done, options: StepOptions | None = None
@@ -156,11 +360,24 @@ class Executor:
             log = options.network_log or Path(os.devnull)
             self.network = SharedNetwork(box.slirp, log)
             self.joining_prefix = [a for a in self.prefix if a != "--net"]
+        # steps start from a launcher (launcher.py) where the engine may make namespaces
+        # itself (root); in a user namespace they keep the `unshare` chain
+        self.launcher: StepLauncher | None = None
+        self.use_launcher = (
+            self.prefix is not None
+            and "--user" not in self.prefix
+            and hasattr(os, "pidfd_open")
+            and os.environ.get("YDP_STEP_LAUNCHER", "1") != "0"
+        )
 
     def stop(self) -> None:
-        """Stop what outlives single steps (the shared network)."""
+        """Stop what outlives single steps (the shared network, the launcher once idle)."""
         if self.network is not None:
             self.network.stop()
+        with self.lock:
+            launcher, self.launcher = self.launcher, None
+        if launcher is not None:
+            launcher.close()
 
     def free_slots(self) -> int:
         with self.lock:
@@ -186,11 +403,23 @@ class Executor:
     def _stop(self, run: StepRun) -> None:
         """End a running step at once (its end still reaches ``on_done``)."""
         proc = run.proc
-        if proc is not None:
+        if isinstance(proc, LaunchedStep):
+            proc.kill()
+        elif proc is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
     def _command(self, run: StepRun, wait_fd: int | None, netns_fd: int | None) -> list[str]:
+        path = self._plan(run, wait_fd, netns_fd)
+        helper = [sys.executable, "-I", "-S", "-c", self.helper, str(path), "--"]
+        prefix = self.joining_prefix if netns_fd is not None else self.prefix
+        assert prefix is not None
+        return [*(self.death or []), *prefix, "--", *helper, *run.argv]
+
+    def _plan(
+        self, run: StepRun, wait_fd: int | None, netns_fd: int | None, launched: bool = False
+    ) -> Path:
+        """Write the step's plan for mountns.py (with its argv and env when ``launched``)."""
         if self.prefix is None:
             raise OSError(
                 "cannot give the step a private /tmp: `unshare --mount` is unavailable here "
@@ -204,12 +433,45 @@ class Executor:
         resolv = self.sandbox.resolv_ops(run.tmp_dir.parent) if slirp else []
         plan["ops"] = [*self.sandbox.pre_ops(), *resolv, *plan["ops"]]
         plan["sandbox"] = self.sandbox.settings(run.fs, wait_fd, netns_fd)
+        if launched:
+            plan["argv"], plan["env"] = run.argv, run.env
         path = run.tmp_dir.parent / "sandbox.plan"
         path.write_bytes(marshal.dumps(plan))  # mountns.py reads it without importing json
-        helper = [sys.executable, "-I", "-S", "-c", self.helper, str(path), "--"]
+        return path
+
+    def _launch(
+        self, run: StepRun, wait_fd: int | None, netns_fd: int | None, stdin: int | None
+    ) -> LaunchedStep | None:
+        """Start the step from the launcher (started at the first step, again if it died);
+        None where there is none: the step then starts as the `unshare` chain."""
+        if not self.use_launcher:
+            return None
+        flags = CLONE_NEWNS | CLONE_NEWPID
         prefix = self.joining_prefix if netns_fd is not None else self.prefix
-        assert prefix is not None
-        return [*(self.death or []), *prefix, "--", *helper, *run.argv]
+        if prefix is not None and "--net" in prefix:
+            flags |= CLONE_NEWNET
+        passed = {fd: fd for fd in (wait_fd, netns_fd) if fd is not None}
+        path = self._plan(run, wait_fd, netns_fd, launched=True)
+        for _ in range(2):  # a launcher that died is replaced once
+            with self.lock:
+                launcher = self.launcher
+                if launcher is None or not launcher.alive:
+                    try:
+                        launcher = self.launcher = StepLauncher()
+                        # an executor dropped without stop() (tests) does not keep one running
+                        weakref.finalize(self, launcher.close)
+                    except OSError as exc:
+                        print(f"localargo: no step launcher: {exc}", file=sys.stderr)
+                        self.use_launcher = False
+                        return None
+            try:
+                return launcher.spawn(path, flags, passed, stdin)
+            except LauncherGone:
+                if not launcher.served:  # it could not even start: the chain from now on
+                    print("localargo: the step launcher did not start", file=sys.stderr)
+                    self.use_launcher = False
+                    return None
+        return None
 
     @staticmethod
     def _begin(run: StepRun, log, notes: list[str]) -> str | None:
@@ -243,7 +505,7 @@ class Executor:
             try:
                 if error:
                     raise _Skip
-                run.proc = subprocess.Popen(
+                run.proc = self._launch(run, go_r, netns, tty_in) or subprocess.Popen(
                     self._command(run, go_r, netns),
                     stdin=subprocess.DEVNULL if tty_in is None else tty_in,
                     stdout=subprocess.PIPE,
@@ -260,13 +522,15 @@ class Executor:
                 log.write(f"{error}\n".encode())
             else:
                 if run.kill_reason:  # stopped between slot and spawn
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(run.proc.pid, signal.SIGKILL)
+                    self._stop(run)
                 if go_w is not None:
                     slirp = self._outbound(run.proc.pid, log, run.tmp_dir.parent / "slirp.log")
                     os.write(go_w, b"1")  # the step goes on, with or without its network
                 self._pump(run, log)
                 code = run.proc.wait()
+                if isinstance(run.proc, LaunchedStep) and run.proc.error:
+                    error = run.proc.error  # killed with the launcher
+                    log.write(f"{error}\n".encode())
             finally:
                 for fd in (go_r, go_w, netns, tty, tty_in):
                     if fd is not None:

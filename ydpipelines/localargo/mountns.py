@@ -1,7 +1,8 @@
 """Inside a step's fresh mount namespace: carry out a mount plan, then exec the step.
 
 Run as ``python -I -S mountns.py PLAN -- ARGV...`` by ``unshare --mount``, its code handed over
-with ``-c`` (executor.helper_program).
+with ``-c`` (executor.helper_program); or, as most steps start, ``start`` called in a child of
+the step launcher (launcher.py), which has this code loaded once.
 Stdlib only and independent of the package, so it starts fast with ``-I -S``; it runs before
 every step, so it imports only what it needs, all in C: json and socket would double its
 start-up time (the plan is in ``marshal`` format, written by the same interpreter), and the
@@ -241,6 +242,16 @@ def main(argv: list[str]) -> int:
     try:
         with open(argv[0], "rb") as fh:
             plan = marshal.load(fh)
+    except (OSError, ValueError, EOFError, TypeError) as exc:
+        print(f"the step's volumes could not be mounted: {exc}", file=sys.stderr)
+        return 126
+    return start(plan, argv[2:])
+
+
+def start(plan: dict, argv: list[str]) -> int:
+    """Carry out ``plan`` and exec ``argv``; the exit code when that fails (the launcher's
+    children call it directly, launcher.py)."""
+    try:
         box = plan.get("sandbox")
         # the engine's folders under /tmp, held open before the step's /tmp covers them
         kept = [(p, os.open(p, os.O_PATH)) for p in (box or {}).get("keep", [])]
@@ -266,9 +277,9 @@ def main(argv: list[str]) -> int:
         print(f"the step's sandbox could not be set up: {exc}", file=sys.stderr)
         return 126
     try:
-        os.execvp(argv[2], argv[2:])
+        os.execvp(argv[0], argv)
     except OSError as exc:
-        print(f"{argv[2]}: {exc.strerror}", file=sys.stderr)
+        print(f"{argv[0]}: {exc.strerror}", file=sys.stderr)
         return 127 if isinstance(exc, FileNotFoundError) else 126
     return 126  # not reached: exec replaced us
 
