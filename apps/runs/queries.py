@@ -25,6 +25,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
 )
@@ -453,6 +454,15 @@ def join_metric(queryset: QuerySet[Run], name: str, hints: Hints | None = None) 
         if hints.states:
             condition &= Q(metrics__run_state__in=hints.states)
     return queryset.alias(**{alias: FilteredRelation("metrics", condition=condition)})
+
+
+def metric_value(name: str) -> Subquery:
+    """The run's value of metric `name` (NULL without it), as a correlated subquery: one probe
+    of the unique (run, name) index a run. A metric predicate tested this way adds no
+    relation to the page query's join search (see PredicateFilter): PostgreSQL spent 10-45 ms
+    planning the page with three metric joins among seven relations, and 1-2 ms running it."""
+    rows = Metric.objects.filter(run_id=OuterRef("pk"), name=name).order_by()
+    return Subquery(rows.values("value")[:1], output_field=FloatField())
 
 
 def _sort_expression(
