@@ -429,6 +429,22 @@ def _timed(fn, repeat: int, warm: int = 5) -> tuple[float, float, float]:
     return statistics.median(wall), min(wall), statistics.median(cpu)
 
 
+def backend_cpu() -> float | None:
+    """The CPU seconds this connection's PostgreSQL backend has used, read from its /proc
+    entry (the server on this machine), or None where it cannot be read. Robust to the load,
+    unlike the wall times: the figure docs/scale.md gives beside them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _run_ids(body: str) -> list[str]:
     """The ids (32 hex digits, as MLflow writes them) of the runs on a page, in order."""
     import re
@@ -499,7 +515,15 @@ def measure(repeat: int, explain: bool = False, smoke: bool = False) -> dict[str
         all_sql = [q["sql"] for q in captured.captured_queries]
         page_sql = [q["sql"] for q in captured.captured_queries if f"LIMIT {size + 1}" in q["sql"]]
         assert len(page_sql) == 1, "the page query was not found"
+        db_before = backend_cpu()
         page_ms, page_best, page_cpu = _timed(lambda u=url: client.get(u), repeat)
+        db_after = backend_cpu()
+        # Per timed page (the warm-up pages are counted too: repeat + 5 in all).
+        db_cpu = (
+            (db_after - db_before) * 1000 / (repeat + 5)
+            if db_before is not None and db_after is not None
+            else None
+        )
         next_ms, next_best = (
             _timed(lambda u=next_url: client.get(u), repeat)[:2] if next_url else (0.0, 0.0)
         )
@@ -527,6 +551,7 @@ def measure(repeat: int, explain: bool = False, smoke: bool = False) -> dict[str
             "raw": raw_ms,
             "all_sql": all_ms,
             "queries": queries,
+            "db_cpu": db_cpu,
             "ids": _run_ids(body),
         }
         ok = "ok" if page_ms <= goal and min(ratio, all_ratio) <= 3 else "MISSED"
@@ -537,6 +562,8 @@ def measure(repeat: int, explain: bool = False, smoke: bool = False) -> dict[str
             f"    page response     {page_ms:7.1f} ms median, {page_best:5.1f} best, "
             f"{page_cpu:5.1f} ms CPU in this process  (goal <= {goal:.0f} ms)"
         )
+        if db_cpu is not None:
+            print(f"    PostgreSQL CPU    {db_cpu:7.1f} ms a page (its backend's /proc entry)")
         print(f"    next page         {next_ms:7.1f} ms median, {next_best:5.1f} best")
         print(f"    queries           {queries:7d}")
         print(f"    raw page SQL      {raw_ms:7.1f} ms median, {raw_best:5.1f} best")

@@ -163,13 +163,17 @@ def list_runs(
     data.setlist("state", state)
     data.setlist("m", m)
     runs = scope.runs(request).filter(archived_at__isnull=not archived)
+    parsed = queries.Sort.parse(sort)
     filterset = RunListFilter(
-        data, queryset=runs, archived=archived, project_ids=projects.project_ids(request)
+        data,
+        queryset=runs,
+        archived=archived,
+        project_ids=projects.project_ids(request),
+        sort_metric=parsed.metric if parsed is not None else None,
     )
     if not filterset.is_valid():
         field, errors = next(iter(filterset.form.errors.items()))
         raise ApiError(400, f"{field}: {errors[0]}", field)
-    parsed = queries.Sort.parse(sort)
     if parsed is None:
         raise ApiError(400, f"sort: “{sort}” is not a column or m:<metric>.", "sort")
     start = queries.Cursor.decode(after, parsed) if after else None

@@ -200,11 +200,16 @@ def run_listing(
     added = _added_predicate(raw)
     if added:
         raw.appendlist("m", added)
+    sort = Sort.parse(raw.get("sort"))
     filterset = RunListFilter(
-        raw, queryset=queryset, experiment=experiment, archived=archived, project_ids=project_ids
+        raw,
+        queryset=queryset,
+        experiment=experiment,
+        archived=archived,
+        project_ids=project_ids,
+        sort_metric=sort.metric if sort is not None else None,
     )
     errors = filterset.clean_errors()
-    sort = Sort.parse(raw.get("sort"))
     if sort is None:
         if raw.get("sort"):
             errors.append(f"Sort: “{raw.get('sort')}” is not a column; sorted by creation.")

