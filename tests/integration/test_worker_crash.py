@@ -12,10 +12,52 @@ from apps.orchestration.argo import get_client
 from apps.pipelines.services import create_version
 from apps.runs.models import Artifact, Run
 from apps.runs.services import create_run
-from tests.integration.helpers import ROOT, zip_folder
 from tests.processes import CeleryProcess, app_env, clear_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
+
+# Two steps, then one that never runs: the first writes an output to copy, the second fails.
+# Shell steps that sleep, not the notebooks of examples/failing: the kills need runs that last
+# a few seconds, not steps that cost CPU (papermill and a kernel: 2.5 CPU-s a step, most of
+# this test's CPU).
+FAILING = b"""apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: crash-
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - name: make
+        template: make
+      - name: check
+        template: check
+        dependencies: [make]
+      - name: report
+        template: report
+        dependencies: [check]
+  - name: make
+    container:
+      image: busybox
+      command: [sh, -c]
+      args: ["sleep 3; seq 1 10 > /tmp/numbers.csv; echo made the numbers"]
+    outputs:
+      artifacts:
+      - name: numbers
+        path: /tmp/numbers.csv
+  - name: check
+    container:
+      image: busybox
+      command: [sh, -c]
+      args: ["sleep 3; echo the numbers do not add up; exit 1"]
+  - name: report
+    container:
+      image: busybox
+      command: [sh, -c]
+      args: ["echo never runs"]
+"""
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -53,11 +95,7 @@ def workflows_of(run: Run) -> list[dict]:
 
 
 def test_worker_killed_during_submit_and_syncs(celery_env, tmp_path, settings):
-    version = create_version(
-        upload_name="failing.zip",
-        data=zip_folder(ROOT / "examples" / "failing"),
-        pipeline_name="crash test",
-    )
+    version = create_version(upload_name="failing.yaml", data=FAILING, pipeline_name="crash test")
     experiment = Experiment.objects.create(name="crash test")
     runs = [create_run(version=version, experiment=experiment) for _ in range(3)]
 
@@ -82,7 +120,7 @@ def test_worker_killed_during_submit_and_syncs(celery_env, tmp_path, settings):
             run.refresh_from_db()
             assert len(workflows_of(run)) == 1, f"{run.id} has a duplicate workflow"
             assert run.submitted_at is not None
-            assert run.state == "Failed", run.message  # the failing demo fails, never sticks
+            assert run.state == "Failed", run.message  # the failing step fails it, never sticks
         # Every finished step's outputs are copied exactly once.
         wait_for(
             lambda: (
@@ -98,6 +136,7 @@ def test_worker_killed_during_submit_and_syncs(celery_env, tmp_path, settings):
         )
         names = list(Artifact.objects.filter(run__in=runs).values_list("run_id", "step_id", "name"))
         assert len(names) == len(set(names))
+        assert sorted(name for _, _, name in names) == ["numbers"] * 3  # each run's, copied
     finally:
         worker.stop()
         beat.stop()
