@@ -17,6 +17,10 @@ class RunsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # The Celery app, before anything sends a task: shared tasks send with the current app,
+        # which would otherwise be Celery's default one (and its default broker).
+        import ydpipelines.celery  # noqa: F401
+
         # A later migration may rebuild runs_run on SQLite, which drops its triggers.
         post_migrate.connect(_ensure_state_count_triggers, sender=self)
         # Beat (one per install) also follows Argo's watch, so a change is synced at once.

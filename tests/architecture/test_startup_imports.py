@@ -37,3 +37,32 @@ def test_rendering_still_imports_hera():
     )
     assert manifest["kind"] == "Workflow"
     assert "hera.workflows" in sys.modules
+
+
+ENGINE = """
+import sys
+import ydpipelines.localargo.engine, ydpipelines.localargo.server, ydpipelines.localargo.launcher
+print(sorted({m.split('.')[0] for m in sys.modules} & {'celery', 'django', 'kombu'}))
+"""
+
+SENDS = """
+import django
+django.setup()
+from celery import current_app
+from django.conf import settings
+print(current_app.main, current_app.conf.broker_url == settings.CELERY_BROKER_URL)
+"""
+
+
+def test_the_engine_starts_without_celery_or_django():
+    out = subprocess.run([sys.executable, "-c", ENGINE], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_process_that_loads_the_app_sends_tasks_with_its_celery_app():
+    # Without it a shared task's .delay() would go to Celery's default app and broker.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ydpipelines.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", SENDS], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "ydpipelines True", out.stdout
