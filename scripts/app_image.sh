@@ -39,5 +39,6 @@ fi
 SECRET=()
 cert=${PIP_CERT:-${SSL_CERT_FILE:-}}
 [ -n "$cert" ] && [ -s "$cert" ] && SECRET=(--secret "id=pipcert,src=$cert")
-"$CLI" "${GLOBAL[@]}" build "${SECRET[@]}" -f Containerfile -t "$TAG" .
+# --pull=never: both bases are local (made above); layers are cached (podman's default).
+"$CLI" "${GLOBAL[@]}" build --pull=never "${SECRET[@]}" -f Containerfile -t "$TAG" .
 echo "app_image: built $TAG"
