@@ -120,3 +120,21 @@ def test_the_same_image_runs_the_worker_and_beat(image):
     assert done.returncode == 0, done.stderr[-2000:]
     schedule, registered = done.stdout.strip().splitlines()[-2:]
     assert "sync-runs" in schedule and registered == "True"
+
+
+def test_the_venv_layer_matches_what_the_build_installed(image):
+    """The final stage copies the venv only when deps' venv.stamp changes (Containerfile): the
+    image's venv holds the interpreter, packages and files that stamp names, so a stale layer
+    (a venv that changed while its stamp did not) would show here."""
+    runtime = find_runtime("podman")
+    assert runtime is not None
+    script = (
+        "set -e; { /opt/venv/bin/python -VV; /opt/venv/bin/pip freeze --all; "
+        "cd /opt/venv && find . -printf '%p %s %m %l\\n' | LC_ALL=C sort | sha256sum; } "
+        "| cmp - /opt/venv.stamp && echo same"
+    )
+    done = runtime.run(
+        "run", "--rm", *ulimits(), "--network", "none", "-e", "PIP_DISABLE_PIP_VERSION_CHECK=1",
+        image, "sh", "-c", script, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "same", done.stdout + done.stderr
