@@ -13,6 +13,8 @@ import pytest
 from django.test import Client
 from django.urls import clear_url_caches
 
+from tests.conftest import new_context
+
 # Runs before any page script in every frame: records CSP violations the page reports.
 WATCH_CSP = """
 window.__csp = [];
@@ -74,8 +76,7 @@ def watched(
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
     client = Client()
     client.force_login(admin)
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-    context.set_default_timeout(15_000)
+    context = new_context(browser)
     context.add_cookies(
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
     )
