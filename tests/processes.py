@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -240,15 +241,20 @@ class CeleryProcess(ChildProcess):
                 open_ids[task_id].pop()
         return sorted(name for names in open_ids.values() for name in names)
 
-    def kill_when_busy(self, tasks: set[str], timeout: float = 90) -> list[str]:
-        """kill -9 of the worker at a moment it executes one of ``tasks``; returns the tasks
-        it had in flight. Checked on a frozen worker (SIGSTOP, then its log), so that the task
-        seen running cannot finish before the kill: the kill hits it for sure."""
+    def kill_when_busy(
+        self, tasks: set[str], timeout: float = 90, after: Callable[[], bool] | None = None
+    ) -> list[str]:
+        """kill -9 of the worker at a moment it executes one of ``tasks`` (started once
+        ``after()`` is true, if given); returns the tasks it had in flight. Checked on a frozen
+        worker (SIGSTOP, then its log), so that the task seen running cannot finish before the
+        kill: the kill hits it for sure."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the worker exited by itself: {self.log_tail()}")
-            if tasks & set(self.tasks_in_flight()):
+            if after is not None and after():
+                after = None
+            if after is None and tasks & set(self.tasks_in_flight()):
                 os.killpg(self.proc.pid, signal.SIGSTOP)
                 pids = [self.proc.pid, *descendants(self.proc.pid)]
                 if not stopped(pids):
@@ -260,8 +266,9 @@ class CeleryProcess(ChildProcess):
                     return in_flight
                 os.killpg(self.proc.pid, signal.SIGCONT)
             time.sleep(0.05)
+        waited = "" if after is None else " (its precondition never held)"
         raise AssertionError(
-            f"the worker never executed any of {sorted(tasks)} within {timeout} s "
+            f"the worker never executed any of {sorted(tasks)} within {timeout} s{waited} "
             f"(in flight: {self.tasks_in_flight()}): {self.log_tail()}"
         )
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.core.cache import cache
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import get_client
 from apps.pipelines.services import create_version
 from apps.runs.models import Artifact, Run
 from apps.runs.services import create_run
+from apps.runs.tasks import SYNC_LOCK_KEY
 from tests.processes import CeleryProcess, app_env, clear_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
@@ -106,11 +108,15 @@ def test_worker_killed_during_submit_and_syncs(celery_env, tmp_path, settings):
         # Kill the first worker while it submits a run.
         worker.kill_when_busy({"submit_run"})
         # Then kill each replacement while it syncs or copies outputs: once it is up and
-        # working, never while it starts (such a kill would test nothing).
+        # working, never while it starts (such a kill would test nothing). Once no pass holds
+        # the sync lock (a worker killed mid-pass leaves it for SYNC_LOCK_TTL), so that the
+        # sync the kill hits is a pass, not one that found the lock taken and skipped.
         for number in (2, 3):
             worker = CeleryProcess(celery_env, tmp_path / f"worker-{number}.log").start()
             killed.append(worker)
-            worker.kill_when_busy({"sync_runs", "fetch_outputs"})
+            worker.kill_when_busy(
+                {"sync_runs", "fetch_outputs"}, after=lambda: cache.get(SYNC_LOCK_KEY) is None
+            )
         worker = CeleryProcess(celery_env, tmp_path / "worker-4.log").start()
         # Each kill hit a worker in the middle of the work it was meant to interrupt: the
         # killed workers' logs (final now) show those tasks taken and never ended.
