@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -187,6 +189,16 @@ def gone(pids, seconds: float = 5) -> bool:
     return False
 
 
+def stopped(pids, seconds: float = 5) -> bool:
+    """True once every one of ``pids`` is stopped (SIGSTOP) or gone (within ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all((stat := _stat(pid)) is None or stat[1] in "TZ" for pid in pids):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 class CeleryProcess(ChildProcess):
     """A real Celery worker (or, with beat=True, the beat scheduler) in its own process, on
     the test database and the test's Redis broker."""
@@ -213,6 +225,52 @@ class CeleryProcess(ChildProcess):
             ]
         self.spawn(command, self.env)
         return self
+
+    # Lines of the worker's INFO log: "Task NAME[ID] received" when it takes a message; any
+    # later line with the id ("succeeded", "raised", "retry", "Discarding revoked task: ...")
+    # ends that delivery. Prefetch 1 x concurrency 2: a task received is in a pool process.
+    _TASK = re.compile(r"(?:[\w.]+\.)?(\w+)\[([0-9a-f-]{36})\]( received)?")
+
+    def tasks_in_flight(self) -> list[str]:
+        """The tasks (short names) this worker has taken and not finished, from its log."""
+        open_ids: dict[str, list[str]] = {}
+        for name, task_id, received in self._TASK.findall(self.log_tail(size=1 << 30)):
+            if received:
+                open_ids.setdefault(task_id, []).append(name)
+            elif open_ids.get(task_id):
+                open_ids[task_id].pop()
+        return sorted(name for names in open_ids.values() for name in names)
+
+    def kill_when_busy(
+        self, tasks: set[str], timeout: float = 90, after: Callable[[], bool] | None = None
+    ) -> list[str]:
+        """kill -9 of the worker at a moment it executes one of ``tasks`` (started once
+        ``after()`` is true, if given); returns the tasks it had in flight. Checked on a frozen
+        worker (SIGSTOP, then its log), so that the task seen running cannot finish before the
+        kill: the kill hits it for sure."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the worker exited by itself: {self.log_tail()}")
+            if after is not None and after():
+                after = None
+            if after is None and tasks & set(self.tasks_in_flight()):
+                os.killpg(self.proc.pid, signal.SIGSTOP)
+                pids = [self.proc.pid, *descendants(self.proc.pid)]
+                if not stopped(pids):
+                    os.killpg(self.proc.pid, signal.SIGCONT)
+                    continue
+                in_flight = self.tasks_in_flight()  # final: no process of it runs now
+                if tasks & set(in_flight):
+                    self.kill()  # SIGKILL reaches stopped processes
+                    return in_flight
+                os.killpg(self.proc.pid, signal.SIGCONT)
+            time.sleep(0.05)
+        waited = "" if after is None else " (its precondition never held)"
+        raise AssertionError(
+            f"the worker never executed any of {sorted(tasks)} within {timeout} s{waited} "
+            f"(in flight: {self.tasks_in_flight()}): {self.log_tail()}"
+        )
 
 
 def app_env(settings, *, redis_url: str, data_dir: Path, extra: dict[str, str] | None = None):

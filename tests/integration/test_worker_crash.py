@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.core.cache import cache
 
 from apps.experiments.models import Experiment
 from apps.orchestration.argo import get_client
 from apps.pipelines.services import create_version
 from apps.runs.models import Artifact, Run
 from apps.runs.services import create_run
+from apps.runs.tasks import SYNC_LOCK_KEY
 from tests.processes import CeleryProcess, app_env, clear_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.timeout(600)]
@@ -101,16 +103,26 @@ def test_worker_killed_during_submit_and_syncs(celery_env, tmp_path, settings):
 
     beat = CeleryProcess(celery_env, tmp_path / "beat.log", beat=True).start()
     worker = CeleryProcess(celery_env, tmp_path / "worker-1.log").start()
+    killed = [worker]
     try:
-        # Kill the worker as soon as the first workflow exists: its submits are mid-flight.
-        wait_for(lambda: any(workflows_of(run) for run in runs), 60, "a first workflow")
-        worker.kill()
-        worker = CeleryProcess(celery_env, tmp_path / "worker-2.log").start()
-        # Then kill it twice more while syncs and output copies are running.
-        for attempt in range(2):
-            time.sleep(2.5)
-            worker.kill()
-            worker = CeleryProcess(celery_env, tmp_path / f"worker-{attempt + 3}.log").start()
+        # Kill the first worker while it submits a run.
+        worker.kill_when_busy({"submit_run"})
+        # Then kill each replacement while it syncs or copies outputs: once it is up and
+        # working, never while it starts (such a kill would test nothing). Once no pass holds
+        # the sync lock (a worker killed mid-pass leaves it for SYNC_LOCK_TTL), so that the
+        # sync the kill hits is a pass, not one that found the lock taken and skipped.
+        for number in (2, 3):
+            worker = CeleryProcess(celery_env, tmp_path / f"worker-{number}.log").start()
+            killed.append(worker)
+            worker.kill_when_busy(
+                {"sync_runs", "fetch_outputs"}, after=lambda: cache.get(SYNC_LOCK_KEY) is None
+            )
+        worker = CeleryProcess(celery_env, tmp_path / "worker-4.log").start()
+        # Each kill hit a worker in the middle of the work it was meant to interrupt: the
+        # killed workers' logs (final now) show those tasks taken and never ended.
+        hits = [dead.tasks_in_flight() for dead in killed]
+        assert "submit_run" in hits[0], hits
+        assert all({"sync_runs", "fetch_outputs"} & set(hit) for hit in hits[1:]), hits
 
         def all_finished():
             return all(Run.objects.get(pk=run.pk).is_finished for run in runs)
