@@ -765,6 +765,8 @@ class CappedCounts(dict[str, int]):
     first COUNT_CAP + 1 that meet the first condition)."""
 
     capped: bool = False
+    # The rows of the first condition read (its whole range when not capped).
+    read: int = 0
 
 
 # At most this many runs meeting a list's metric predicates (exact counts): the page reads the
@@ -776,10 +778,12 @@ FEW_MATCHES = 1_000
 
 def few_matches(counts: dict[str, int]) -> bool:
     """Whether state counts computed from the metric predicates (CappedCounts) are exact and
-    say at most FEW_MATCHES runs meet them."""
+    say at most FEW_MATCHES runs meet them, among at most FEW_MATCHES meeting the first one
+    (the rows a page driven from it reads: among_predicate_runs)."""
     return (
         isinstance(counts, CappedCounts)
         and not counts.capped
+        and counts.read <= FEW_MATCHES
         and sum(counts.values()) <= FEW_MATCHES
     )
 
@@ -816,7 +820,8 @@ def _capped_counts(first: QuerySet[Metric], others: list[QuerySet[Metric]]) -> C
         cursor.execute(grouped, [*params, *join_params])
         rows = cursor.fetchall()
     counts = CappedCounts((state, n) for state, n, _ in rows if n)
-    counts.capped = sum(read for _, _, read in rows) > COUNT_CAP
+    counts.read = sum(read for _, _, read in rows)
+    counts.capped = counts.read > COUNT_CAP
     return counts
 
 
