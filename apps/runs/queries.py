@@ -21,6 +21,7 @@ from django.db.models import (
     F,
     FilteredRelation,
     FloatField,
+    Func,
     OrderBy,
     OuterRef,
     Q,
@@ -570,11 +571,15 @@ def fetch_page(
     before: Cursor | None = None,
     hints: Hints | None = None,
     outputs_pending: bool = False,
+    sort_per_run: bool = False,
 ) -> RunPage:
     """One page of runs, with the cursors of the next and previous pages: one query (two on
     the page where a metric sort passes from the runs with the metric to those without).
     `outputs_pending` fills each row's flag in that same query (the API's rows say it; the
-    page's rows leave it None and skip the subquery)."""
+    page's rows leave it None and skip the subquery). `sort_per_run`: a metric sort reads
+    each run's value (one probe of the unique (run, name) index) rather than walking the
+    metric's index in value order; for a list whose filters leave few runs (few_matches),
+    where that walk would read the whole index looking for them."""
     queryset = queryset.annotate(
         outputs_pending=outputs_pending_exists()
         if outputs_pending
@@ -582,7 +587,15 @@ def fetch_page(
     )
     metric = sort.metric
     if metric is not None and metric_alias(metric) not in queryset.query._filtered_relations:
-        runs, backwards = _metric_sort_rows(queryset, sort, size, after, before, hints)
+        if sort_per_run:
+            # An ORDER BY over a subquery: no index serves it, so PostgreSQL starts from the
+            # filters' rows and sorts the few it finds. Runs without the metric come last, by
+            # id: the order of _metric_sort_rows' two parts, in one query.
+            per_run = queryset.annotate(sort_value=metric_value(metric))
+            query, backwards = keyset_order(per_run, sort.descending, True, size, after, before)
+            runs = _rows(query)
+        else:
+            runs, backwards = _metric_sort_rows(queryset, sort, size, after, before, hints)
     else:
         query, backwards = page_queryset(
             queryset, sort, size, after=after, before=before, hints=hints
@@ -701,12 +714,7 @@ def state_counts(
     if metric_only and hints is not None and uses_metric_copies():
 
         def rows_of(name: str, lookups: dict[str, Any]) -> QuerySet[Metric]:
-            rows = Metric.objects.filter(name=name, run_archived=hints.archived, **lookups)
-            if hints.experiment_id is not None:
-                rows = rows.filter(run_experiment_id=hints.experiment_id)
-            elif hints.experiment_ids is not None:
-                rows = rows.filter(run_experiment_id__in=hints.experiment_ids)
-            return rows
+            return _metric_rows(name, lookups, hints)
 
         (name, lookups), *others = metric_only
         return _capped_counts(
@@ -718,11 +726,66 @@ def state_counts(
     return {state: n for state, n in grouped}
 
 
+def _metric_rows(name: str, lookups: dict[str, Any], hints: Hints) -> QuerySet[Metric]:
+    """The metric rows of `name` meeting `lookups`, in the list's scope (the rows' copies of
+    the run's archived flag and experiment: a range of a metric_list_* index)."""
+    rows = Metric.objects.filter(name=name, run_archived=hints.archived, **lookups)
+    if hints.experiment_id is not None:
+        rows = rows.filter(run_experiment_id=hints.experiment_id)
+    elif hints.experiment_ids is not None:
+        rows = rows.filter(run_experiment_id__in=hints.experiment_ids)
+    return rows
+
+
+class _AmongRuns(Func):
+    """`id = ANY(ARRAY(SELECT run_id ...))` (SQLite: `id IN (SELECT ...)`). PostgreSQL
+    estimates an ARRAY() of a subquery at a few elements, so it fetches those runs by primary
+    key; an IN or a join is estimated from the value column's statistics over every metric's
+    rows (a third of 100,000 for accuracy > 0.999, which no run meets) and hashes a scan of
+    every run."""
+
+    arg_joiner = " = ANY(ARRAY"
+    template = "%(expressions)s)"
+    output_field = BooleanField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, arg_joiner=" IN ", template="%(expressions)s")
+
+
+def among_predicate_runs(name: str, lookups: dict[str, Any], hints: Hints) -> _AmongRuns:
+    """A condition on runs: among those whose metric `name` meets `lookups` (in the hints'
+    scope). For a page whose state counts (few_matches) say these are few: the page starts
+    from them instead of walking the sort's index."""
+    rows = _metric_rows(name, lookups, hints).order_by().values("run_id")
+    return _AmongRuns(F("pk"), Subquery(rows))
+
+
 class CappedCounts(dict[str, int]):
     """Runs per state, exact unless `capped`: then lower bounds (the runs found among the
     first COUNT_CAP + 1 that meet the first condition)."""
 
     capped: bool = False
+    # The rows of the first condition read (its whole range when not capped).
+    read: int = 0
+
+
+# At most this many runs meeting a list's metric predicates (exact counts): the page reads the
+# sort metric's value per run of theirs (fetch_page's `sort_per_run`) instead of walking the
+# sort's index until 51 of them turn up. Reading a few hundred runs' values costs a few ms;
+# the walk, when nearly no run matches, reads all 100,000 entries (2-4 s).
+FEW_MATCHES = 1_000
+
+
+def few_matches(counts: dict[str, int]) -> bool:
+    """Whether state counts computed from the metric predicates (CappedCounts) are exact and
+    say at most FEW_MATCHES runs meet them, among at most FEW_MATCHES meeting the first one
+    (the rows a page driven from it reads: among_predicate_runs)."""
+    return (
+        isinstance(counts, CappedCounts)
+        and not counts.capped
+        and counts.read <= FEW_MATCHES
+        and sum(counts.values()) <= FEW_MATCHES
+    )
 
 
 def _capped_counts(first: QuerySet[Metric], others: list[QuerySet[Metric]]) -> CappedCounts:
@@ -757,7 +820,8 @@ def _capped_counts(first: QuerySet[Metric], others: list[QuerySet[Metric]]) -> C
         cursor.execute(grouped, [*params, *join_params])
         rows = cursor.fetchall()
     counts = CappedCounts((state, n) for state, n, _ in rows if n)
-    counts.capped = sum(read for _, _, read in rows) > COUNT_CAP
+    counts.read = sum(read for _, _, read in rows)
+    counts.capped = counts.read > COUNT_CAP
     return counts
 
 

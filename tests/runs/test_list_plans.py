@@ -5,6 +5,7 @@ no runs, steps, artifacts or metrics table from end to end (no Seq Scan on them)
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
@@ -106,6 +107,8 @@ PAGES = [
     ("/runs/?q=run-001234", "LIMIT 21"),
     ("/runs/?m=accuracy:gt:0.9&sort=-m:accuracy&metrics=accuracy", "LIMIT 21"),
     ("/runs/?m=accuracy:gt:0.5&m=f1:gt:0.5&sort=-m:auc", "LIMIT 21"),
+    # A predicate few runs meet, another metric's sort: driven from the predicate's runs.
+    ("/runs/?m=accuracy:gt:0.999&sort=-m:auc", "LIMIT 21"),
     # Its state counts (capped).
     ("/runs/?m=accuracy:gt:0.5&m=f1:gt:0.5&sort=-m:auc", "COUNT(*) FILTER"),
     # The API's runs list (the same query as the page's, narrowed by apps/api/scope.py).
@@ -177,3 +180,45 @@ def test_metric_names_are_probed(auth_client):
         plan = [row[0] for row in cursor.fetchall()]
     assert not any("Semi Join" in line for line in plan), "\n".join(plan)
     assert _unbounded(plan, "runs_metric") == [], "\n".join(plan)
+
+
+def _buffers(sql: str) -> int:
+    """The pages the query's run touched (shared buffers hit or read): not a timing."""
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
+        plan = cursor.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
+
+
+def test_a_rare_predicate_drives_the_page(auth_client, monkeypatch):
+    """accuracy > 0.999 (25 of 20,000 runs), sorted by auc: the page starts from those
+    runs, where walking auc's index until a page of them turns up read all of it (2-6 s at
+    100,000 runs); and it shows the walk's pages."""
+    _fill()
+    with connection.cursor() as cursor:  # exactly 25 runs meet it: not left to random()
+        cursor.execute(
+            "UPDATE runs_metric SET value = CASE WHEN run_id IN"
+            " (SELECT id FROM runs_run ORDER BY name LIMIT 25) THEN 0.9995 ELSE value * 0.99 END"
+            " WHERE name = 'accuracy'"
+        )
+        cursor.execute("ANALYZE runs_metric")
+    url = "/runs/?m=accuracy:gt:0.999&sort=-m:auc&size=10"
+    sql = _page_query(auth_client, url, "LIMIT 11")
+    assert "= ANY(ARRAY(" in sql
+    # 25 runs and their two metrics: a few hundred pages, not the index's thousands.
+    assert _buffers(sql) < 1_000
+
+    def names(url: str) -> list[str]:
+        pages = []
+        while url:
+            listing = auth_client.get(url).context["listing"]
+            pages.append([run.name for run in listing.runs])
+            url = listing.next_url
+        return pages
+
+    read_per_run = names(url)
+    assert [len(page) for page in read_per_run] == [10, 10, 5]
+    monkeypatch.setattr("apps.runs.queries.FEW_MATCHES", -1)  # the walk
+    assert "= ANY(ARRAY(" not in _page_query(auth_client, url, "LIMIT 11")
+    assert names(url) == read_per_run
