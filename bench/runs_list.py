@@ -496,6 +496,14 @@ def measure(repeat: int, explain: bool = False, smoke: bool = False) -> dict[str
             60.0,
             True,
         ),
+        # A predicate no run meets, sorted by another metric: the page starts from the
+        # predicate's runs (queries.FEW_MATCHES), not from a walk of the whole sort index.
+        (
+            "accuracy > 0.999 (no run), sorted by auc",
+            f"/runs/?m=accuracy:gt:0.999&sort=m:auc&size={size}&metrics=auc",
+            60.0,
+            False,
+        ),
     ]
     print(f"runs list: {size} a page (median of {repeat}, warm)")
     figures: dict[str, dict] = {}
