@@ -165,9 +165,10 @@ def _value(w: dict[str, Any], namespace: str, param: str) -> str:
 
 
 # Not pages of the app's data: sign-in, the engine-facing signed downloads (a signature, not
-# a session, guards them: tests/pipelines), health checks, the API (walked below by its
-# document), the admin (for staff; tested apart: see test_admin_changelists_are_scoped).
-SKIPPED = re.compile(r"^(accounts/|steps/|healthz|readyz|api/v1/|admin/)")
+# a session, guards them: tests/pipelines), health checks, the icon (public: tests/test_favicon),
+# the API (walked below by its document), the admin (for staff; tested apart: see
+# test_admin_changelists_are_scoped).
+SKIPPED = re.compile(r"^(accounts/|steps/|healthz|readyz|favicon\.ico|api/v1/|admin/)")
 
 
 def _urls(w: dict[str, Any]) -> list[str]:
