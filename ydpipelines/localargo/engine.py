@@ -613,6 +613,10 @@ class Engine:
     def _step_done(self, run: StepRun, code: int, reason: str | None) -> None:
         """Executor callback (its own thread): collect outputs, then record the node's end."""
         ns, wf_name, nid = run.key
+        if code < 0 and not reason:
+            # Ended by a signal nobody here sent (the OOM killer, a kill from the host): what a
+            # container runtime reports for it, 128 + the signal (137 for SIGKILL), as Argo shows.
+            code = 128 - code
         outputs: dict[str, Any] = {"exitCode": str(code)} if code >= 0 else {}
         problem = None
         if code >= 0 and not reason:
