@@ -72,5 +72,8 @@ def mark_rerun(run: Run) -> int:
             finished_at=None,
             log_fetched=False,
             artifacts_fetched=False,
+            # The sync skips a node whose JSON matches what it last copied: a re-run that ended
+            # within the same second as the old attempt would match it, and stay Pending here.
+            sync_digest="",
         )
     )
