@@ -373,8 +373,27 @@ def main() -> None:
     if args.load_only:
         return
     ours = measure(args.repeat, args.explain, smoke=args.smoke)
+    keep_figures("runs_list", args.runs, ours, smoke=args.smoke)
     if args.peer == "mlflow":
         print_peer(ours, args.runs, args.repeat, smoke=args.smoke)
+
+
+def keep_figures(bench: str, size: int, figures: dict[str, dict], smoke: bool) -> None:
+    """Keep this run's numeric figures per size (bench/growth.py) and print how each page grew
+    from the next smaller size measured. A smoke run keeps them only where YDP_BENCH_RESULTS
+    says (its test), not beside the real sizes' figures."""
+    import growth
+
+    if smoke and "YDP_BENCH_RESULTS" not in os.environ:
+        return
+    numeric = {
+        label: {k: v for k, v in values.items() if isinstance(v, (int, float))}
+        for label, values in figures.items()
+    }
+    path = growth.record(bench, size, numeric)
+    print(f"figures kept in {path}")
+    for line in growth.report(bench, size, numeric, "page"):
+        print(line)
 
 
 def print_peer(ours: dict[str, dict], runs: int, repeat: int, smoke: bool) -> None:
@@ -559,6 +578,7 @@ def measure(repeat: int, explain: bool = False, smoke: bool = False) -> dict[str
             "raw": raw_ms,
             "all_sql": all_ms,
             "queries": queries,
+            "cpu": page_cpu,
             "db_cpu": db_cpu,
             "ids": _run_ids(body),
         }

@@ -7,6 +7,7 @@ speed is measured by the full benches, on a quiet machine.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -86,9 +87,12 @@ def test_engine_bench() -> None:
     assert "fan-out of 5 tiny Python scripts" in out and "x bare" in out
 
 
-def test_sync_bench() -> None:
-    out = run_bench("sync.py")
+def test_sync_bench(tmp_path: Path) -> None:
+    out = run_bench("sync.py", YDP_BENCH_RESULTS=str(tmp_path))
     assert "steps stored: 100" in out
+    assert "runs of history: 0 (0 active ones parked for the bench)" in out, out
+    (kept,) = tmp_path.glob("sync-*.json")
+    assert json.loads(kept.read_text())["figures"]["moved (one step each)"]["page"] > 0
     assert "RESULT sync pass when all 20 workflows moved (one step each)" in out
     assert "RESULT phase change -> run page" in out
 
@@ -117,12 +121,16 @@ def test_mlflow_bench() -> None:
     assert_mlflow_figures(out)
 
 
-def test_runs_list_bench() -> None:
+def test_runs_list_bench(tmp_path: Path) -> None:
     """Ours, then MLflow's search in the same run with the ratios (or the line saying that
     MLflow is not installed)."""
     shared_path("tools", "runs_dataset.py")
-    out = run_bench("runs_list.py", "--peer", "mlflow", timeout=360)
+    out = run_bench(
+        "runs_list.py", "--peer", "mlflow", timeout=360, YDP_BENCH_RESULTS=str(tmp_path)
+    )
     assert "loaded in" in out
+    kept = json.loads((tmp_path / "runs_list-1000.json").read_text())["figures"]
+    assert kept["default (newest first)"]["queries"] > 0 and kept["all experiments"]["page"] > 0
     assert "all experiments: 10 rows on the page" in out
     assert "default (newest first): 10 rows on the page" in out
     assert "sort by duration: 10 rows on the page" in out
@@ -137,11 +145,18 @@ def test_runs_list_bench() -> None:
         assert "peer mlflow: not installed (bench/peer_mlflow.py --install)" in out
 
 
-def test_catalog_bench() -> None:
+def test_catalog_bench(tmp_path: Path) -> None:
     shared_path("tools", "runs_dataset.py")
-    out = run_bench("catalog.py")
+    out = run_bench("catalog.py", YDP_BENCH_RESULTS=str(tmp_path))
     assert "loaded in" in out
     assert "executions, default" in out and "artifacts, by size" in out
+    # Loading the steps keeps the runs' metrics (a TRUNCATE ... CASCADE of the steps once
+    # emptied them, so that runs_list.py loaded everything again after it).
+    assert "the runs' metrics kept: 20,000" in out, out
+    kept = json.loads((tmp_path / "catalog-1000.json").read_text())
+    assert kept["size"] == 1000
+    assert kept["figures"]["executions, default"]["queries"] > 0
+    assert kept["figures"]["artifacts, by size"]["page"] > 0
 
 
 def test_api_runs_list_bench() -> None:
