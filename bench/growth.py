@@ -84,4 +84,4 @@ def report(bench: str, size: int, figures: dict[str, dict[str, float]], key: str
         lines.append(
             f"  {label:45s} {then:8.1f} -> {value:8.1f}  x{ratio:.2f} (goal <= {GOAL}x)  {mark}"
         )
-    return lines
+    return lines if len(lines) > 1 else []

@@ -392,8 +392,10 @@ def keep_figures(bench: str, size: int, figures: dict[str, dict], smoke: bool) -
     }
     path = growth.record(bench, size, numeric)
     print(f"figures kept in {path}")
-    for line in growth.report(bench, size, numeric, "page"):
-        print(line)
+    # The wall time, then the CPU figures (the app's, PostgreSQL's), steadier under load.
+    for key in ("page", "cpu", "db_cpu"):
+        for line in growth.report(bench, size, numeric, key):
+            print(line)
 
 
 def print_peer(ours: dict[str, dict], runs: int, repeat: int, smoke: bool) -> None:

@@ -354,8 +354,9 @@ def main() -> int:
         import growth
 
         print(f"figures kept in {growth.record('sync', history, growth_figures)}")
-        for line in growth.report("sync", history, growth_figures, "page"):
-            print(line)
+        for key in ("page", "cpu"):
+            for line in growth.report("sync", history, growth_figures, key):
+                print(line)
     return 0
 
 

@@ -287,6 +287,10 @@ class Metric(models.Model):
             models.Index(
                 fields=["step"], name="metric_step", condition=models.Q(step__isnull=False)
             ),
+            # A run's value of a metric, read from the index alone: the runs list's probes of
+            # the predicates it does not join (queries.metric_value) and of the capped counts
+            # (queries._capped_counts), a fixed number a page whatever the number of runs.
+            models.Index(fields=["run", "name", "value"], name="metric_run_value"),
             # Filter and sort runs by a metric: WHERE name = ? AND value > ? ORDER BY value.
             models.Index(fields=["name", "value", "run"], name="metric_name_value_run"),
             # The runs list with a metric filter or sort, across experiments / in one.

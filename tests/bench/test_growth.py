@@ -46,3 +46,8 @@ def test_a_rerun_replaces_the_size_and_a_broken_file_is_skipped(results: Path) -
     (results / "sync-5000.json").write_text("{not json")
     lines = growth.report("sync", 10_000, {"steady": {"page": 0.12}}, "page")
     assert "x1.20" in lines[1]
+
+
+def test_a_figure_neither_size_has_prints_nothing(results: Path) -> None:
+    growth.record("catalog", 10_000, {"default": {"page": 1.0}})
+    assert growth.report("catalog", 100_000, {"default": {"page": 1.2}}, "db_cpu") == []

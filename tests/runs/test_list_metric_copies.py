@@ -70,10 +70,11 @@ def test_counts_by_metric_predicates_stop_at_the_cap(auth_client, monkeypatch):
     states = [RunState.SUCCEEDED] * 4 + [RunState.FAILED] * 2
     for i, state in enumerate(states):
         run = make_run(version, experiment, name=f"r{i}", state=state)
-        # r5 fails the second predicate: 5 of the 6 runs match both.
+        # r5 fails the second predicate: 5 of the 6 runs match both. Its accuracy is the
+        # highest: the capped range (ascending values) reads it last.
         Metric.objects.bulk_create(
             [
-                Metric(run=run, name="accuracy", value=0.9),
+                Metric(run=run, name="accuracy", value=0.95 if i == 5 else 0.9),
                 Metric(run=run, name="f1", value=0.1 if i == 5 else 0.9),
             ]
         )
@@ -82,6 +83,15 @@ def test_counts_by_metric_predicates_stop_at_the_cap(auth_client, monkeypatch):
     assert (listing.total, listing.capped) == (5, False)
     counts = {state: n for state, n, _ in listing.state_counts}
     assert (counts["Succeeded"], counts["Failed"]) == (4, 1)
+    # Under the cap every run is probed, however few CAPPED_PROBES allows: exact.
+    monkeypatch.setattr("apps.runs.queries.CAPPED_PROBES", 1)
+    listing = auth_client.get(url).context["listing"]
+    assert (listing.total, listing.capped) == (5, False)
+    # Past the cap only the first CAPPED_PROBES runs read are probed (a lower bound anyway).
+    monkeypatch.setattr("apps.runs.queries.COUNT_CAP", 3)
+    listing = auth_client.get(url).context["listing"]
+    assert listing.capped and listing.total == 1
+    monkeypatch.setattr("apps.runs.queries.CAPPED_PROBES", 2_500)
 
     monkeypatch.setattr("apps.runs.queries.COUNT_CAP", 3)
     response = auth_client.get(url)
