@@ -4,7 +4,8 @@ PY := .venv/bin/python
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ydpipelines
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: setup run test test-setup test-postgresql test-sqlite lint format image lock
+.PHONY: setup run test test-setup test-postgresql test-sqlite pass-postgresql pass-sqlite lint \
+	format image lock
 
 setup:
 	bash scripts/setup.sh
@@ -25,23 +26,37 @@ run: setup
 TEST_WORKERS ?= 3
 XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
-# The suite on each database the README offers: PostgreSQL, then SQLite (the no-server default)
+# The suite on each database the README offers: PostgreSQL and SQLite (the no-server default)
 # with only the tests that reach the database (--database-tests-only, tests/conftest.py): the
 # engine, the step runner, the importers and other pure functions ran on PostgreSQL already.
-# `make -j2 -O test` runs the two passes side by side (each with its own test databases).
-test: test-postgresql test-sqlite
+# `make test` runs the two passes side by side (each has its own test databases, Redis key
+# prefixes, engines, live servers and ports): they spend much of their time waiting on engines,
+# steps and the browser, so together they end sooner than one after the other (README "What a
+# test costs"). -O: each pass's output comes whole when it ends; either failing fails `make test`.
+# `make test-postgresql` and `make test-sqlite` run one pass each.
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+test: test-setup
+	@echo "== both passes side by side: each one's output comes when it ends"
+	@$(MAKE) --no-print-directory -j2 -O pass-postgresql pass-sqlite
 
 test-setup:
 	YDP_WITH_BROWSER=1 bash scripts/setup.sh
 	bash scripts/services.sh
 
 test-postgresql: test-setup
-	@echo "== the suite on PostgreSQL"
-	REDIS_URL=redis://127.0.0.1:6379/15 $(PY) -m pytest -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory pass-postgresql
 
 test-sqlite: test-setup
+	@$(MAKE) --no-print-directory pass-sqlite
+
+pass-postgresql:
+	@echo "== the suite on PostgreSQL"
+	REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
+
+pass-sqlite:
 	@echo "== the tests that use the database, on SQLite"
-	DATABASE_URL=sqlite:///$(CURDIR)/var/db.sqlite3 REDIS_URL=redis://127.0.0.1:6379/15 \
+	DATABASE_URL=sqlite:///$(CURDIR)/var/db.sqlite3 REDIS_URL=$(TEST_REDIS_URL) \
 	  $(PY) -m pytest -p no:cacheprovider $(XDIST) --database-tests-only $(PYTEST_ARGS)
 
 lint:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import cpu_report
+from tests import cpu_report, databases
 from tests.processes import EngineProcess, clear_redis
 
 SHARED = Path(os.environ.get("YDP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -138,6 +138,30 @@ def pytest_collection_modifyitems(
             return not marked("slow"), not marked("e2e"), item not in grouped
 
         items.sort(key=late)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, request) -> None:
+    """pytest-django's, then under xdist each worker's test database is a copy of one the run
+    migrated once (tests/databases.py), not migrated anew in every worker."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    if worker:
+        from django.db import connections
+
+        shared = request.config._tmp_path_factory.getbasetemp().parent
+        databases.clone_from_template(connections["default"], worker=worker, shared=shared)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller of an xdist run drops the template database its workers cloned."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.pluginmanager.has_plugin("dsession"):
+        return
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    with config.stash[blocking_manager_key].unblock():
+        databases.drop_template(connections["default"], config._tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(autouse=True)

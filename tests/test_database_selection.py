@@ -1,6 +1,7 @@
 """`make test`'s SQLite pass keeps only the tests that reach the database
 (--database-tests-only): the rule that decides it, on tests of each kind. And the rule that
-keeps a module's tests on one xdist worker (a module-wide fixture of ours)."""
+keeps a module's tests on one xdist worker (a module-wide fixture of ours), and the
+copy of one migrated database each xdist worker gets (tests/databases.py)."""
 
 import pytest
 
@@ -55,3 +56,19 @@ def test_a_module_wide_fixture_of_ours_keeps_the_module_together(request, module
 
 def test_pytest_djangos_autouse_class_fixture_does_not(request, db):
     assert not shares_a_fixture(request.node)
+
+
+def test_an_xdist_workers_database_is_a_copy_of_the_runs_migrated_template(request, db):
+    """Under xdist (make test) the migrations ran once, in the run's template, and this
+    worker's database is a copy of it: the same migrations applied at the same moments."""
+    from django.db import connection
+
+    from tests import databases
+
+    if not hasattr(request.config, "workerinput"):
+        pytest.skip("one process migrates its own database (no xdist)")
+    shared = request.config._tmp_path_factory.getbasetemp().parent
+    built = databases.template_of_this_run(shared)
+    assert built, "no worker migrated a template database"
+    assert connection.settings_dict["NAME"] != built["template"]
+    assert databases.migrations(connection) == built["migrations"]

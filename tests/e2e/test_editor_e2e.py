@@ -16,6 +16,9 @@ from apps.editor.models import Draft
 from apps.pipelines.models import PipelineVersion
 
 pytestmark = pytest.mark.e2e
+# The tests marked any_database check the editor page's own scripts (the reason beside each):
+# the drafts, files, properties and saves they go through are checked on SQLite without a
+# browser (tests/editor), and the flows that save versions stay on both databases.
 expect = pytest.importorskip("playwright.sync_api").expect
 PASSWORD = "pw-editor-user-42"
 
@@ -231,6 +234,7 @@ def test_build_a_pipeline_in_the_editor(page, live_server, maker, shot, tmp_path
     assert page.js_errors == []
 
 
+@pytest.mark.any_database  # keyboard use of the canvas
 def test_keyboard_only_add_connect_save(page, live_server, maker, tmp_path) -> None:
     _sign_in(page, live_server)
     page.goto(live_server.url + "/editor/")
@@ -378,6 +382,7 @@ def test_edit_a_version_into_version_2(page, live_server, maker, shot, tmp_path)
     assert page.js_errors == []
 
 
+@pytest.mark.any_database  # the canvas's layout of 100 nodes
 def test_a_hundred_nodes_stay_readable(page, live_server, maker, shot, tmp_path) -> None:
     from apps.editor import services
 
@@ -433,6 +438,7 @@ def _draft_with_nodes(maker, *names: str):
     return draft
 
 
+@pytest.mark.any_database  # the palette's focus and a drag while an answer lands
 def test_an_edit_landing_keeps_the_palette(page, live_server, maker) -> None:
     """The panel's answers land a moment after typing, whatever the user does meanwhile. One that
     lands must leave the palette as it is (it used to be rebuilt on every edit): the file button
@@ -510,6 +516,7 @@ def test_a_reload_mid_edit_loses_nothing(page, live_server, maker) -> None:
     assert page.js_errors == []
 
 
+@pytest.mark.any_database  # the page asking before it unloads
 def test_leaving_right_after_typing_asks_first_and_keeps_the_edit(page, live_server, maker) -> None:
     """An edit typed in the panel reaches the document with the server's answer, 350 ms after
     the last key: a reload before that asks to stay (the edit is sent meanwhile), then finds it."""
@@ -537,6 +544,7 @@ def test_leaving_right_after_typing_asks_first_and_keeps_the_edit(page, live_ser
     assert page.js_errors == []
 
 
+@pytest.mark.any_database  # showing a refusal the test makes up
 def test_a_refused_edit_says_so(page, live_server, maker, shot) -> None:
     """The server refusing an edit (400: here its answer is made up, as the form's limits keep a
     user from sending what it refuses) is shown, not swallowed; the next accepted edit clears it."""
@@ -581,6 +589,7 @@ DROP = """([files, dx, dy]) => {
 }"""
 
 
+@pytest.mark.any_database  # a drop from the desktop
 def test_files_dropped_from_the_desktop_become_nodes(page, live_server, maker) -> None:
     draft = _draft_with_nodes(maker, "prep.py")
     _sign_in(page, live_server)
@@ -611,6 +620,7 @@ def test_files_dropped_from_the_desktop_become_nodes(page, live_server, maker) -
     assert page.js_errors == []
 
 
+@pytest.mark.any_database  # how the demo's graph and panel look
 def test_the_demo_in_the_editor_looks_right(page, live_server, maker, shot) -> None:
     """The demo's folder as a draft (its .pipeline gives the graph), at 1440x900 and 1280x720:
     the pipeline's properties, then a node's with a problem on a field. Nothing overflows."""

@@ -16,7 +16,10 @@ from apps.runs.constants import ArtifactKind, RunState, StepPhase
 from apps.runs.models import Artifact
 from tests.experiments.builders import make_experiment, make_run, make_step, make_version
 
-pytestmark = pytest.mark.e2e
+# any_database: keyboard navigation, headings, layout and the preview drawer are the pages' own;
+# the lists' filters, facets and search these pages show are checked on SQLite without a browser
+# (tests/runs/test_catalog_filters.py, test_catalog_views.py, test_catalog_pages.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.any_database]
 # Locator assertions, not wait_for_function: its string predicates need eval, which the CSP refuses.
 expect = pytest.importorskip("playwright.sync_api").expect
 
