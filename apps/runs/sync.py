@@ -240,6 +240,33 @@ def stored_digests(run_ids: list[Any]) -> dict[Any, dict[str, tuple[int, str]]]:
     return known
 
 
+def moved_rows(pks: list[int]) -> dict[int, tuple[str, datetime | None, str, bool, bool]]:
+    """What the rows of moved nodes say that their new values depend on: step id -> (phase,
+    start, message, log fetched, artifacts fetched): was it final (its end is reported once),
+    when it started (a rerun), the message read from its log. The start only of a row in a
+    final phase (is_rerun reads no other). On PostgreSQL one array parameter, not an
+    `IN (%s, ...)` of 20,000 values that Django resolved and psycopg quoted one by one (a
+    second of the every-step pass's CPU, profiled), and no datetime made for a running step."""
+    if not pks:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, phase, CASE WHEN phase = ANY(%s) THEN started_at END, message, "
+                "log_fetched, artifacts_fetched "
+                f"FROM {connection.ops.quote_name(Step._meta.db_table)} WHERE id = ANY(%s)",
+                [sorted(str(phase) for phase in STEP_FINAL_PHASES), pks],
+            )
+            return {row[0]: row[1:] for row in cursor.fetchall()}
+    rows = Step.objects.filter(pk__in=pks).values_list(
+        "pk", "phase", "started_at", "message", "log_fetched", "artifacts_fetched"
+    )
+    return {
+        pk: (phase, started if phase in STEP_FINAL_PHASES else None, *rest)
+        for pk, phase, started, *rest in rows
+    }
+
+
 def is_rerun(stored_phase: str, stored_started: datetime | None, values: dict[str, Any]) -> bool:
     """Whether Argo ran a finished node again (the workflow's Retry action re-creates a failed
     node under the same id): it is no longer final, or it started at another time."""
@@ -304,12 +331,7 @@ def sync_steps(
         finished.extend(created)
     if not moved:
         return finished
-    # What a moved node's row says that the new values depend on: was it final (its end is
-    # reported once), when it started (a rerun), the message read from its log.
-    rows = Step.objects.filter(pk__in=[pk for pk, _, _ in moved]).values_list(
-        "pk", "phase", "started_at", "message", "log_fetched", "artifacts_fetched"
-    )
-    stored_rows = {row[0]: row[1:] for row in rows}
+    stored_rows = moved_rows([pk for pk, _, _ in moved])
     writes = []
     for pk, values, digest in moved:
         if pk not in stored_rows:

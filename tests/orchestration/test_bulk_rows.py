@@ -191,3 +191,37 @@ def test_stored_digests_are_keyed_by_run_then_node():
             f"n{k}": (steps[(run.pk, f"n{k}")].pk, f"d{i}{k}") for k in range(3)
         }
     assert stored_digests([]) == {}
+
+
+def test_moved_rows_read_in_one_query_with_the_start_of_final_steps_only():
+    """The rows of the moved nodes are read in one query (on PostgreSQL with one array
+    parameter, not a placeholder a step); a step's start comes only when its phase is final,
+    the one case is_rerun reads it."""
+    from apps.runs.sync import moved_rows
+
+    run = make_run(make_version(), make_experiment())
+    now = timezone.now()
+    running = Step.objects.create(
+        run=run, node_id="a", name="a", display_name="a", phase="Running", started_at=now
+    )
+    done = Step.objects.create(
+        run=run,
+        node_id="b",
+        name="b",
+        display_name="b",
+        phase="Failed",
+        started_at=now,
+        message="boom",
+        log_fetched=True,
+    )
+    Step.objects.create(run=run, node_id="c", name="c", display_name="c")  # not asked for
+    with CaptureQueriesContext(connection) as captured:
+        rows = moved_rows([running.pk, done.pk])
+    (query,) = captured.captured_queries
+    if connection.vendor == "postgresql":
+        assert "ANY" in query["sql"] and "IN (" not in query["sql"], query["sql"]
+    assert rows == {
+        running.pk: ("Running", None, "", False, False),
+        done.pk: ("Failed", now, "boom", True, False),
+    }
+    assert moved_rows([]) == {}
