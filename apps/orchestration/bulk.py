@@ -73,6 +73,22 @@ def _preparer(field: Field) -> Callable[[Any], object]:
     return lambda value: field.get_db_prep_save(value, connection)
 
 
+def _cursor() -> Any:
+    """A cursor of Django's connection (its query log, wrappers and errors apply). On
+    PostgreSQL it binds parameters on the server: the arrays go as binary values made by
+    psycopg's C dumpers, not quoted into the statement's text in Python (a regex and a join
+    per value: most of the write's CPU at 20,000 steps, and a statement of megabytes for the
+    server to parse)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
+
 def update_rows(objs: Sequence[Model], field_names: Sequence[str]) -> int:
     """Write `field_names` of every obj (all of one model, all saved) by primary key; returns
     the number of rows written. Signals and auto_now are not applied, as with bulk_update."""
@@ -100,7 +116,7 @@ def update_values(
     prepare = [_preparer(c) for c in columns]
 
     written = 0
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if connection.vendor != "postgresql":
             assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
             sql = f"UPDATE {table} SET {assignments} WHERE {quote(pk.column)} = %s"
@@ -114,7 +130,7 @@ def update_values(
         # the number of rows (a VALUES list with a cast on every value took seconds to send
         # and parse at 20,000 steps). JSON goes as text and is cast on the way in.
         arrays = ", ".join(
-            f"%s::{'text' if _is_json(c) else c.db_type(connection)}[]" for c in columns
+            f"%b::{'text' if _is_json(c) else c.db_type(connection)}[]" for c in columns
         )
         names = ", ".join(quote(c.column) for c in columns)
         assignments = ", ".join(

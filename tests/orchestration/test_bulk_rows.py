@@ -127,3 +127,101 @@ def test_the_columns_every_pass_writes_are_in_no_index():
     }
     assert "submitted_at" in indexed  # the sync's own index of the active runs
     assert indexed.isdisjoint({"last_synced_at", "sync_error"}), sorted(indexed)
+
+
+def test_update_values_binds_its_arrays_on_the_server():
+    """On PostgreSQL the arrays go as bound parameters (binary, made by psycopg's C dumpers),
+    not quoted into the statement's text: the statement sent is the same whatever the rows.
+    Values the text form of an array must quote (NULL as a string, braces, commas, quotes,
+    backslashes), NULLs in every column and integers past 32 bits arrive as they were."""
+    from apps.orchestration.bulk import update_values
+
+    run = make_run(make_version(), make_experiment())
+    steps = [
+        Step.objects.create(run=run, node_id=f"n{k}", name=f"n{k}", display_name=f"n{k}")
+        for k in range(4)
+    ]
+    messages = ["NULL", '{a,"b"}', "back\\slash, comma", ""]
+    fields = ["message", "exit_code", "started_at", "outputs", "log_fetched"]
+    rows = [
+        (step.pk, messages[k], None if k % 2 else k, None, {"k": k, "s": messages[k]}, k == 0)
+        for k, step in enumerate(steps)
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        assert update_values(Step, fields, rows) == 4
+    if connection.vendor == "postgresql":
+        (query,) = captured.captured_queries
+        assert "$1" in query["sql"] and "back" not in query["sql"], query["sql"]
+    for k, step in enumerate(steps):
+        stored = Step.objects.get(pk=step.pk)
+        assert stored.message == messages[k] and stored.exit_code == (None if k % 2 else k)
+        assert stored.started_at is None and stored.outputs == {"k": k, "s": messages[k]}
+        assert stored.log_fetched is (k == 0)
+    # Columns of NULLs only; integers of every size an integer column holds.
+    update_values(Step, ["exit_code", "finished_at"], [(s.pk, None, None) for s in steps])
+    assert not Step.objects.filter(run=run, exit_code__isnull=False).exists()
+    sizes = [1, 2**15, 2**31 - 1, -(2**31)]
+    update_values(Step, ["exit_code"], [(s.pk, n) for s, n in zip(steps, sizes, strict=True)])
+    assert [Step.objects.get(pk=s.pk).exit_code for s in steps] == sizes
+
+
+def test_stored_digests_are_keyed_by_run_then_node():
+    """The sync looks a run up once, then its nodes by id (no (UUID, node id) key hashed for
+    every node); a run without steps has an empty map. One query on every database."""
+    from apps.runs.sync import stored_digests
+
+    version, experiment = make_version(), make_experiment()
+    runs = [make_run(version, experiment, name=f"r{i}") for i in range(3)]
+    steps = {
+        (run.pk, f"n{k}"): Step.objects.create(
+            run=run, node_id=f"n{k}", name=f"n{k}", display_name=f"n{k}", sync_digest=f"d{i}{k}"
+        )
+        for i, run in enumerate(runs[:2])
+        for k in range(3)
+    }
+    other = make_run(version, experiment, name="not asked for")
+    Step.objects.create(run=other, node_id="n0", name="n0", display_name="n0")
+    with CaptureQueriesContext(connection) as captured:
+        known = stored_digests([run.pk for run in runs])
+    assert len(captured.captured_queries) == 1
+    assert set(known) == {run.pk for run in runs}
+    assert known[runs[2].pk] == {}
+    for i, run in enumerate(runs[:2]):
+        assert known[run.pk] == {
+            f"n{k}": (steps[(run.pk, f"n{k}")].pk, f"d{i}{k}") for k in range(3)
+        }
+    assert stored_digests([]) == {}
+
+
+def test_moved_rows_read_in_one_query_with_the_start_of_final_steps_only():
+    """The rows of the moved nodes are read in one query (on PostgreSQL with one array
+    parameter, not a placeholder a step); a step's start comes only when its phase is final,
+    the one case is_rerun reads it."""
+    from apps.runs.sync import moved_rows
+
+    run = make_run(make_version(), make_experiment())
+    now = timezone.now()
+    running = Step.objects.create(
+        run=run, node_id="a", name="a", display_name="a", phase="Running", started_at=now
+    )
+    done = Step.objects.create(
+        run=run,
+        node_id="b",
+        name="b",
+        display_name="b",
+        phase="Failed",
+        started_at=now,
+        message="boom",
+        log_fetched=True,
+    )
+    Step.objects.create(run=run, node_id="c", name="c", display_name="c")  # not asked for
+    with CaptureQueriesContext(connection) as captured:
+        rows = moved_rows([running.pk, done.pk])
+    (query,) = captured.captured_queries
+    if connection.vendor == "postgresql":
+        assert "ANY" in query["sql"] and "IN (" not in query["sql"], query["sql"]
+    assert rows == {
+        running.pk: ("Running", None, "", False, False),
+        done.pk: ("Failed", now, "boom", True, False),
+    }
+    assert moved_rows([]) == {}
