@@ -14,8 +14,9 @@ command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 command -v mmdebstrap >/dev/null 2>&1 || need_apt+=(mmdebstrap)
 dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q "ok installed" \
   || need_apt+=(busybox-static)
-if [ "${YDP_WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
-  need_apt+=(chromium)
+# the browser tests' Chromium: the headless shell, lighter than `chromium --headless` (README)
+if [ "${YDP_WITH_BROWSER:-0}" = "1" ] && ! command -v chromium-headless-shell >/dev/null 2>&1; then
+  need_apt+=(chromium-headless-shell)
 fi
 # apt-get, waiting (up to 10 minutes, and saying so) while another apt or dpkg holds its lock.
 apt_wait() {
