@@ -112,6 +112,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # A database that does not answer fails fast (readiness probe, requests) instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # No parallel workers for the app's queries: its pages read a page through an index in
+    # 1-3 ms, and a worker takes about 20 ms to start (a process). At 1M runs PostgreSQL chose
+    # one for the runs list of one experiment (its estimate of the matching runs was low):
+    # 27 ms for 1 ms of work (docs/scale.md). On a busy server a worker also takes a CPU from
+    # another request. DATABASE_PARALLEL_WORKERS gives them back (e.g. for reports).
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = (
+        f"{_options.get('options', '')} -c max_parallel_workers_per_gather="
+        f"{env_int('DATABASE_PARALLEL_WORKERS', 0)}"
+    ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
