@@ -26,7 +26,14 @@ from apps.experiments.models import Experiment
 from apps.projects.models import default_project
 from apps.runs.constants import RunState
 from apps.runs.models import Run
-from apps.runs.queries import Hints, join_metric, list_choices, metric_alias, metric_value
+from apps.runs.queries import (
+    Hints,
+    join_metric,
+    list_choices,
+    metric_alias,
+    metric_value,
+    uses_metric_copies,
+)
 
 # -- metric predicates ---------------------------------------------------------------------------
 
@@ -178,6 +185,7 @@ class RunListFilter(django_filters.FilterSet):
         widget=forms.CheckboxSelectMultiple,
         label="State",
         distinct=False,  # one row per run already: no DISTINCT over the page
+        method="filter_state",
     )
     experiment = django_filters.ChoiceFilter(
         field_name="experiment_id", label="Experiment", empty_label="All experiments"
@@ -288,6 +296,27 @@ class RunListFilter(django_filters.FilterSet):
                 condition |= Q(id__range=ids)
             queryset = queryset.filter(condition)
         return queryset
+
+    def filter_state(self, queryset: QuerySet[Run], name: str, value: list[str]) -> QuerySet[Run]:
+        if not value:
+            return queryset
+        if self._state_on_joined_metric():
+            # The joined predicate's metric rows hold the run's state (a copy the database
+            # keeps: Hints.states), so they select these runs already. Said twice, PostgreSQL
+            # multiplies the two selectivities: at 1M runs it estimated 63 of 1,528 matching
+            # runs for one experiment, and hashed the experiment's 14,003 runs (40-150 ms)
+            # instead of walking the metric's index for a page (1.6 ms).
+            return queryset
+        return queryset.filter(state__in=value)
+
+    def _state_on_joined_metric(self) -> bool:
+        """Whether a metric predicate's rows are joined with the list's states (metric_hints
+        and joined_metrics): only an inner join of a predicate's metric selects runs."""
+        if self._without_state or self.archived is None or not uses_metric_copies():
+            return False
+        predicates = {p.metric for p in self.predicates}
+        joined = self.joined_metrics(self.predicates)
+        return bool(predicates) and joined is not None and bool(joined & predicates)
 
     def filter_recurring(self, queryset: QuerySet[Run], name: str, value: str) -> QuerySet[Run]:
         if value == RECURRING_NONE:
