@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import cpu_report, databases
+from tests import cpu_report, databases, flushing
 from tests.processes import EngineProcess, clear_redis
 
 SHARED = Path(os.environ.get("YDP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -29,6 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     isolate_redis(settings)
+    flushing.install()
     cpu_report.configure(config)
 
 
