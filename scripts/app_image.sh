@@ -40,5 +40,9 @@ SECRET=()
 cert=${PIP_CERT:-${SSL_CERT_FILE:-}}
 [ -n "$cert" ] && [ -s "$cert" ] && SECRET=(--secret "id=pipcert,src=$cert")
 # --pull=never: both bases are local (made above); layers are cached (podman's default).
-"$CLI" "${GLOBAL[@]}" build --pull=never "${SECRET[@]}" -f Containerfile -t "$TAG" .
+# --network=host: the build's steps (pip from PyPI, collectstatic) use this machine's network
+# as they would outside a container. Podman's default bridge would be made and removed for each
+# step, changing the host's addresses: a browser open then fails its requests (Chromium's
+# ERR_NETWORK_CHANGED; the browser tests run beside this build in `make test`).
+"$CLI" "${GLOBAL[@]}" build --pull=never --network=host "${SECRET[@]}" -f Containerfile -t "$TAG" .
 echo "app_image: built $TAG"

@@ -84,19 +84,3 @@ def test_a_flush_picked_as_a_deadlocks_victim_is_tried_again(django_user_model) 
     assert done == ["read both"]
     assert deadlocks() == before + 1
     assert not django_user_model.objects.exists()
-
-
-def test_the_flush_waits_for_the_live_servers_requests(live_server, django_user_model) -> None:
-    """A request still being answered when the test ends is let finish before the flush."""
-    from tests.flushing import wait_for_live_requests
-
-    finished = threading.Event()
-
-    def answer() -> None:
-        time.sleep(0.5)
-        finished.set()
-
-    request = threading.Thread(target=answer, name="Thread-99 (process_request_thread)")
-    request.start()
-    wait_for_live_requests()
-    assert finished.is_set()
