@@ -1,9 +1,16 @@
 """Nothing a step or an upload wrote ever runs as script in the app: every page where the
-hostile world shows, in Chromium, with DEBUG on (as `make run`) and off (production).
+hostile world shows, in Chromium, as production has them (DEBUG off).
 
 The payloads would set `window.__pwned` and request /canary/; neither may happen, and the
 pages report no CSP violation of their own (a violation means a payload reached the DOM as
-markup and only the CSP stopped it)."""
+markup and only the CSP stopped it).
+
+The sweep comes in parts, each with a world and a browser context of its own, so that xdist's
+workers share it (one sweep was the suite's longest test, 78 s). DEBUG on (`make run`) changes
+no template or URL of the app (urls.py no longer reads it: MEDIA_ROOT is never served); it
+changes what Django renders by itself, its technical 404 page, which the debug test checks with
+a hostile path, with the stored files' raw paths and the main pages.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from django.urls import reverse
 
 from apps.experiments.models import Experiment
 from apps.runs.artifact_views import inline_media_type
-from tests.security.hostile import build
+from tests.security.hostile import build, hostile
 
 # any_database: what the sweep checks is the templates' escaping and the CSP; the database only
 # hands back the hostile strings it was given. Run once (PostgreSQL), not again on SQLite:
@@ -122,31 +129,12 @@ def check(watched, path: str, problems: list[str]) -> None:
     problems.extend(f"{path}: CSP {v}" for v in watched.violations())
 
 
-def test_no_payload_runs_on_any_page(debug_mode, watched, shot):
-    world = build()
-    experiments = Experiment.objects.count()
-    problems: list[str] = []
-    for path in pages(world):
-        check(watched, path, problems)
+PARTS = 3
 
-    # The run page, driven as a user does: the step panel and its tabs load through htmx.
-    page = watched.page
-    page.goto(watched.url(reverse("runs:detail", args=[world.runs[0].pk])))
-    page.click('[data-open-node="evaluate"]')
-    page.wait_for_selector("#step-panel [data-chart]", state="attached")
-    hover_charts(page)
-    for tab in ("Config", "Logs", "Artifacts"):
-        page.click(f"#step-panel .tabs >> text={tab}")
-        page.wait_for_load_state("networkidle")
-        hover_charts(page)
-    page.click("#step-panel .tabs >> text=Logs")
-    page.wait_for_selector("#step-panel pre.log")
-    shot(page, f"security-run-log-{'debug' if debug_mode else 'nodebug'}")
-    if page.evaluate("window.__pwned") is not None:
-        problems.append("run page with the step panel: a payload ran")
-    problems.extend(f"run page panel: CSP {v}" for v in watched.violations())
 
-    # The stored files by their storage paths: never served raw, in any mode.
+def raw_media_served(watched, world) -> list[str]:
+    """The stored files by their storage paths: never served raw, in any mode."""
+    page, problems = watched.page, []
     for artifact in world.artifacts.values():
         if not artifact.file:
             continue
@@ -161,10 +149,66 @@ def test_no_payload_runs_on_any_page(debug_mode, watched, shot):
                 continue
             if page.evaluate("window.__pwned") is not None:
                 problems.append(f"{raw}: a payload ran")
+    return problems
 
+
+def drive_the_step_panel(watched, world, shot, name: str) -> list[str]:
+    """The run page, driven as a user does: the step panel and its tabs load through htmx."""
+    page = watched.page
+    page.goto(watched.url(reverse("runs:detail", args=[world.runs[0].pk])))
+    page.click('[data-open-node="evaluate"]')
+    page.wait_for_selector("#step-panel [data-chart]", state="attached")
+    hover_charts(page)
+    for tab in ("Config", "Logs", "Artifacts"):
+        page.click(f"#step-panel .tabs >> text={tab}")
+        page.wait_for_load_state("networkidle")
+        hover_charts(page)
+    page.click("#step-panel .tabs >> text=Logs")
+    page.wait_for_selector("#step-panel pre.log")
+    shot(page, name)
+    problems = []
+    if page.evaluate("window.__pwned") is not None:
+        problems.append("run page with the step panel: a payload ran")
+    problems.extend(f"run page panel: CSP {v}" for v in watched.violations())
+    return problems
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_no_payload_runs_on_any_page(part, watched, shot):
+    world = build()
+    experiments = Experiment.objects.count()
+    every = pages(world)
+    problems: list[str] = []
+    for path in every[part::PARTS]:
+        check(watched, path, problems)
+    if part == 0:
+        problems += drive_the_step_panel(watched, world, shot, "security-run-log-nodebug")
+    if part == 1:
+        problems += raw_media_served(watched, world)
     assert not problems, "\n".join(problems)
     assert watched.canary == []
     assert Experiment.objects.count() == experiments
+
+
+def test_debug_mode_runs_no_payload(settings, watched, shot):
+    """DEBUG on: Django's technical 404 page echoes a hostile path; the main pages, the step
+    panel and the stored files' raw paths are as in production."""
+    settings.DEBUG = True
+    world = build()
+    problems: list[str] = []
+    missing = "/runs/nowhere/" + quote(hostile("path"), safe="")
+    response = watched.page.goto(watched.url(missing))
+    assert response is not None and response.status == 404
+    assert "Page not found" in watched.page.content()  # the technical page, not the app's
+    if watched.page.evaluate("window.__pwned") is not None:
+        problems.append(f"{missing}: a payload ran")
+    main = [p for p in pages(world) if "/admin/" not in p and "/artifacts/" not in p]
+    for path in main[:8]:
+        check(watched, path, problems)
+    problems += drive_the_step_panel(watched, world, shot, "security-run-log-debug")
+    problems += raw_media_served(watched, world)
+    assert not problems, "\n".join(problems)
+    assert watched.canary == []
 
 
 def test_the_canary_is_seen(watched):
