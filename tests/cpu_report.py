@@ -65,11 +65,20 @@ class CpuReport:
         self, item: pytest.Item, nextitem
     ) -> Generator[None, object, object]:
         own, others = self.sample()
+        began = time.time()
         try:
             return (yield)
         finally:
             own_after, others_after = self.sample()
-            line = {"test": item.nodeid, "own": own_after - own, "started": others_after - others}
+            line = {
+                "test": item.nodeid,
+                "own": own_after - own,
+                "started": others_after - others,
+                # when and where it ran: the run's timeline, to see which worker ends it last
+                "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                "began": round(began, 3),
+                "wall": round(time.time() - began, 3),
+            }
             with self.path.open("a") as out:  # one short append per line: safe across workers
                 out.write(json.dumps(line) + "\n")
 
