@@ -52,6 +52,12 @@ class CpuReport:
         self.path = path
         self.overhead = 0.0  # this report's own CPU, taken out of the worker's
 
+    @staticmethod
+    def vendor() -> str:
+        from django.db import connection
+
+        return connection.vendor
+
     def sample(self) -> tuple[float, float]:
         """(the worker's own CPU, that of the processes it started) so far."""
         started = time.process_time()
@@ -76,6 +82,7 @@ class CpuReport:
                 "started": others_after - others,
                 # when and where it ran: the run's timeline, to see which worker ends it last
                 "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                "database": self.vendor(),
                 "began": round(began, 3),
                 "wall": round(time.time() - began, 3),
             }

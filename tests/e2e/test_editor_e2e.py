@@ -104,6 +104,7 @@ def _saved(page) -> None:
     expect(page.locator("#save-status")).to_have_text("Saved", timeout=10_000)
 
 
+@pytest.mark.slow
 def test_build_a_pipeline_in_the_editor(page, live_server, maker, shot, tmp_path) -> None:
     _sign_in(page, live_server)
     page.click("#new-in-editor")

@@ -37,6 +37,7 @@ def _select(page, name: str) -> None:
     expect(page.locator("#props-title")).to_have_text(name)
 
 
+@pytest.mark.slow
 def test_build_the_demo_in_the_editor_and_run_it(
     stack,  # noqa: F811
     page,

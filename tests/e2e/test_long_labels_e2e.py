@@ -54,6 +54,7 @@ def open_log(page, key: str, label: str):
     return panel
 
 
+@pytest.mark.slow
 def test_every_step_log_shows_while_running_and_after(
     stack, page, shot, django_user_model, tmp_path
 ):

@@ -199,6 +199,7 @@ def build_world() -> dict:
     return {"good": good, "bad": bad}
 
 
+@pytest.mark.slow
 def test_sections_with_data_and_the_catalog_by_keyboard(page, live_server, walker, shot):
     build_world()
     sign_in(page, live_server)

@@ -78,6 +78,7 @@ def node(page, key: str):
     return page.locator(f'svg [data-node="{key}"]')
 
 
+@pytest.mark.slow
 def test_upload_run_and_watch_it_live(stack, page, shot, django_user_model, tmp_path):
     django_user_model.objects.create_user("rita", "rita@example.com", PASSWORD)
     page.goto(stack + "/accounts/login/")

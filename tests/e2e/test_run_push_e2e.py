@@ -156,6 +156,7 @@ def wait_finished(run: Run, timeout: float = 60) -> Run:
 # database changes: run where the machine is least loaded, on the PostgreSQL pass only.
 @pytest.mark.any_database
 @pytest.mark.parametrize("processes", ["5"], indirect=True)
+@pytest.mark.slow
 def test_a_step_turns_green_within_a_second_of_the_engine(
     processes, page, live_server, django_user_model, shot
 ):

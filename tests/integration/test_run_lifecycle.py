@@ -29,6 +29,7 @@ def start(folder: str, parameters: dict):
     return create_run(version=version, experiment=experiment, parameters=parameters)
 
 
+@pytest.mark.slow
 def test_demo_run_end_to_end(argo):
     run = start("demo", {"MAX_DEPTH": "3"})
     assert run.parameters["MAX_DEPTH"] == "3" and run.parameters["TEST_FRACTION"] == "0.25"

@@ -106,6 +106,7 @@ def test_wait_returns_the_end_without_beat_and_the_run_is_synced(argo):
     assert last.log_fetched and "done" in last.log
 
 
+@pytest.mark.slow
 def test_wait_says_when_the_outputs_are_not_copied_in_time(argo):
     create_version(upload_name="quick.yaml", data=workflow("echo done"), pipeline_name="quick")
     out, error = run_and_wait("quick", "--timeout", "20", copy=False)

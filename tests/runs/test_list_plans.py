@@ -132,6 +132,7 @@ def _next_url(client, url: str) -> str:
     return html.unescape(match.group(1))
 
 
+@pytest.mark.slow
 def test_page_queries_walk_indexes(auth_client):
     _fill(ACCEPTANCE_RUNS)  # once for every page: the filling is most of the test's time
     pages = list(PAGES)
