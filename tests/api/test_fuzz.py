@@ -8,19 +8,9 @@ that the operations that reach Argo fail fast with their documented error."""
 from __future__ import annotations
 
 import pytest
-import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from apps.api.tokens import issue_token
 from apps.experiments.models import Experiment
@@ -31,12 +21,6 @@ from tests.api.conftest import WORKFLOW
 from tests.experiments.builders import closed_port_url
 
 EXAMPLES = 10  # per operation and mode: about 600 requests in all
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
 
 
 @pytest.fixture
@@ -66,11 +50,29 @@ def world(db, user, settings):
 # The negative mode (inputs the schema refuses) takes 15 s on a quiet machine: `make test-all`.
 @pytest.mark.parametrize(
     "mode",
-    [GenerationMode.POSITIVE, pytest.param(GenerationMode.NEGATIVE, marks=pytest.mark.slow)],
+    ["positive", pytest.param("negative", marks=pytest.mark.slow)],
 )
 def test_no_input_breaks_the_api(world, in_process, settings, mode):
-    # (schemathesis' own pytest plugin does not run under pytest 9: a plain loop of
-    # hypothesis tests, one per operation, does the same.)
+    # (schemathesis' own pytest plugin does not run under pytest 9, pyproject.toml turns it
+    # off: a plain loop of hypothesis tests, one per operation, does the same.) Imported here:
+    # schemathesis and hypothesis cost every test process a second when its tests are collected.
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    mode = schemathesis.GenerationMode(mode)
     settings.ALLOWED_HOSTS = ["*"]
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", in_process)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -83,6 +85,6 @@ def test_no_input_breaks_the_api(world, in_process, settings, mode):
             suppress_health_check=list(HealthCheck),
         )  # fmt: skip
         def check(case):
-            case.call_and_validate(headers=world, checks=CHECKS)
+            case.call_and_validate(headers=world, checks=checks)
 
         check()
