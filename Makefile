@@ -25,9 +25,13 @@ run: setup
 # the browser, so more workers than cores pays. Tests spread one by one, the slow and browser
 # ones first (tests/conftest.py; --no-loadscope-reorder keeps that order), but a module's tests
 # that share a module-wide fixture stay together. Each worker has its own test database, Redis
-# key prefix, engine and live server. TEST_WORKERS=0: one process.
-TEST_WORKERS ?= 3
-XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+# key prefix, engine and live server. The PostgreSQL pass, longer and waiting more, gets more
+# workers than the SQLite pass it runs beside (README "What a test costs": fewer made the
+# PostgreSQL pass the whole wall, more only took CPU). TEST_WORKERS=N sets both; 0: one process.
+TEST_WORKERS ?=
+POSTGRESQL_WORKERS ?= $(or $(TEST_WORKERS),5)
+SQLITE_WORKERS ?= $(or $(TEST_WORKERS),2)
+XDIST = --dist loadgroup --no-loadscope-reorder
 
 # The suite on each database the README offers: PostgreSQL and SQLite (the no-server default)
 # with only the tests that reach the database (--database-tests-only, tests/conftest.py): the
@@ -64,12 +68,14 @@ test-sqlite: test-setup
 
 pass-postgresql:
 	@echo "== the suite on PostgreSQL"
-	REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -p no:cacheprovider $(XDIST) $(SELECT) $(PYTEST_ARGS)
+	REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -p no:cacheprovider -n $(POSTGRESQL_WORKERS) $(XDIST) \
+	  $(SELECT) $(PYTEST_ARGS)
 
 pass-sqlite:
 	@echo "== the tests that use the database, on SQLite"
 	DATABASE_URL=sqlite:///$(CURDIR)/var/db.sqlite3 REDIS_URL=$(TEST_REDIS_URL) \
-	  $(PY) -m pytest -p no:cacheprovider $(XDIST) --database-tests-only $(SELECT) $(PYTEST_ARGS)
+	  $(PY) -m pytest -p no:cacheprovider -n $(SQLITE_WORKERS) $(XDIST) --database-tests-only \
+	  $(SELECT) $(PYTEST_ARGS)
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
