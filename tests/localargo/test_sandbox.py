@@ -282,3 +282,28 @@ def test_an_unknown_step_user_stops_the_engine_with_one_line(tmp_path) -> None:
     assert done.stderr.strip() == (
         "localargo: step user 'no-such-user-here' does not exist on this machine"
     )
+
+
+# Python ignores SIGPIPE and SIGXFSZ when it starts, and an ignored signal stays ignored across
+# exec: the engine's Python must not hand that to a step. A pod's process starts with every
+# signal at its default, so `yes | head -n 1` ends quietly there (yes is killed by SIGPIPE).
+SIGNALS = """grep SigIgn /proc/self/status
+yes | head -n 1
+"""
+SIGPIPE_BIT, SIGXFSZ_BIT = 1 << (13 - 1), 1 << (25 - 1)
+
+
+def test_a_step_starts_with_every_signal_at_its_default(sandboxed, executor: str) -> None:
+    _, api = sandboxed
+    step = {
+        "name": "signals",
+        "script": {"image": IMAGES[executor]["shell"], "command": ["sh"], "source": SIGNALS},
+    }
+    wf = api.run(workflow("signals", [step], prefix="signals-"), timeout=60)
+    node = next(n for n in wf["status"]["nodes"].values() if n["type"] == "Pod")
+    assert node["phase"] == "Succeeded", node
+    lines = node["outputs"]["result"].splitlines()
+    ignored = int(lines[0].split()[1], 16)
+    assert not ignored & SIGPIPE_BIT, f"SIGPIPE ignored in the step: {lines[0]}"
+    assert not ignored & SIGXFSZ_BIT, f"SIGXFSZ ignored in the step: {lines[0]}"
+    assert lines[1:] == ["y"]

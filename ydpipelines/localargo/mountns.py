@@ -29,6 +29,7 @@ filesystem is ours.
 # no `from __future__ import annotations`: one import less at every step start
 
 import _ctypes
+import _signal  # the signal module's C half: the module itself imports enum (slow)
 import marshal
 import os
 import stat
@@ -45,7 +46,7 @@ KEPT_FLAGS = 2 | 4 | 8 | 1024 | 2048  # nosuid, nodev, noexec, noatime, nodirati
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 1
-PR_SET_PDEATHSIG, SIGKILL = 1, 9  # (the signal module imports enum: slow)
+PR_SET_PDEATHSIG, SIGKILL = 1, 9
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
@@ -276,6 +277,10 @@ def start(plan: dict, argv: list[str]) -> int:
     except (OSError, PlanError) as exc:
         print(f"the step's sandbox could not be set up: {exc}", file=sys.stderr)
         return 126
+    # Python ignores SIGPIPE and SIGXFSZ at start-up and an ignored signal stays ignored across
+    # exec: a pod's process starts with both at their default (`yes | head` ends quietly).
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
     try:
         os.execvp(argv[0], argv)
     except OSError as exc:
