@@ -43,6 +43,6 @@ cert=${PIP_CERT:-${SSL_CERT_FILE:-}}
 # --network=host: the build's steps (pip from PyPI, collectstatic) use this machine's network
 # as they would outside a container. Podman's default bridge would be made and removed for each
 # step, changing the host's addresses: a browser open then fails its requests (Chromium's
-# ERR_NETWORK_CHANGED; the browser tests run beside this build in `make test`).
+# ERR_NETWORK_CHANGED; the browser tests run beside this build in `make test-all`).
 "$CLI" "${GLOBAL[@]}" build --pull=never --network=host "${SECRET[@]}" -f Containerfile -t "$TAG" .
 echo "app_image: built $TAG"
