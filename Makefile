@@ -4,7 +4,8 @@ PY := .venv/bin/python
 export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ydpipelines
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 # Bytecode caches on, whatever the shell says: with PYTHONDONTWRITEBYTECODE set, every test
-# process (3 a pass) rewrote the asserts of all 460 test modules again, 4-5 CPU-s each.
+# process (every worker of both passes) rewrote the asserts of all 460 test modules, 4-5 CPU-s
+# each.
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup run test test-all test-setup test-postgresql test-sqlite pass-postgresql pass-sqlite lint \

@@ -46,7 +46,7 @@ KEPT_FLAGS = 2 | 4 | 8 | 1024 | 2048  # nosuid, nodev, noexec, noatime, nodirati
 SYS_MOUNT_SETATTR = 442  # the same number on every architecture
 AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 1
-PR_SET_PDEATHSIG, SIGKILL = 1, 9
+PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
@@ -214,7 +214,7 @@ def drop_privileges(box: dict) -> None:
         os.setgid(box["gid"])
         os.setuid(box["uid"])
         # a change of uid clears the parent-death signal `unshare --kill-child` set
-        _prctl(PR_SET_PDEATHSIG, SIGKILL)
+        _prctl(PR_SET_PDEATHSIG, _signal.SIGKILL)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
